@@ -1,0 +1,1 @@
+"""Regulatory credit and red/black-list service for elderly care."""

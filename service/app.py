@@ -1,0 +1,82 @@
+"""create_app(settings): every plugin, route and dependency of the service, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from service.clock import Clock, system_clock
+from service.config import Settings
+from service.db.embedded import EmbeddedPostgres
+from service.db.engine import make_engine, make_session_factory
+from service.health.routes import health, ready
+from service.logs import configure_logging
+from service.registry.protection import IdNumberVault
+from service.registry.routes import ROUTES as REGISTRY_ROUTES
+from service.web.dependencies import DEPENDENCIES
+from service.web.problems import EXCEPTION_HANDLERS
+from service.web.request_id import request_id_middleware
+
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> Litestar:
+    settings = (settings or Settings.from_env()).with_secret_key()
+    assert settings.secret_key is not None
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        embedded: EmbeddedPostgres | None = None
+        url = settings.database_url
+        if url is None:
+            embedded = EmbeddedPostgres(settings.data_dir)
+            url = await anyio.to_thread.run_sync(embedded.start)
+        engine = make_engine(url, settings.database_pool_size)
+        app.state.engine = engine
+        app.state.session_factory = make_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if embedded is not None:
+                await anyio.to_thread.run_sync(embedded.stop)
+
+    return Litestar(
+        route_handlers=[health, ready, *REGISTRY_ROUTES],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
+        lifespan=[database],
+        on_startup=[lambda: configure_logging(settings.log_format, settings.log_level)],
+        state=_initial_state(settings, clock),
+        request_max_body_size=settings.max_request_body_bytes,
+        logging_config=None,
+        openapi_config=OpenAPIConfig(
+            title="Elderly-care regulatory credit service",
+            version=API_VERSION,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
+            ),
+        ),
+    )
+
+
+def _initial_state(settings: Settings, clock: Clock) -> State:
+    assert settings.secret_key is not None
+    return State(
+        {"settings": settings, "clock": clock, "vault": IdNumberVault(settings.secret_key)}
+    )
+
+
+def app_from_env() -> Litestar:
+    """The factory uvicorn workers call: settings from the environment."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,120 @@
+"""Appending to and verifying the hash-chained audit log.
+
+Each row's hash covers its own fields and the previous row's hash, so editing,
+deleting or reordering any row breaks every hash after it. Appends take one
+transaction-scoped advisory lock, so rows chain in commit order even when many
+writers run at once; the lock is held only from the append to the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import SQLModel, col
+
+from service.audit.models import AuditEntry
+from service.context import CommandContext
+
+GENESIS_HASH = "0" * 64
+AUDIT_CHAIN_LOCK = 7101002
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode()
+
+
+def state_digest(state: SQLModel | Mapping[str, Any] | None) -> str | None:
+    """SHA-256 of a row's state, so the log proves what changed without holding personal data."""
+    if state is None:
+        return None
+    data = state.model_dump() if isinstance(state, SQLModel) else dict(state)
+    return hashlib.sha256(_canonical(data)).hexdigest()
+
+
+def row_hash(entry: AuditEntry) -> str:
+    fields = {
+        "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(),
+        "actor_id": str(entry.actor_id) if entry.actor_id else None,
+        "actor_role": entry.actor_role,
+        "action": entry.action,
+        "target_type": entry.target_type,
+        "target_id": entry.target_id,
+        "before_digest": entry.before_digest,
+        "after_digest": entry.after_digest,
+        "request_id": entry.request_id,
+        "prev_hash": entry.prev_hash,
+    }
+    return hashlib.sha256(_canonical(fields)).hexdigest()
+
+
+async def record(
+    session: AsyncSession,
+    ctx: CommandContext,
+    *,
+    action: str,
+    target_type: str,
+    target_id: object,
+    before: SQLModel | Mapping[str, Any] | None = None,
+    after: SQLModel | Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one audit row in the caller's transaction."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    last = await session.execute(
+        sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc()).limit(1)
+    )
+    entry = AuditEntry(
+        occurred_at=ctx.now(),
+        actor_id=ctx.actor.user_id,
+        actor_role=ctx.actor.role,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        before_digest=state_digest(before),
+        after_digest=state_digest(after),
+        request_id=ctx.request_id,
+        prev_hash=last.scalar_one_or_none() or GENESIS_HASH,
+        row_hash="",
+    )
+    entry.row_hash = row_hash(entry)
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    rows_checked: int
+    first_broken_id: int | None = None
+    problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_broken_id is None
+
+
+async def _rows(connection: AsyncConnection, batch: int) -> AsyncIterator[AuditEntry]:
+    result = await connection.stream(sa.select(AuditEntry).order_by(col(AuditEntry.id)))
+    async for partition in result.partitions(batch):
+        for row in partition:
+            yield AuditEntry.model_validate(row._mapping)
+
+
+async def verify(connection: AsyncConnection, batch: int = 5000) -> ChainReport:
+    """Walk the chain in id order with flat memory; name the first row that does not fit."""
+    expected_prev = GENESIS_HASH
+    checked = 0
+    async for entry in _rows(connection, batch):
+        checked += 1
+        if entry.prev_hash != expected_prev:
+            return ChainReport(checked, entry.id, "previous hash does not match the row before")
+        if row_hash(entry) != entry.row_hash:
+            return ChainReport(checked, entry.id, "row hash does not match its contents")
+        expected_prev = entry.row_hash
+    return ChainReport(checked)

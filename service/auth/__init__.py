@@ -1,0 +1,1 @@
+"""Users, roles, bearer tokens and jurisdiction by region code."""

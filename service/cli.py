@@ -1,0 +1,198 @@
+"""The `credit-service` command: serve, db upgrade, users, audit verify, seed-demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.auth.models import Role
+from service.config import Settings, SettingsError
+from service.db.embedded import EmbeddedPostgres
+from service.db.engine import make_engine, make_session_factory
+from service.logs import configure_logging
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env().with_secret_key()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@contextmanager
+def _database_url(settings: Settings) -> Iterator[str]:
+    """DATABASE_URL if set; otherwise the embedded cluster, stopped when we are done."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+@asynccontextmanager
+async def _engine(url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(url, pool_size=2)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def _run(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    async def main(url: str) -> T:
+        async with _engine(url) as engine:
+            return await work(engine)
+
+    with _database_url(settings) as url:
+        return asyncio.run(main(url))
+
+
+@click.group()
+def main() -> None:
+    """Regulatory credit and red/black-list service for elderly care."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the HTTP API (several stateless workers share one database)."""
+    import uvicorn
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
+    # lets the embedded database stop cleanly instead of dying with the process.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with _database_url(settings) as url:
+        # Workers are separate processes: they find the database (and the secret
+        # generated under DATA_DIR) through the environment, not through this process.
+        os.environ["DATABASE_URL"] = url
+        os.environ["SECRET_KEY"] = settings.secret_key or ""
+        uvicorn.run(
+            "service.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+        )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from service.db.migrate import current_revision, upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def work(engine: AsyncEngine) -> str | None:
+        await upgrade(engine, revision)
+        return await current_revision(engine)
+
+    click.echo(f"database at migration {_run(settings, work)}", err=True)
+
+
+@main.group()
+def users() -> None:
+    """Users and their tokens."""
+
+
+@users.command("create")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
+@click.option("--region", default=None, help="region prefix for inspectors and reviewers")
+@click.option("--name", required=True)
+def users_create(role: str, region: str | None, name: str) -> None:
+    """Create a user and print its bearer token (only the token) on stdout."""
+    from service.auth.service import create_user
+    from service.context import system_context
+    from service.errors import DomainError
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    async def work(engine: AsyncEngine) -> str:
+        async with make_session_factory(engine)() as session, session.begin():
+            _, token = await create_user(
+                session, system_context(), name=name, role=Role(role), region_code=region
+            )
+            return token
+
+    try:
+        token = _run(settings, work)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from error
+    click.echo(token)
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Exit 0 if the audit chain is intact; otherwise name the first broken row and exit 1."""
+    from service.audit.chain import ChainReport, verify
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    async def work(engine: AsyncEngine) -> ChainReport:
+        async with engine.connect() as connection:
+            return await verify(connection)
+
+    report = _run(settings, work)
+    if report.intact:
+        click.echo(f"audit chain intact: {report.rows_checked} rows")
+        return
+    click.echo(f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True)
+    sys.exit(1)
+
+
+@main.command("seed-demo")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--if-empty", is_flag=True, help="do nothing when institutions already exist")
+def seed_demo(seed: int, if_empty: bool) -> None:
+    """Load a reproducible synthetic province of institutions and practitioners."""
+    from service.registry.seed import seed_demo_province
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    assert settings.secret_key is not None
+    secret_key = settings.secret_key
+
+    async def work(engine: AsyncEngine) -> str:
+        async with make_session_factory(engine)() as session:
+            return await seed_demo_province(
+                session, seed=seed, if_empty=if_empty, secret_key=secret_key
+            )
+
+    click.echo(_run(settings, work), err=True)
+
+
+if __name__ == "__main__":
+    main()

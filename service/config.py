@@ -1,0 +1,100 @@
+"""Settings read once from the environment.
+
+With no ``DATABASE_URL`` the service runs on an embedded PostgreSQL whose cluster
+lives under ``DATA_DIR``; production points ``DATABASE_URL`` at a real server and
+must supply ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+Environment = Literal["development", "test", "production"]
+LogFormat = Literal["auto", "json", "console"]
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a runnable service."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: Environment = "development"
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path("var"))
+    secret_key: str | None = None
+    log_format: LogFormat = "auto"
+    log_level: str = "INFO"
+    max_request_body_bytes: int = 1_048_576
+    database_pool_size: int = 10
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        environment = env.get("ENVIRONMENT", "development")
+        if environment not in ("development", "test", "production"):
+            raise SettingsError(
+                f"ENVIRONMENT must be development, test or production, not {environment!r}"
+            )
+        log_format = env.get("LOG_FORMAT", "auto")
+        if log_format not in ("auto", "json", "console"):
+            raise SettingsError(f"LOG_FORMAT must be auto, json or console, not {log_format!r}")
+        settings = cls(
+            environment=environment,  # type: ignore[arg-type]
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("DATA_DIR", "var")),
+            secret_key=env.get("SECRET_KEY") or None,
+            log_format=log_format,  # type: ignore[arg-type]
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            max_request_body_bytes=_int(env, "MAX_REQUEST_BODY_BYTES", 1_048_576),
+            database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.database_url and not self.database_url.startswith("postgresql+asyncpg://"):
+            raise SettingsError("DATABASE_URL must start with postgresql+asyncpg://")
+        if self.environment == "production":
+            if not self.secret_key:
+                raise SettingsError("SECRET_KEY is required in production")
+            if not self.database_url:
+                raise SettingsError("DATABASE_URL is required in production")
+        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+
+    def with_secret_key(self) -> Settings:
+        """Return settings whose secret key is set, generating one under DATA_DIR once."""
+        if self.secret_key:
+            return self
+        return replace(self, secret_key=load_or_create_secret_key(self.data_dir))
+
+
+def load_or_create_secret_key(data_dir: Path) -> str:
+    """The development secret: created once, readable only by its owner, reused after."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error

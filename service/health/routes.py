@@ -1,0 +1,37 @@
+"""`/health` says the process answers; `/ready` that the database does and is migrated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, get
+from litestar.datastructures import State
+
+from service.db.migrate import current_revision, head_revision
+from service.logs import get_logger
+from service.web.problems import PROBLEM_MEDIA_TYPE
+
+log = get_logger(__name__)
+
+
+@get("/health", tags=["operations"], summary="The process is up")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["operations"], summary="The database is reachable and fully migrated")
+async def ready(state: State) -> Response[dict[str, Any]]:
+    head = head_revision()
+    try:
+        current = await current_revision(state.engine)
+    except Exception as error:  # an unreachable database is this probe's answer, not a crash
+        log.warning("readiness_database_unreachable", error_type=type(error).__name__)
+        return _not_ready("the database is not reachable")
+    if current != head:
+        return _not_ready(f"the database is at migration {current}, the code expects {head}")
+    return Response({"status": "ready", "database": "ok", "migration": current})
+
+
+def _not_ready(detail: str) -> Response[dict[str, Any]]:
+    body = {"type": "about:blank", "title": "Not ready", "status": 503, "detail": detail}
+    return Response(body, status_code=503, media_type=PROBLEM_MEDIA_TYPE)

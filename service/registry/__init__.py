@@ -1,0 +1,1 @@
+"""Institutions, practitioners and the employment links between them."""

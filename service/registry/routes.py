@@ -1,0 +1,209 @@
+"""HTTP routes of the registry: thin adapters from requests to registry.service."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, patch, post
+from litestar.params import HeaderParameter, Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from service.context import CommandContext
+from service.registry import service
+from service.registry.protection import IdNumberVault
+from service.registry.schemas import (
+    EmploymentCreate,
+    EmploymentOut,
+    EmploymentUpdate,
+    InstitutionCreate,
+    InstitutionOut,
+    InstitutionUpdate,
+    PractitionerCreate,
+    PractitionerOut,
+    PractitionerUpdate,
+)
+from service.web.etags import etag, expected_version
+from service.web.pagination import Page, PageNumber, PageSize
+
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
+RegionFilter = Annotated[
+    str | None, Parameter(description="region prefix: 2, 4 or 6 digits", max_length=6)
+]
+SearchTerm = Annotated[str | None, Parameter(max_length=100)]
+SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
+
+
+def _out(row: SQLModel, shape: type[Any]) -> Any:
+    return msgspec.convert(row.model_dump(), shape)
+
+
+def _with_etag(row: Any, shape: type[Any], status_code: int = 200) -> Response[Any]:
+    return Response(_out(row, shape), status_code=status_code, headers={"ETag": etag(row.version)})
+
+
+class InstitutionController(Controller):
+    path = "/api/v1/institutions"
+    tags = ["registry"]
+    security = SECURITY
+
+    @post("/", status_code=201)
+    async def create(
+        self, data: InstitutionCreate, db_session: AsyncSession, ctx: CommandContext
+    ) -> Response[InstitutionOut]:
+        institution = await service.create_institution(db_session, ctx, data)
+        response = _with_etag(institution, InstitutionOut, 201)
+        response.headers["Location"] = f"{self.path}/{institution.id}"
+        return response
+
+    @get("/{institution_id:uuid}")
+    async def read(
+        self, institution_id: uuid.UUID, db_session: AsyncSession, ctx: CommandContext
+    ) -> Response[InstitutionOut]:
+        institution = await service.get_institution(db_session, ctx, institution_id)
+        return _with_etag(institution, InstitutionOut)
+
+    @get("/")
+    async def search(
+        self,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        region: RegionFilter = None,
+        q: SearchTerm = None,
+        page: PageNumber = 1,
+        page_size: PageSize = 20,
+    ) -> Page[InstitutionOut]:
+        listing = await service.list_institutions(
+            db_session, ctx, region=region, q=q, page=page, page_size=page_size
+        )
+        items = [_out(row, InstitutionOut) for row in listing.rows]
+        return Page(items=items, page=page, page_size=page_size, total=listing.total)
+
+    @patch("/{institution_id:uuid}")
+    async def update(
+        self,
+        institution_id: uuid.UUID,
+        data: InstitutionUpdate,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        if_match: IfMatch = None,
+    ) -> Response[InstitutionOut]:
+        institution = await service.update_institution(
+            db_session, ctx, institution_id, data, expected_version(if_match)
+        )
+        return _with_etag(institution, InstitutionOut)
+
+    @get("/{institution_id:uuid}/employments")
+    async def employments(
+        self,
+        institution_id: uuid.UUID,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        current: bool = False,
+    ) -> list[EmploymentOut]:
+        rows = await service.list_employments(
+            db_session, ctx, institution_id=institution_id, current_only=current
+        )
+        return [_out(row, EmploymentOut) for row in rows]
+
+
+class PractitionerController(Controller):
+    path = "/api/v1/practitioners"
+    tags = ["registry"]
+    security = SECURITY
+
+    @post("/", status_code=201)
+    async def create(
+        self,
+        data: PractitionerCreate,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        vault: IdNumberVault,
+    ) -> Response[PractitionerOut]:
+        practitioner = await service.create_practitioner(db_session, ctx, vault, data)
+        response = _with_etag(practitioner, PractitionerOut, 201)
+        response.headers["Location"] = f"{self.path}/{practitioner.id}"
+        return response
+
+    @get("/{practitioner_id:uuid}")
+    async def read(
+        self, practitioner_id: uuid.UUID, db_session: AsyncSession, ctx: CommandContext
+    ) -> Response[PractitionerOut]:
+        practitioner = await service.get_practitioner(db_session, ctx, practitioner_id)
+        return _with_etag(practitioner, PractitionerOut)
+
+    @get("/")
+    async def search(
+        self,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        vault: IdNumberVault,
+        region: RegionFilter = None,
+        q: SearchTerm = None,
+        page: PageNumber = 1,
+        page_size: PageSize = 20,
+    ) -> Page[PractitionerOut]:
+        listing = await service.list_practitioners(
+            db_session, ctx, vault, region=region, q=q, page=page, page_size=page_size
+        )
+        items = [_out(row, PractitionerOut) for row in listing.rows]
+        return Page(items=items, page=page, page_size=page_size, total=listing.total)
+
+    @patch("/{practitioner_id:uuid}")
+    async def update(
+        self,
+        practitioner_id: uuid.UUID,
+        data: PractitionerUpdate,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        if_match: IfMatch = None,
+    ) -> Response[PractitionerOut]:
+        practitioner = await service.update_practitioner(
+            db_session, ctx, practitioner_id, data, expected_version(if_match)
+        )
+        return _with_etag(practitioner, PractitionerOut)
+
+    @get("/{practitioner_id:uuid}/employments")
+    async def employments(
+        self,
+        practitioner_id: uuid.UUID,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        current: bool = False,
+    ) -> list[EmploymentOut]:
+        rows = await service.list_employments(
+            db_session, ctx, practitioner_id=practitioner_id, current_only=current
+        )
+        return [_out(row, EmploymentOut) for row in rows]
+
+
+class EmploymentController(Controller):
+    path = "/api/v1/employments"
+    tags = ["registry"]
+    security = SECURITY
+
+    @post("/", status_code=201)
+    async def create(
+        self, data: EmploymentCreate, db_session: AsyncSession, ctx: CommandContext
+    ) -> Response[EmploymentOut]:
+        employment = await service.create_employment(db_session, ctx, data)
+        return _with_etag(employment, EmploymentOut, 201)
+
+    @patch("/{employment_id:uuid}")
+    async def update(
+        self,
+        employment_id: uuid.UUID,
+        data: EmploymentUpdate,
+        db_session: AsyncSession,
+        ctx: CommandContext,
+        if_match: IfMatch = None,
+    ) -> Response[EmploymentOut]:
+        employment = await service.update_employment(
+            db_session, ctx, employment_id, data, expected_version(if_match)
+        )
+        return _with_etag(employment, EmploymentOut)
+
+
+ROUTES = [InstitutionController, PractitionerController, EmploymentController]

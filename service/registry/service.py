@@ -1,0 +1,448 @@
+"""Registry rules: who may register what, codes validated, changes locked and audited."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
+
+from service.audit import chain as audit
+from service.auth.actor import Actor
+from service.auth.models import Role
+from service.context import CommandContext
+from service.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
+from service.registry.identifiers import (
+    IdentifierError,
+    normalize_id_number,
+    normalize_region_code,
+    normalize_region_prefix,
+    normalize_uscc,
+)
+from service.registry.models import Employment, Institution, Practitioner
+from service.registry.protection import IdNumberVault
+from service.registry.schemas import (
+    EmploymentCreate,
+    EmploymentUpdate,
+    InstitutionCreate,
+    InstitutionUpdate,
+    PractitionerCreate,
+    PractitionerUpdate,
+    changes_of,
+)
+
+WRITERS = (Role.ADMIN, Role.INSPECTOR)
+READERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
+
+Row = TypeVar("Row", Institution, Practitioner, Employment)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    rows: list[Any]
+    total: int
+
+
+def _valid(field: str, normalize: Callable[[str], str], value: str) -> str:
+    try:
+        return normalize(value)
+    except IdentifierError as error:
+        raise Invalid.field(field, str(error)) from error
+
+
+def _text(field: str, value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise Invalid.field(field, "must not be blank")
+    return stripped
+
+
+def _unique_violation(error: IntegrityError) -> str | None:
+    """The name of the unique constraint a flush broke, if that is what happened."""
+    cause = getattr(error.orig, "__cause__", None)
+    if getattr(cause, "sqlstate", None) == "23505":
+        return str(getattr(cause, "constraint_name", "") or "")
+    return None
+
+
+async def _insert(session: AsyncSession, row: SQLModel, conflict: Conflict) -> None:
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        # Two clients registering the same code at once: the database decides, once.
+        if _unique_violation(error) is not None:
+            raise conflict from error
+        raise
+
+
+async def _locked(session: AsyncSession, model: type[Row], row_id: uuid.UUID, label: str) -> Row:
+    result = await session.execute(
+        sa.select(model).where(col(model.id) == row_id).with_for_update()
+    )
+    row = result.scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no {label} with id {row_id}")
+    return row
+
+
+async def _get(session: AsyncSession, model: type[Row], row_id: uuid.UUID, label: str) -> Row:
+    row = await session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no {label} with id {row_id}")
+    return row
+
+
+def _check_version(row: Institution | Practitioner | Employment, expected: int) -> None:
+    if row.version != expected:
+        raise PreconditionFailed(
+            f"the record changed: it is at version {row.version}, your copy is version {expected}"
+        )
+
+
+async def _save_update(
+    session: AsyncSession,
+    ctx: CommandContext,
+    row: Row,
+    changes: dict[str, object],
+    *,
+    action: str,
+    target_type: str,
+) -> Row:
+    before = row.model_dump()
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.version += 1
+    row.updated_at = ctx.now()
+    session.add(row)
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action=action,
+        target_type=target_type,
+        target_id=row.id,
+        before=before,
+        after=row,
+    )
+    return row
+
+
+def _region_scope(actor: Actor, region: str | None) -> str | None:
+    """The region prefix a listing covers: the caller's filter, inside their jurisdiction."""
+    if region is None:
+        return actor.jurisdiction
+    region = _valid("region", normalize_region_prefix, region)
+    actor.require_region(region)
+    return region
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def _page(
+    session: AsyncSession, query: Any, order: list[Any], page: int, page_size: int
+) -> Listing:
+    total = await session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = await session.execute(
+        query.order_by(*order).offset((page - 1) * page_size).limit(page_size)
+    )
+    return Listing(rows=list(rows.scalars()), total=int(total or 0))
+
+
+# Institutions
+
+
+async def create_institution(
+    session: AsyncSession, ctx: CommandContext, data: InstitutionCreate
+) -> Institution:
+    ctx.actor.require_role(*WRITERS)
+    uscc = _valid("uscc", normalize_uscc, data.uscc)
+    region_code = _valid("region_code", normalize_region_code, data.region_code)
+    ctx.actor.require_region(region_code)
+    institution = Institution(
+        name=_text("name", data.name),
+        uscc=uscc,
+        region_code=region_code,
+        kind=data.kind.value,
+        beds=data.beds,
+        address=data.address.strip(),
+        status=data.status.value,
+        created_at=ctx.now(),
+        updated_at=ctx.now(),
+    )
+    conflict = Conflict(
+        f"an institution with USCC {uscc} is already registered",
+        errors=[FieldError("uscc", f"{uscc} is already registered")],
+    )
+    await _insert(session, institution, conflict)
+    await audit.record(
+        session,
+        ctx,
+        action="institution.create",
+        target_type="institution",
+        target_id=institution.id,
+        after=institution,
+    )
+    return institution
+
+
+async def get_institution(
+    session: AsyncSession, ctx: CommandContext, institution_id: uuid.UUID
+) -> Institution:
+    ctx.actor.require_role(*READERS)
+    institution = await _get(session, Institution, institution_id, "institution")
+    ctx.actor.require_region(institution.region_code)
+    return institution
+
+
+async def list_institutions(
+    session: AsyncSession,
+    ctx: CommandContext,
+    *,
+    region: str | None,
+    q: str | None,
+    page: int,
+    page_size: int,
+) -> Listing:
+    ctx.actor.require_role(*READERS)
+    query = sa.select(Institution)
+    scope = _region_scope(ctx.actor, region)
+    if scope:
+        query = query.where(col(Institution.region_code).startswith(scope, autoescape=True))
+    if q and q.strip():
+        term = q.strip()
+        try:
+            query = query.where(col(Institution.uscc) == normalize_uscc(term))
+        except IdentifierError:
+            query = query.where(col(Institution.name).ilike(_like(term)))
+    return await _page(
+        session, query, [col(Institution.name), col(Institution.id)], page, page_size
+    )
+
+
+async def update_institution(
+    session: AsyncSession,
+    ctx: CommandContext,
+    institution_id: uuid.UUID,
+    update: InstitutionUpdate,
+    expected_version: int,
+) -> Institution:
+    ctx.actor.require_role(*WRITERS)
+    institution = await _locked(session, Institution, institution_id, "institution")
+    ctx.actor.require_region(institution.region_code)
+    _check_version(institution, expected_version)
+    changes = changes_of(update)
+    if "name" in changes:
+        changes["name"] = _text("name", str(changes["name"]))
+    if "region_code" in changes:
+        changes["region_code"] = _valid(
+            "region_code", normalize_region_code, str(changes["region_code"])
+        )
+        ctx.actor.require_region(str(changes["region_code"]))
+    return await _save_update(
+        session, ctx, institution, changes, action="institution.update", target_type="institution"
+    )
+
+
+# Practitioners
+
+
+async def create_practitioner(
+    session: AsyncSession, ctx: CommandContext, vault: IdNumberVault, data: PractitionerCreate
+) -> Practitioner:
+    ctx.actor.require_role(*WRITERS)
+    id_number = _valid("id_number", normalize_id_number, data.id_number)
+    region_code = _valid("region_code", normalize_region_code, data.region_code)
+    ctx.actor.require_region(region_code)
+    protected = vault.protect(id_number)
+    practitioner = Practitioner(
+        name=_text("name", data.name),
+        id_number_hash=protected.lookup_hash,
+        id_number_masked=protected.masked,
+        id_number_encrypted=protected.ciphertext,
+        region_code=region_code,
+        certificate_no=data.certificate_no.strip() if data.certificate_no else None,
+        skill_level=data.skill_level.value if data.skill_level else None,
+        status=data.status.value,
+        created_at=ctx.now(),
+        updated_at=ctx.now(),
+    )
+    conflict = Conflict(
+        f"a practitioner with ID number {protected.masked} is already registered",
+        errors=[FieldError("id_number", f"{protected.masked} is already registered")],
+    )
+    await _insert(session, practitioner, conflict)
+    await audit.record(
+        session,
+        ctx,
+        action="practitioner.create",
+        target_type="practitioner",
+        target_id=practitioner.id,
+        after=practitioner,
+    )
+    return practitioner
+
+
+async def get_practitioner(
+    session: AsyncSession, ctx: CommandContext, practitioner_id: uuid.UUID
+) -> Practitioner:
+    ctx.actor.require_role(*READERS)
+    practitioner = await _get(session, Practitioner, practitioner_id, "practitioner")
+    ctx.actor.require_region(practitioner.region_code)
+    return practitioner
+
+
+async def list_practitioners(
+    session: AsyncSession,
+    ctx: CommandContext,
+    vault: IdNumberVault,
+    *,
+    region: str | None,
+    q: str | None,
+    page: int,
+    page_size: int,
+) -> Listing:
+    """Search by name, or by a full ID number through its keyed hash."""
+    ctx.actor.require_role(*READERS)
+    query = sa.select(Practitioner)
+    scope = _region_scope(ctx.actor, region)
+    if scope:
+        query = query.where(col(Practitioner.region_code).startswith(scope, autoescape=True))
+    if q and q.strip():
+        term = q.strip()
+        try:
+            query = query.where(
+                col(Practitioner.id_number_hash) == vault.lookup_hash(normalize_id_number(term))
+            )
+        except IdentifierError:
+            query = query.where(col(Practitioner.name).ilike(_like(term)))
+    return await _page(
+        session, query, [col(Practitioner.name), col(Practitioner.id)], page, page_size
+    )
+
+
+async def update_practitioner(
+    session: AsyncSession,
+    ctx: CommandContext,
+    practitioner_id: uuid.UUID,
+    update: PractitionerUpdate,
+    expected_version: int,
+) -> Practitioner:
+    ctx.actor.require_role(*WRITERS)
+    practitioner = await _locked(session, Practitioner, practitioner_id, "practitioner")
+    ctx.actor.require_region(practitioner.region_code)
+    _check_version(practitioner, expected_version)
+    changes = changes_of(update)
+    if "name" in changes:
+        changes["name"] = _text("name", str(changes["name"]))
+    if "region_code" in changes:
+        changes["region_code"] = _valid(
+            "region_code", normalize_region_code, str(changes["region_code"])
+        )
+        ctx.actor.require_region(str(changes["region_code"]))
+    return await _save_update(
+        session,
+        ctx,
+        practitioner,
+        changes,
+        action="practitioner.update",
+        target_type="practitioner",
+    )
+
+
+# Employment links
+
+
+async def create_employment(
+    session: AsyncSession, ctx: CommandContext, data: EmploymentCreate
+) -> Employment:
+    ctx.actor.require_role(*WRITERS)
+    institution = await _get(session, Institution, data.institution_id, "institution")
+    ctx.actor.require_region(institution.region_code)
+    await _get(session, Practitioner, data.practitioner_id, "practitioner")
+    if data.end_date is not None and data.end_date < data.start_date:
+        raise Invalid.field("end_date", "must not be before start_date")
+    overlapping = await session.execute(
+        sa.select(col(Employment.id)).where(
+            col(Employment.institution_id) == data.institution_id,
+            col(Employment.practitioner_id) == data.practitioner_id,
+            col(Employment.end_date).is_(None),
+        )
+    )
+    if data.end_date is None and overlapping.first() is not None:
+        raise Conflict(
+            "this practitioner already has a current employment at this institution",
+            errors=[FieldError("practitioner_id", "already employed here")],
+        )
+    employment = Employment(
+        institution_id=data.institution_id,
+        practitioner_id=data.practitioner_id,
+        role=data.role.value,
+        start_date=data.start_date,
+        end_date=data.end_date,
+        created_at=ctx.now(),
+        updated_at=ctx.now(),
+    )
+    session.add(employment)
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action="employment.create",
+        target_type="employment",
+        target_id=employment.id,
+        after=employment,
+    )
+    return employment
+
+
+async def list_employments(
+    session: AsyncSession,
+    ctx: CommandContext,
+    *,
+    institution_id: uuid.UUID | None = None,
+    practitioner_id: uuid.UUID | None = None,
+    current_only: bool = False,
+) -> list[Employment]:
+    if institution_id is not None:
+        await get_institution(session, ctx, institution_id)
+    if practitioner_id is not None:
+        await get_practitioner(session, ctx, practitioner_id)
+    query = sa.select(Employment)
+    if institution_id is not None:
+        query = query.where(col(Employment.institution_id) == institution_id)
+    if practitioner_id is not None:
+        query = query.where(col(Employment.practitioner_id) == practitioner_id)
+    if current_only:
+        query = query.where(col(Employment.end_date).is_(None))
+    result = await session.execute(query.order_by(col(Employment.start_date), col(Employment.id)))
+    return list(result.scalars())
+
+
+async def update_employment(
+    session: AsyncSession,
+    ctx: CommandContext,
+    employment_id: uuid.UUID,
+    update: EmploymentUpdate,
+    expected_version: int,
+) -> Employment:
+    ctx.actor.require_role(*WRITERS)
+    employment = await _locked(session, Employment, employment_id, "employment")
+    institution = await _get(session, Institution, employment.institution_id, "institution")
+    ctx.actor.require_region(institution.region_code)
+    _check_version(employment, expected_version)
+    changes = changes_of(update)
+    end_date = changes.get("end_date", employment.end_date)
+    if end_date is not None and end_date < employment.start_date:  # type: ignore[operator]
+        raise Invalid.field("end_date", "must not be before start_date")
+    return await _save_update(
+        session, ctx, employment, changes, action="employment.update", target_type="employment"
+    )

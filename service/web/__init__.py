@@ -1,0 +1,1 @@
+"""The HTTP layer shared by every domain: problems, request ids, dependencies."""

@@ -1,0 +1,63 @@
+"""Per-request dependencies: one database transaction, the actor, the command context.
+
+The session commits after the handler has built its response and before a byte of
+it is sent, so a client never hears "created" for a row that did not commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.actor import ANONYMOUS, Actor
+from service.auth.service import authenticate
+from service.context import CommandContext
+from service.errors import Unauthorized
+from service.registry.protection import IdNumberVault
+from service.web.request_id import current_request_id
+
+
+async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+    async with state.session_factory() as session:
+        try:
+            yield session
+        except Exception:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+async def provide_actor(request: Request[Any, Any, Any], db_session: AsyncSession) -> Actor:
+    header = request.headers.get("authorization")
+    if header is None:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'")
+    actor = await authenticate(db_session, token.strip())
+    if actor is None:
+        raise Unauthorized("the bearer token is not valid")
+    return actor
+
+
+async def provide_ctx(actor: Actor, state: State) -> CommandContext:
+    return CommandContext(actor=actor, request_id=current_request_id(), clock=state.clock)
+
+
+async def provide_vault(state: State) -> IdNumberVault:
+    vault: IdNumberVault = state.vault
+    return vault
+
+
+DEPENDENCIES = {
+    "db_session": Provide(provide_db_session),
+    "actor": Provide(provide_actor),
+    "ctx": Provide(provide_ctx),
+    "vault": Provide(provide_vault),
+}

@@ -1,0 +1,137 @@
+"""Every error leaves as an RFC 9457 problem-details response, mapped here once."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
+
+from service.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthorized,
+)
+from service.logs import get_logger
+from service.web.request_id import current_request_id
+
+log = get_logger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    Invalid: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    Unauthorized: 401,
+    PreconditionFailed: 412,
+    PreconditionRequired: 428,
+}
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    title: str
+    status: int
+    detail: str
+    type: str = "about:blank"
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, str]] = msgspec.field(default_factory=list)
+
+
+def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[Problem]:
+    problem.instance = request.url.path
+    problem.request_id = current_request_id()
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    return Response(
+        problem, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def _field_errors(extra: Any) -> list[dict[str, str]]:
+    """Litestar's validation details, reshaped so each names the field at fault."""
+    if not isinstance(extra, list):
+        return []
+    errors = []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid"))
+        field = item.get("key") or "body"
+        for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+            if match := pattern.search(message):
+                prefix = "" if field in ("data", "body") else f"{field}."
+                field = prefix + match.group(1)
+        error = {"field": str(field), "message": message}
+        if source := item.get("source"):
+            error["source"] = str(getattr(source, "value", source))
+        errors.append(error)
+    return errors
+
+
+def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Problem]:
+    status = next((code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind)), 400)
+    errors = [{"field": e.field, "message": e.message} for e in error.errors]
+    return _problem_response(
+        request, Problem(title=error.title, status=status, detail=error.detail, errors=errors)
+    )
+
+
+def handle_http_exception(
+    request: Request[Any, Any, Any], error: HTTPException
+) -> Response[Problem]:
+    errors = _field_errors(error.extra)
+    detail = error.detail
+    if isinstance(error, ValidationException) and errors:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    elif error.status_code == 413 or (error.status_code == 400 and not errors):
+        errors = [{"field": "body", "message": detail}]
+    title = {
+        400: "Bad request",
+        401: "Unauthorized",
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Request body too large",
+        429: "Too many requests",
+    }.get(error.status_code, "Error")
+    response = _problem_response(
+        request, Problem(title=title, status=error.status_code, detail=detail, errors=errors)
+    )
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
+
+
+def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    # Log the type and traceback, never the message alone: it may quote input.
+    log.error("unhandled_error", error_type=type(error).__name__, exc_info=error)
+    return _problem_response(
+        request,
+        Problem(
+            title="Internal server error",
+            status=HTTP_500_INTERNAL_SERVER_ERROR,
+            detail="the service failed to answer; the error is logged under this request id",
+        ),
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "MediaType", "Problem"]

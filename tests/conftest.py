@@ -1,0 +1,182 @@
+"""Test fixtures: one PostgreSQL per session, a migrated database, a live HTTP server.
+
+The server is the machine's own when TEST_DATABASE_URL names it (CI), otherwise an
+embedded cluster this session starts itself. Every test that touches the database
+gets it emptied first, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from service.app import create_app
+from service.auth.models import Role
+from service.auth.service import create_user
+from service.config import Settings
+from service.context import system_context
+from service.db.embedded import EmbeddedPostgres
+from service.db.engine import make_engine, make_session_factory
+from service.db.metadata import metadata
+from service.db.migrate import upgrade
+
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+CLI = str(Path(sys.executable).parent / "credit-service")
+
+MakeToken = Callable[..., Awaitable[str]]
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def with_database(sqlalchemy_url: str, name: str) -> str:
+    head, _, tail = sqlalchemy_url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL of a PostgreSQL server's maintenance database."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded-pg"))
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+async def create_database(server: str, name: str) -> str:
+    connection = await asyncpg.connect(libpq_dsn(server))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return with_database(server, name)
+
+
+async def drop_database(server: str, name: str) -> None:
+    connection = await asyncpg.connect(libpq_dsn(server))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A database of this test session's own, migrated to head."""
+    name = f"credit_test_{os.getpid()}_{secrets.token_hex(3)}"
+    url = await create_database(server_url, name)
+    engine = make_engine(url, pool_size=2)
+    await upgrade(engine)
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        await drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+async def clean_db(engine: AsyncEngine) -> None:
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(scope="session")
+def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        secret_key=TEST_SECRET_KEY,
+        log_format="json",
+        max_request_body_bytes=65_536,
+    )
+
+
+@pytest.fixture(scope="session")
+async def live_server(test_settings: Settings) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free loopback port, in this test session's loop."""
+    config = uvicorn.Config(
+        create_app(test_settings),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def client(live_server: str, clean_db: None) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def make_token(session_factory: async_sessionmaker[AsyncSession]) -> MakeToken:
+    """Create a user with a role (and region) and return its bearer token."""
+
+    async def make(role: str, region: str | None = None, name: str = "测试用户") -> str:
+        async with session_factory() as session, session.begin():
+            _, token = await create_user(
+                session, system_context(), name=name, role=Role(role), region_code=region
+            )
+        return token
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment for running `credit-service` against the test database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=database_url,
+        SECRET_KEY=TEST_SECRET_KEY,
+        DATA_DIR=str(tmp_path / "data"),
+        LOG_FORMAT="json",
+    )
+    return env
