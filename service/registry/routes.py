@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get, patch, post
-from litestar.params import HeaderParameter, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -33,6 +34,7 @@ RegionFilter = Annotated[
     str | None, Parameter(description="region prefix: 2, 4 or 6 digits", max_length=6)
 ]
 SearchTerm = Annotated[str | None, Parameter(max_length=100)]
+CurrentOnly = Annotated[bool, QueryParameter(description="only links without an end date")]
 SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 
@@ -51,7 +53,10 @@ class InstitutionController(Controller):
 
     @post("/", status_code=201)
     async def create(
-        self, data: InstitutionCreate, db_session: AsyncSession, ctx: CommandContext
+        self,
+        data: JSONBody[InstitutionCreate],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
     ) -> Response[InstitutionOut]:
         institution = await service.create_institution(db_session, ctx, data)
         response = _with_etag(institution, InstitutionOut, 201)
@@ -60,7 +65,10 @@ class InstitutionController(Controller):
 
     @get("/{institution_id:uuid}")
     async def read(
-        self, institution_id: uuid.UUID, db_session: AsyncSession, ctx: CommandContext
+        self,
+        institution_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
     ) -> Response[InstitutionOut]:
         institution = await service.get_institution(db_session, ctx, institution_id)
         return _with_etag(institution, InstitutionOut)
@@ -68,8 +76,8 @@ class InstitutionController(Controller):
     @get("/")
     async def search(
         self,
-        db_session: AsyncSession,
-        ctx: CommandContext,
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
         region: RegionFilter = None,
         q: SearchTerm = None,
         page: PageNumber = 1,
@@ -84,10 +92,10 @@ class InstitutionController(Controller):
     @patch("/{institution_id:uuid}")
     async def update(
         self,
-        institution_id: uuid.UUID,
-        data: InstitutionUpdate,
-        db_session: AsyncSession,
-        ctx: CommandContext,
+        institution_id: FromPath[uuid.UUID],
+        data: JSONBody[InstitutionUpdate],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
         if_match: IfMatch = None,
     ) -> Response[InstitutionOut]:
         institution = await service.update_institution(
@@ -98,10 +106,10 @@ class InstitutionController(Controller):
     @get("/{institution_id:uuid}/employments")
     async def employments(
         self,
-        institution_id: uuid.UUID,
-        db_session: AsyncSession,
-        ctx: CommandContext,
-        current: bool = False,
+        institution_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
+        current: CurrentOnly = False,
     ) -> list[EmploymentOut]:
         rows = await service.list_employments(
             db_session, ctx, institution_id=institution_id, current_only=current
@@ -117,10 +125,10 @@ class PractitionerController(Controller):
     @post("/", status_code=201)
     async def create(
         self,
-        data: PractitionerCreate,
-        db_session: AsyncSession,
-        ctx: CommandContext,
-        vault: IdNumberVault,
+        data: JSONBody[PractitionerCreate],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
+        vault: NamedDependency[IdNumberVault],
     ) -> Response[PractitionerOut]:
         practitioner = await service.create_practitioner(db_session, ctx, vault, data)
         response = _with_etag(practitioner, PractitionerOut, 201)
@@ -129,7 +137,10 @@ class PractitionerController(Controller):
 
     @get("/{practitioner_id:uuid}")
     async def read(
-        self, practitioner_id: uuid.UUID, db_session: AsyncSession, ctx: CommandContext
+        self,
+        practitioner_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
     ) -> Response[PractitionerOut]:
         practitioner = await service.get_practitioner(db_session, ctx, practitioner_id)
         return _with_etag(practitioner, PractitionerOut)
@@ -137,9 +148,9 @@ class PractitionerController(Controller):
     @get("/")
     async def search(
         self,
-        db_session: AsyncSession,
-        ctx: CommandContext,
-        vault: IdNumberVault,
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
+        vault: NamedDependency[IdNumberVault],
         region: RegionFilter = None,
         q: SearchTerm = None,
         page: PageNumber = 1,
@@ -154,10 +165,10 @@ class PractitionerController(Controller):
     @patch("/{practitioner_id:uuid}")
     async def update(
         self,
-        practitioner_id: uuid.UUID,
-        data: PractitionerUpdate,
-        db_session: AsyncSession,
-        ctx: CommandContext,
+        practitioner_id: FromPath[uuid.UUID],
+        data: JSONBody[PractitionerUpdate],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
         if_match: IfMatch = None,
     ) -> Response[PractitionerOut]:
         practitioner = await service.update_practitioner(
@@ -168,10 +179,10 @@ class PractitionerController(Controller):
     @get("/{practitioner_id:uuid}/employments")
     async def employments(
         self,
-        practitioner_id: uuid.UUID,
-        db_session: AsyncSession,
-        ctx: CommandContext,
-        current: bool = False,
+        practitioner_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
+        current: CurrentOnly = False,
     ) -> list[EmploymentOut]:
         rows = await service.list_employments(
             db_session, ctx, practitioner_id=practitioner_id, current_only=current
@@ -186,7 +197,10 @@ class EmploymentController(Controller):
 
     @post("/", status_code=201)
     async def create(
-        self, data: EmploymentCreate, db_session: AsyncSession, ctx: CommandContext
+        self,
+        data: JSONBody[EmploymentCreate],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
     ) -> Response[EmploymentOut]:
         employment = await service.create_employment(db_session, ctx, data)
         return _with_etag(employment, EmploymentOut, 201)
@@ -194,10 +208,10 @@ class EmploymentController(Controller):
     @patch("/{employment_id:uuid}")
     async def update(
         self,
-        employment_id: uuid.UUID,
-        data: EmploymentUpdate,
-        db_session: AsyncSession,
-        ctx: CommandContext,
+        employment_id: FromPath[uuid.UUID],
+        data: JSONBody[EmploymentUpdate],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
         if_match: IfMatch = None,
     ) -> Response[EmploymentOut]:
         employment = await service.update_employment(

@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.actor import ANONYMOUS, Actor
@@ -33,7 +33,9 @@ async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]
             await session.commit()
 
 
-async def provide_actor(request: Request[Any, Any, Any], db_session: AsyncSession) -> Actor:
+async def provide_actor(
+    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+) -> Actor:
     header = request.headers.get("authorization")
     if header is None:
         return ANONYMOUS
@@ -46,7 +48,7 @@ async def provide_actor(request: Request[Any, Any, Any], db_session: AsyncSessio
     return actor
 
 
-async def provide_ctx(actor: Actor, state: State) -> CommandContext:
+async def provide_ctx(actor: NamedDependency[Actor], state: State) -> CommandContext:
     return CommandContext(actor=actor, request_id=current_request_id(), clock=state.clock)
 
 

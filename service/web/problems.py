@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import msgspec
@@ -22,7 +23,7 @@ from service.errors import (
     Unauthorized,
 )
 from service.logs import get_logger
-from service.web.request_id import current_request_id
+from service.web.request_id import REQUEST_ID_HEADER, current_request_id
 
 log = get_logger(__name__)
 
@@ -54,8 +55,12 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[Problem]:
     problem.instance = request.url.path
+    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
     problem.request_id = current_request_id()
-    headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
+    if problem.request_id is None:
+        # Unrouted requests (404, 405) never reach route middleware: give them an id here.
+        problem.request_id = uuid.uuid4().hex
+        headers[REQUEST_ID_HEADER] = problem.request_id
     return Response(
         problem, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
