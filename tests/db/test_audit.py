@@ -1,0 +1,129 @@
+"""Every write leaves a chained audit row; tampering with one is found."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import httpx
+import pytest
+from conftest import CLI, MakeToken, bearer
+from factories import institution_body, practitioner_body
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.audit.chain import verify
+
+
+async def audit_rows(engine: AsyncEngine) -> list[tuple[int, str, str, str | None]]:
+    async with engine.connect() as connection:
+        result = await connection.exec_driver_sql(
+            "SELECT id, action, target_id, request_id FROM audit_log ORDER BY id"
+        )
+        return [tuple(row) for row in result.all()]  # type: ignore[misc]
+
+
+async def test_each_write_appends_one_audit_row_with_its_request_id(
+    client: httpx.AsyncClient, make_token: MakeToken, engine: AsyncEngine
+) -> None:
+    admin = bearer(await make_token("admin"))
+    created = await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
+    await client.patch(
+        f"/api/v1/institutions/{created.json()['id']}",
+        json={"beds": 99},
+        headers={**admin, "If-Match": created.headers["etag"]},
+    )
+    refused = await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
+    assert refused.status_code == 409
+
+    rows = await audit_rows(engine)
+    assert [action for _, action, _, _ in rows] == [
+        "user.create",
+        "institution.create",
+        "institution.update",
+    ]
+    assert rows[1][2] == created.json()["id"]
+    assert rows[1][3] == created.headers["x-request-id"]
+
+
+async def test_concurrent_writers_keep_the_chain_intact(
+    client: httpx.AsyncClient, make_token: MakeToken, engine: AsyncEngine
+) -> None:
+    admin = bearer(await make_token("admin"))
+    responses = await asyncio.gather(
+        *[
+            client.post("/api/v1/practitioners", json=practitioner_body(n), headers=admin)
+            for n in range(1, 31)
+        ]
+    )
+    assert {r.status_code for r in responses} == {201}
+    async with engine.connect() as connection:
+        report = await verify(connection)
+    assert report.intact
+    assert report.rows_checked == 31
+
+
+def run_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_audit_verify_reports_an_edited_row(
+    client: httpx.AsyncClient,
+    make_token: MakeToken,
+    engine: AsyncEngine,
+    cli_env: dict[str, str],
+) -> None:
+    admin = bearer(await make_token("admin"))
+    for n in range(1, 4):
+        await client.post("/api/v1/institutions", json=institution_body(n), headers=admin)
+    intact = run_verify(cli_env)
+    assert intact.returncode == 0, intact.stderr
+    assert "intact: 4 rows" in intact.stdout
+
+    target = (await audit_rows(engine))[2][0]
+    async with engine.begin() as connection:
+        # The table refuses updates; a tamperer with owner rights switches that off first.
+        await connection.exec_driver_sql(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"
+        )
+        await connection.exec_driver_sql(
+            f"UPDATE audit_log SET action = 'institution.delete' WHERE id = {target}"
+        )
+        await connection.exec_driver_sql(
+            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"
+        )
+
+    broken = run_verify(cli_env)
+    assert broken.returncode == 1
+    assert f"broken at row {target}" in broken.stderr
+
+
+async def test_audit_verify_reports_a_deleted_row(
+    client: httpx.AsyncClient, make_token: MakeToken, engine: AsyncEngine, cli_env: dict[str, str]
+) -> None:
+    admin = bearer(await make_token("admin"))
+    for n in range(1, 4):
+        await client.post("/api/v1/institutions", json=institution_body(n), headers=admin)
+    ids = [row[0] for row in await audit_rows(engine)]
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"
+        )
+        await connection.exec_driver_sql(f"DELETE FROM audit_log WHERE id = {ids[1]}")
+        await connection.exec_driver_sql(
+            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"
+        )
+    broken = run_verify(cli_env)
+    assert broken.returncode == 1
+    assert f"broken at row {ids[2]}" in broken.stderr
+
+
+async def test_the_service_cannot_rewrite_the_audit_log(
+    client: httpx.AsyncClient, make_token: MakeToken, engine: AsyncEngine
+) -> None:
+    await make_token("admin")
+    async with engine.connect() as connection:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await connection.exec_driver_sql("UPDATE audit_log SET action = 'x'")

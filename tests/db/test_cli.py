@@ -1,0 +1,75 @@
+"""The `credit-service` command as an operator runs it."""
+
+from __future__ import annotations
+
+import subprocess
+
+import httpx
+import sqlalchemy as sa
+from conftest import CLI, bearer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+async def test_users_create_prints_only_a_working_token(
+    client: httpx.AsyncClient, cli_env: dict[str, str], engine: AsyncEngine
+) -> None:
+    result = cli(
+        cli_env, "users", "create", "--role", "inspector", "--region", "3305", "--name", "王检查"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    token = lines[0]
+    assert token.startswith("cs_")
+
+    answer = await client.get("/api/v1/institutions", headers=bearer(token))
+    assert answer.status_code == 200
+    outside = await client.get(
+        "/api/v1/institutions", params={"region": "3301"}, headers=bearer(token)
+    )
+    assert outside.status_code == 403
+
+    async with engine.connect() as connection:
+        stored = (await connection.execute(sa.text("SELECT token_hash FROM users"))).scalars().all()
+    assert token not in stored
+    assert len(stored) == 1
+
+
+def test_regional_roles_need_a_region(cli_env: dict[str, str], clean_db: None) -> None:
+    result = cli(cli_env, "users", "create", "--role", "reviewer", "--name", "李审核")
+    assert result.returncode != 0
+    assert "region" in result.stderr
+    assert result.stdout == ""
+
+
+async def test_seed_demo_loads_a_reproducible_province_once(
+    cli_env: dict[str, str], clean_db: None, engine: AsyncEngine
+) -> None:
+    first = cli(cli_env, "seed-demo", "--seed", "7")
+    assert first.returncode == 0, first.stderr
+    assert "300 institutions" in first.stderr
+    async with engine.connect() as connection:
+        counts = (
+            await connection.execute(
+                sa.text(
+                    "SELECT (SELECT count(*) FROM institutions), (SELECT count(*) FROM practitioners),"
+                    " (SELECT count(DISTINCT left(region_code, 2)) FROM institutions)"
+                )
+            )
+        ).one()
+        codes = set((await connection.execute(sa.text("SELECT uscc FROM institutions"))).scalars())
+    assert tuple(counts) == (300, 3000, 1)
+
+    again = cli(cli_env, "seed-demo", "--seed", "7", "--if-empty")
+    assert again.returncode == 0
+    assert "not empty" in again.stderr
+
+    from service.registry.demo_data import generate_demo_province
+
+    assert codes == {item.uscc for item in generate_demo_province(7).institutions}
