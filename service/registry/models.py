@@ -52,9 +52,14 @@ class EmploymentRole(StrEnum):
     OTHER = "other"
 
 
-def _one_of(column: str, values: type[StrEnum], name: str) -> sa.CheckConstraint:
+def _one_of(
+    column: str, values: type[StrEnum], name: str, *, nullable: bool = False
+) -> sa.CheckConstraint:
     allowed = ", ".join(f"'{member.value}'" for member in values)
-    return sa.CheckConstraint(f"{column} IN ({allowed})", name=name)
+    condition = f"{column} IN ({allowed})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return sa.CheckConstraint(condition, name=name)
 
 
 class Institution(SQLModel, table=True):
@@ -93,11 +98,7 @@ class Practitioner(SQLModel, table=True):
     __tablename__ = "practitioners"
     __table_args__ = (
         _one_of("status", PractitionerStatus, "ck_practitioners_status"),
-        sa.CheckConstraint(
-            "skill_level IS NULL OR skill_level IN "
-            "('junior', 'intermediate', 'senior', 'technician', 'senior_technician')",
-            name="ck_practitioners_skill_level",
-        ),
+        _one_of("skill_level", SkillLevel, "ck_practitioners_skill_level", nullable=True),
         sa.Index(
             "ix_practitioners_region_code",
             "region_code",

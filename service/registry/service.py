@@ -40,6 +40,7 @@ WRITERS = (Role.ADMIN, Role.INSPECTOR)
 READERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
 
 Row = TypeVar("Row", Institution, Practitioner, Employment)
+Subject = TypeVar("Subject", Institution, Practitioner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,20 +236,33 @@ async def update_institution(
     update: InstitutionUpdate,
     expected_version: int,
 ) -> Institution:
+    return await _update_subject(
+        session, ctx, Institution, institution_id, changes_of(update), expected_version
+    )
+
+
+async def _update_subject(
+    session: AsyncSession,
+    ctx: CommandContext,
+    model: type[Subject],
+    subject_id: uuid.UUID,
+    changes: dict[str, object],
+    expected_version: int,
+) -> Subject:
+    """Change an institution or practitioner: locked, in jurisdiction before and after."""
     ctx.actor.require_role(*WRITERS)
-    institution = await _locked(session, Institution, institution_id, "institution")
-    ctx.actor.require_region(institution.region_code)
-    _check_version(institution, expected_version)
-    changes = changes_of(update)
+    label = model.__tablename__.removesuffix("s")
+    subject = await _locked(session, model, subject_id, label)
+    ctx.actor.require_region(subject.region_code)
+    _check_version(subject, expected_version)
     if "name" in changes:
         changes["name"] = _text("name", str(changes["name"]))
     if "region_code" in changes:
-        changes["region_code"] = _valid(
-            "region_code", normalize_region_code, str(changes["region_code"])
-        )
-        ctx.actor.require_region(str(changes["region_code"]))
+        region_code = _valid("region_code", normalize_region_code, str(changes["region_code"]))
+        ctx.actor.require_region(region_code)
+        changes["region_code"] = region_code
     return await _save_update(
-        session, ctx, institution, changes, action="institution.update", target_type="institution"
+        session, ctx, subject, changes, action=f"{label}.update", target_type=label
     )
 
 
@@ -336,25 +350,8 @@ async def update_practitioner(
     update: PractitionerUpdate,
     expected_version: int,
 ) -> Practitioner:
-    ctx.actor.require_role(*WRITERS)
-    practitioner = await _locked(session, Practitioner, practitioner_id, "practitioner")
-    ctx.actor.require_region(practitioner.region_code)
-    _check_version(practitioner, expected_version)
-    changes = changes_of(update)
-    if "name" in changes:
-        changes["name"] = _text("name", str(changes["name"]))
-    if "region_code" in changes:
-        changes["region_code"] = _valid(
-            "region_code", normalize_region_code, str(changes["region_code"])
-        )
-        ctx.actor.require_region(str(changes["region_code"]))
-    return await _save_update(
-        session,
-        ctx,
-        practitioner,
-        changes,
-        action="practitioner.update",
-        target_type="practitioner",
+    return await _update_subject(
+        session, ctx, Practitioner, practitioner_id, changes_of(update), expected_version
     )
 
 

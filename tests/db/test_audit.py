@@ -63,6 +63,18 @@ async def test_concurrent_writers_keep_the_chain_intact(
     assert report.rows_checked == 31
 
 
+async def tamper(engine: AsyncEngine, statement: str) -> None:
+    """Change the log as someone with owner rights would: switch off the guard first."""
+    async with engine.begin() as connection:
+        await connection.exec_driver_sql(
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"
+        )
+        await connection.exec_driver_sql(statement)
+        await connection.exec_driver_sql(
+            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"
+        )
+
+
 def run_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60, check=False
@@ -83,17 +95,7 @@ async def test_audit_verify_reports_an_edited_row(
     assert "intact: 4 rows" in intact.stdout
 
     target = (await audit_rows(engine))[2][0]
-    async with engine.begin() as connection:
-        # The table refuses updates; a tamperer with owner rights switches that off first.
-        await connection.exec_driver_sql(
-            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"
-        )
-        await connection.exec_driver_sql(
-            f"UPDATE audit_log SET action = 'institution.delete' WHERE id = {target}"
-        )
-        await connection.exec_driver_sql(
-            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"
-        )
+    await tamper(engine, f"UPDATE audit_log SET action = 'institution.delete' WHERE id = {target}")
 
     broken = run_verify(cli_env)
     assert broken.returncode == 1
@@ -107,14 +109,7 @@ async def test_audit_verify_reports_a_deleted_row(
     for n in range(1, 4):
         await client.post("/api/v1/institutions", json=institution_body(n), headers=admin)
     ids = [row[0] for row in await audit_rows(engine)]
-    async with engine.begin() as connection:
-        await connection.exec_driver_sql(
-            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"
-        )
-        await connection.exec_driver_sql(f"DELETE FROM audit_log WHERE id = {ids[1]}")
-        await connection.exec_driver_sql(
-            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"
-        )
+    await tamper(engine, f"DELETE FROM audit_log WHERE id = {ids[1]}")
     broken = run_verify(cli_env)
     assert broken.returncode == 1
     assert f"broken at row {ids[2]}" in broken.stderr
