@@ -16,6 +16,7 @@ from service.context import CommandContext
 from service.registry import service
 from service.registry.protection import IdNumberVault
 from service.registry.schemas import (
+    NO_NUL,
     EmploymentCreate,
     EmploymentOut,
     EmploymentUpdate,
@@ -33,7 +34,7 @@ IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)
 RegionFilter = Annotated[
     str | None, Parameter(description="region prefix: 2, 4 or 6 digits", max_length=6)
 ]
-SearchTerm = Annotated[str | None, Parameter(max_length=100)]
+SearchTerm = Annotated[str | None, Parameter(max_length=100, pattern=NO_NUL)]
 CurrentOnly = Annotated[bool, QueryParameter(description="only links without an end date")]
 SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
 

@@ -17,15 +17,18 @@ from service.registry.models import (
     SkillLevel,
 )
 
-InstitutionName = Annotated[str, Meta(min_length=1, max_length=200)]
-PersonName = Annotated[str, Meta(min_length=1, max_length=100)]
+# PostgreSQL text cannot hold NUL; refuse it at the edge, naming the field.
+NO_NUL = r"^[^\x00]*$"
+
+InstitutionName = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+PersonName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
 Code = Annotated[
     str, Meta(min_length=1, max_length=40, description="validated by its check character")
 ]
 RegionCode = Annotated[str, Meta(pattern=r"^[0-9]{6}$", description="6-digit GB/T 2260 code")]
 Beds = Annotated[int, Meta(ge=0, le=100_000)]
-Address = Annotated[str, Meta(max_length=300)]
-CertificateNo = Annotated[str, Meta(min_length=1, max_length=50)]
+Address = Annotated[str, Meta(max_length=300, pattern=NO_NUL)]
+CertificateNo = Annotated[str, Meta(min_length=1, max_length=50, pattern=NO_NUL)]
 
 
 class InstitutionCreate(Struct, forbid_unknown_fields=True):

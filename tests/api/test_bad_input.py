@@ -168,3 +168,28 @@ async def test_no_body_a_client_can_send_causes_a_server_error(
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_nul_characters_are_refused_by_name(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    response = await client.post(
+        "/api/v1/institutions", json=institution_body(1, name="颐养\x00院"), headers=admin
+    )
+    assert_problem(response, 400, "name")
+    search = await client.get("/api/v1/institutions", params={"q": "a\x00"}, headers=admin)
+    assert_problem(search, 400, "q")
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(max_size=60), address=st.text(max_size=60), beds=st.integers())
+async def test_any_text_in_a_valid_body_is_stored_or_refused_never_a_crash(
+    client: httpx.AsyncClient, admin: dict[str, str], name: str, address: str, beds: int
+) -> None:
+    body = institution_body(
+        abs(hash((name, address, beds))) % 10**6, name=name, address=address, beds=beds
+    )
+    response = await client.post("/api/v1/institutions", json=body, headers=admin)
+    assert response.status_code in (201, 400, 409, 422), response.text
