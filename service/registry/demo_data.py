@@ -22,6 +22,7 @@ from service.registry.identifiers import (
     id_number_with_check_digit,
     uscc_with_check_character,
 )
+from service.registry.models import EmploymentRole, InstitutionKind, SkillLevel
 
 # A fixed "today" instead of the clock keeps the output reproducible.
 REFERENCE_DATE = date(2026, 6, 30)
@@ -29,9 +30,10 @@ _REFERENCE_YEAR = REFERENCE_DATE.year
 _EARLIEST_START = date(2010, 1, 1)
 _BIRTH_YEARS = (1960, 2003)
 
-KINDS = ("residential", "community", "home_care")
-SKILL_LEVELS = ("junior", "intermediate", "senior", "technician", "senior_technician")
-ROLES = ("caregiver", "nurse", "manager", "legal_representative", "responsible_person", "other")
+# The registry's enums are the one list of kinds, levels and roles.
+KINDS = tuple(kind.value for kind in InstitutionKind)
+SKILL_LEVELS = tuple(level.value for level in SkillLevel)
+ROLES = tuple(role.value for role in EmploymentRole)
 
 
 @dataclass(frozen=True, slots=True)
