@@ -18,8 +18,10 @@ from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.health.routes import health, ready
 from service.logs import configure_logging
+from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.protection import IdNumberVault
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
+from service.subscribers import build_event_bus
 from service.web.dependencies import DEPENDENCIES
 from service.web.problems import EXCEPTION_HANDLERS
 from service.web.request_id import request_id_middleware
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 await anyio.to_thread.run_sync(embedded.stop)
 
     return Litestar(
-        route_handlers=[health, ready, *REGISTRY_ROUTES],
+        route_handlers=[health, ready, *REGISTRY_ROUTES, *RECORD_ROUTES],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
@@ -73,7 +75,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
 def _initial_state(settings: Settings, clock: Clock) -> State:
     assert settings.secret_key is not None
     return State(
-        {"settings": settings, "clock": clock, "vault": IdNumberVault(settings.secret_key)}
+        {
+            "settings": settings,
+            "clock": clock,
+            "vault": IdNumberVault(settings.secret_key),
+            "events": build_event_bus(),
+        }
     )
 
 

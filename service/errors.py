@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class FieldError:
     field: str
     message: str
+    line: int | None = None  # the line of an uploaded file, when the field is a column
 
 
 class DomainError(Exception):

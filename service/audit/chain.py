@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -54,6 +54,48 @@ def row_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(_canonical(fields)).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class AuditItem:
+    action: str
+    target_type: str
+    target_id: object
+    before: SQLModel | Mapping[str, Any] | None = None
+    after: SQLModel | Mapping[str, Any] | None = None
+
+
+async def record_many(
+    session: AsyncSession, ctx: CommandContext, items: Sequence[AuditItem]
+) -> list[AuditEntry]:
+    """Append rows in the caller's transaction: one lock and one insert for the lot."""
+    if not items:
+        return []
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    last = await session.execute(
+        sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc()).limit(1)
+    )
+    prev_hash = last.scalar_one_or_none() or GENESIS_HASH
+    entries = []
+    for item in items:
+        entry = AuditEntry(
+            occurred_at=ctx.now(),
+            actor_id=ctx.actor.user_id,
+            actor_role=ctx.actor.role,
+            action=item.action,
+            target_type=item.target_type,
+            target_id=str(item.target_id),
+            before_digest=state_digest(item.before),
+            after_digest=state_digest(item.after),
+            request_id=ctx.request_id,
+            prev_hash=prev_hash,
+            row_hash="",
+        )
+        entry.row_hash = prev_hash = row_hash(entry)
+        entries.append(entry)
+    session.add_all(entries)
+    await session.flush()
+    return entries
+
+
 async def record(
     session: AsyncSession,
     ctx: CommandContext,
@@ -65,27 +107,8 @@ async def record(
     after: SQLModel | Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one audit row in the caller's transaction."""
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
-    last = await session.execute(
-        sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc()).limit(1)
-    )
-    entry = AuditEntry(
-        occurred_at=ctx.now(),
-        actor_id=ctx.actor.user_id,
-        actor_role=ctx.actor.role,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        before_digest=state_digest(before),
-        after_digest=state_digest(after),
-        request_id=ctx.request_id,
-        prev_hash=last.scalar_one_or_none() or GENESIS_HASH,
-        row_hash="",
-    )
-    entry.row_hash = row_hash(entry)
-    session.add(entry)
-    await session.flush()
-    return entry
+    item = AuditItem(action, target_type, target_id, before, after)
+    return (await record_many(session, ctx, [item]))[0]
 
 
 @dataclass(frozen=True, slots=True)

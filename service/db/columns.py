@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field
@@ -25,3 +26,14 @@ def timestamp_field() -> datetime:
     return Field(  # type: ignore[no-any-return]
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), nullable=False
     )
+
+
+def one_of(
+    column: str, values: type[StrEnum], name: str, *, nullable: bool = False
+) -> sa.CheckConstraint:
+    """A CHECK that a text column holds one of an enum's values (the enum stays the one list)."""
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    condition = f"{column} IN ({allowed})"
+    if nullable:
+        condition = f"{column} IS NULL OR {condition}"
+    return sa.CheckConstraint(condition, name=name)

@@ -13,7 +13,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import id_field, timestamp_field
+from service.db.columns import id_field, one_of, timestamp_field
 
 
 class InstitutionKind(StrEnum):
@@ -52,21 +52,11 @@ class EmploymentRole(StrEnum):
     OTHER = "other"
 
 
-def _one_of(
-    column: str, values: type[StrEnum], name: str, *, nullable: bool = False
-) -> sa.CheckConstraint:
-    allowed = ", ".join(f"'{member.value}'" for member in values)
-    condition = f"{column} IN ({allowed})"
-    if nullable:
-        condition = f"{column} IS NULL OR {condition}"
-    return sa.CheckConstraint(condition, name=name)
-
-
 class Institution(SQLModel, table=True):
     __tablename__ = "institutions"
     __table_args__ = (
-        _one_of("kind", InstitutionKind, "ck_institutions_kind"),
-        _one_of("status", InstitutionStatus, "ck_institutions_status"),
+        one_of("kind", InstitutionKind, "ck_institutions_kind"),
+        one_of("status", InstitutionStatus, "ck_institutions_status"),
         sa.CheckConstraint("beds >= 0", name="ck_institutions_beds"),
         sa.Index(
             "ix_institutions_region_code",
@@ -97,8 +87,8 @@ class Institution(SQLModel, table=True):
 class Practitioner(SQLModel, table=True):
     __tablename__ = "practitioners"
     __table_args__ = (
-        _one_of("status", PractitionerStatus, "ck_practitioners_status"),
-        _one_of("skill_level", SkillLevel, "ck_practitioners_skill_level", nullable=True),
+        one_of("status", PractitionerStatus, "ck_practitioners_status"),
+        one_of("skill_level", SkillLevel, "ck_practitioners_skill_level", nullable=True),
         sa.Index(
             "ix_practitioners_region_code",
             "region_code",
@@ -123,7 +113,7 @@ class Practitioner(SQLModel, table=True):
 class Employment(SQLModel, table=True):
     __tablename__ = "employments"
     __table_args__ = (
-        _one_of("role", EmploymentRole, "ck_employments_role"),
+        one_of("role", EmploymentRole, "ck_employments_role"),
         sa.CheckConstraint(
             "end_date IS NULL OR end_date >= start_date", name="ck_employments_dates"
         ),

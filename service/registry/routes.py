@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -29,14 +29,10 @@ from service.registry.schemas import (
 )
 from service.web.etags import etag, expected_version
 from service.web.pagination import Page, PageNumber, PageSize
+from service.web.params import SECURITY, IfMatch, RegionFilter
 
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False)]
-RegionFilter = Annotated[
-    str | None, Parameter(description="region prefix: 2, 4 or 6 digits", max_length=6)
-]
-SearchTerm = Annotated[str | None, Parameter(max_length=100, pattern=NO_NUL)]
+SearchTerm = Annotated[str | None, QueryParameter(max_length=100, pattern=NO_NUL)]
 CurrentOnly = Annotated[bool, QueryParameter(description="only links without an end date")]
-SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 
 def _out(row: SQLModel, shape: type[Any]) -> Any:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +14,9 @@ from service.audit import chain as audit
 from service.auth.actor import Actor
 from service.auth.models import Role
 from service.context import CommandContext
-from service.errors import Conflict, FieldError, Invalid, NotFound, PreconditionFailed
+from service.db.paging import Listing, fetch_page
+from service.db.rows import check_version, get_or_404, lock_or_404
+from service.errors import Conflict, FieldError, Invalid
 from service.registry.identifiers import (
     IdentifierError,
     normalize_id_number,
@@ -35,32 +35,13 @@ from service.registry.schemas import (
     PractitionerUpdate,
     changes_of,
 )
+from service.validation import checked, not_blank
 
 WRITERS = (Role.ADMIN, Role.INSPECTOR)
 READERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
 
 Row = TypeVar("Row", Institution, Practitioner, Employment)
 Subject = TypeVar("Subject", Institution, Practitioner)
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    rows: list[Any]
-    total: int
-
-
-def _valid(field: str, normalize: Callable[[str], str], value: str) -> str:
-    try:
-        return normalize(value)
-    except IdentifierError as error:
-        raise Invalid.field(field, str(error)) from error
-
-
-def _text(field: str, value: str) -> str:
-    stripped = value.strip()
-    if not stripped:
-        raise Invalid.field(field, "must not be blank")
-    return stripped
 
 
 def _unique_violation(error: IntegrityError) -> str | None:
@@ -80,30 +61,6 @@ async def _insert(session: AsyncSession, row: SQLModel, conflict: Conflict) -> N
         if _unique_violation(error) is not None:
             raise conflict from error
         raise
-
-
-async def _locked(session: AsyncSession, model: type[Row], row_id: uuid.UUID, label: str) -> Row:
-    result = await session.execute(
-        sa.select(model).where(col(model.id) == row_id).with_for_update()
-    )
-    row = result.scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"no {label} with id {row_id}")
-    return row
-
-
-async def _get(session: AsyncSession, model: type[Row], row_id: uuid.UUID, label: str) -> Row:
-    row = await session.get(model, row_id)
-    if row is None:
-        raise NotFound(f"no {label} with id {row_id}")
-    return row
-
-
-def _check_version(row: Institution | Practitioner | Employment, expected: int) -> None:
-    if row.version != expected:
-        raise PreconditionFailed(
-            f"the record changed: it is at version {row.version}, your copy is version {expected}"
-        )
 
 
 async def _save_update(
@@ -134,11 +91,11 @@ async def _save_update(
     return row
 
 
-def _region_scope(actor: Actor, region: str | None) -> str | None:
+def region_scope(actor: Actor, region: str | None) -> str | None:
     """The region prefix a listing covers: the caller's filter, inside their jurisdiction."""
     if region is None:
         return actor.jurisdiction
-    region = _valid("region", normalize_region_prefix, region)
+    region = checked("region", normalize_region_prefix, region)
     actor.require_region(region)
     return region
 
@@ -148,16 +105,6 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-async def _page(
-    session: AsyncSession, query: Any, order: list[Any], page: int, page_size: int
-) -> Listing:
-    total = await session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = await session.execute(
-        query.order_by(*order).offset((page - 1) * page_size).limit(page_size)
-    )
-    return Listing(rows=list(rows.scalars()), total=int(total or 0))
-
-
 # Institutions
 
 
@@ -165,11 +112,11 @@ async def create_institution(
     session: AsyncSession, ctx: CommandContext, data: InstitutionCreate
 ) -> Institution:
     ctx.actor.require_role(*WRITERS)
-    uscc = _valid("uscc", normalize_uscc, data.uscc)
-    region_code = _valid("region_code", normalize_region_code, data.region_code)
+    uscc = checked("uscc", normalize_uscc, data.uscc)
+    region_code = checked("region_code", normalize_region_code, data.region_code)
     ctx.actor.require_region(region_code)
     institution = Institution(
-        name=_text("name", data.name),
+        name=not_blank("name", data.name),
         uscc=uscc,
         region_code=region_code,
         kind=data.kind.value,
@@ -199,7 +146,7 @@ async def get_institution(
     session: AsyncSession, ctx: CommandContext, institution_id: uuid.UUID
 ) -> Institution:
     ctx.actor.require_role(*READERS)
-    institution = await _get(session, Institution, institution_id, "institution")
+    institution = await get_or_404(session, Institution, institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
     return institution
 
@@ -215,7 +162,7 @@ async def list_institutions(
 ) -> Listing:
     ctx.actor.require_role(*READERS)
     query = sa.select(Institution)
-    scope = _region_scope(ctx.actor, region)
+    scope = region_scope(ctx.actor, region)
     if scope:
         query = query.where(col(Institution.region_code).startswith(scope, autoescape=True))
     if q and q.strip():
@@ -224,7 +171,7 @@ async def list_institutions(
             query = query.where(col(Institution.uscc) == normalize_uscc(term))
         except IdentifierError:
             query = query.where(col(Institution.name).ilike(_like(term)))
-    return await _page(
+    return await fetch_page(
         session, query, [col(Institution.name), col(Institution.id)], page, page_size
     )
 
@@ -252,13 +199,13 @@ async def _update_subject(
     """Change an institution or practitioner: locked, in jurisdiction before and after."""
     ctx.actor.require_role(*WRITERS)
     label = model.__tablename__.removesuffix("s")
-    subject = await _locked(session, model, subject_id, label)
+    subject = await lock_or_404(session, model, subject_id, label)
     ctx.actor.require_region(subject.region_code)
-    _check_version(subject, expected_version)
+    check_version(subject, expected_version)
     if "name" in changes:
-        changes["name"] = _text("name", str(changes["name"]))
+        changes["name"] = not_blank("name", str(changes["name"]))
     if "region_code" in changes:
-        region_code = _valid("region_code", normalize_region_code, str(changes["region_code"]))
+        region_code = checked("region_code", normalize_region_code, str(changes["region_code"]))
         ctx.actor.require_region(region_code)
         changes["region_code"] = region_code
     return await _save_update(
@@ -273,12 +220,12 @@ async def create_practitioner(
     session: AsyncSession, ctx: CommandContext, vault: IdNumberVault, data: PractitionerCreate
 ) -> Practitioner:
     ctx.actor.require_role(*WRITERS)
-    id_number = _valid("id_number", normalize_id_number, data.id_number)
-    region_code = _valid("region_code", normalize_region_code, data.region_code)
+    id_number = checked("id_number", normalize_id_number, data.id_number)
+    region_code = checked("region_code", normalize_region_code, data.region_code)
     ctx.actor.require_region(region_code)
     protected = vault.protect(id_number)
     practitioner = Practitioner(
-        name=_text("name", data.name),
+        name=not_blank("name", data.name),
         id_number_hash=protected.lookup_hash,
         id_number_masked=protected.masked,
         id_number_encrypted=protected.ciphertext,
@@ -309,7 +256,7 @@ async def get_practitioner(
     session: AsyncSession, ctx: CommandContext, practitioner_id: uuid.UUID
 ) -> Practitioner:
     ctx.actor.require_role(*READERS)
-    practitioner = await _get(session, Practitioner, practitioner_id, "practitioner")
+    practitioner = await get_or_404(session, Practitioner, practitioner_id, "practitioner")
     ctx.actor.require_region(practitioner.region_code)
     return practitioner
 
@@ -327,7 +274,7 @@ async def list_practitioners(
     """Search by name, or by a full ID number through its keyed hash."""
     ctx.actor.require_role(*READERS)
     query = sa.select(Practitioner)
-    scope = _region_scope(ctx.actor, region)
+    scope = region_scope(ctx.actor, region)
     if scope:
         query = query.where(col(Practitioner.region_code).startswith(scope, autoescape=True))
     if q and q.strip():
@@ -338,7 +285,7 @@ async def list_practitioners(
             )
         except IdentifierError:
             query = query.where(col(Practitioner.name).ilike(_like(term)))
-    return await _page(
+    return await fetch_page(
         session, query, [col(Practitioner.name), col(Practitioner.id)], page, page_size
     )
 
@@ -362,9 +309,9 @@ async def create_employment(
     session: AsyncSession, ctx: CommandContext, data: EmploymentCreate
 ) -> Employment:
     ctx.actor.require_role(*WRITERS)
-    institution = await _get(session, Institution, data.institution_id, "institution")
+    institution = await get_or_404(session, Institution, data.institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
-    await _get(session, Practitioner, data.practitioner_id, "practitioner")
+    await get_or_404(session, Practitioner, data.practitioner_id, "practitioner")
     if data.end_date is not None and data.end_date < data.start_date:
         raise Invalid.field("end_date", "must not be before start_date")
     overlapping = await session.execute(
@@ -432,10 +379,10 @@ async def update_employment(
     expected_version: int,
 ) -> Employment:
     ctx.actor.require_role(*WRITERS)
-    employment = await _locked(session, Employment, employment_id, "employment")
-    institution = await _get(session, Institution, employment.institution_id, "institution")
+    employment = await lock_or_404(session, Employment, employment_id, "employment")
+    institution = await get_or_404(session, Institution, employment.institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
-    _check_version(employment, expected_version)
+    check_version(employment, expected_version)
     changes = changes_of(update)
     end_date = changes.get("end_date", employment.end_date)
     if end_date is not None and end_date < employment.start_date:  # type: ignore[operator]

@@ -49,7 +49,9 @@ async def provide_actor(
 
 
 async def provide_ctx(actor: NamedDependency[Actor], state: State) -> CommandContext:
-    return CommandContext(actor=actor, request_id=current_request_id(), clock=state.clock)
+    return CommandContext(
+        actor=actor, request_id=current_request_id(), clock=state.clock, events=state.events
+    )
 
 
 async def provide_vault(state: State) -> IdNumberVault:

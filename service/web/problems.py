@@ -50,7 +50,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
     type: str = "about:blank"
     instance: str | None = None
     request_id: str | None = None
-    errors: list[dict[str, str]] = msgspec.field(default_factory=list)
+    errors: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[Problem]:
@@ -66,7 +66,7 @@ def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Resp
     )
 
 
-def _field_errors(extra: Any) -> list[dict[str, str]]:
+def _field_errors(extra: Any) -> list[dict[str, Any]]:
     """Litestar's validation details, reshaped so each names the field at fault."""
     if not isinstance(extra, list):
         return []
@@ -89,7 +89,10 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
 
 def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Problem]:
     status = next((code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind)), 400)
-    errors = [{"field": e.field, "message": e.message} for e in error.errors]
+    errors: list[dict[str, Any]] = [
+        {"field": e.field, "message": e.message} | ({"line": e.line} if e.line else {})
+        for e in error.errors
+    ]
     return _problem_response(
         request, Problem(title=error.title, status=status, detail=error.detail, errors=errors)
     )

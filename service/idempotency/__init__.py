@@ -1,0 +1,1 @@
+"""Stored first answers of POST requests, so a retry with the same key repeats nothing."""

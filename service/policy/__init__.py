@@ -1,0 +1,1 @@
+"""The policy: rules as data, validated on load, read by every domain that applies one."""

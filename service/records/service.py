@@ -1,0 +1,587 @@
+"""Recording facts: drafts, confirmation, corrections, revocation and rectification.
+
+Every command runs in the caller's transaction, appends to the audit chain and, when
+it changes what counts (confirm, correct, revoke, rectify), publishes an event on the
+context's bus, whose subscribers run in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from service.audit import chain as audit
+from service.auth.models import Role
+from service.context import CommandContext
+from service.db.paging import Listing, fetch_page
+from service.db.rows import check_version, get_or_404, lock_or_404
+from service.errors import Conflict, FieldError, Invalid, NotFound
+from service.policy.load import shipped_policy
+from service.records.events import (
+    DeficiencyRectified,
+    RecordConfirmed,
+    RecordCorrected,
+    RecordEvent,
+    RecordRevoked,
+    SubjectKey,
+)
+from service.records.kinds import RecordKind, RecordStatus, SubjectKind
+from service.records.models import Deficiency, Record
+from service.records.rules import check_record, kind_of, stored_details
+from service.records.schemas import (
+    CorrectionIn,
+    InspectionIn,
+    RecordBase,
+    RectificationIn,
+    RevocationIn,
+)
+from service.registry.models import Institution, Practitioner
+from service.registry.service import get_institution, get_practitioner, region_scope
+
+RECORDERS = (Role.ADMIN, Role.INSPECTOR)
+READERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
+REVOKERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
+# Overturning a penalty decision is a reviewer's act (four eyes over the inspector).
+PENALTY_REVOKERS = (Role.REVIEWER,)
+
+
+@dataclass(frozen=True, slots=True)
+class Subjects:
+    institution: Institution | None
+    practitioner: Practitioner | None
+
+    @property
+    def region_code(self) -> str:
+        """Where the record belongs: the institution's region, else the practitioner's."""
+        subject = self.institution or self.practitioner
+        assert subject is not None
+        return subject.region_code
+
+    def keys(self) -> tuple[SubjectKey, ...]:
+        keys: list[SubjectKey] = []
+        if self.institution is not None:
+            keys.append((SubjectKind.INSTITUTION, self.institution.id))
+        if self.practitioner is not None:
+            keys.append((SubjectKind.PRACTITIONER, self.practitioner.id))
+        return tuple(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    record: Record
+    deficiencies: list[Deficiency]
+    superseded_by_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    chain_id: uuid.UUID
+    records: list[RecordView]
+
+    @property
+    def current(self) -> RecordView:
+        """The version in force or revoked; a chain never confirmed shows its newest draft."""
+        settled = [
+            view
+            for view in self.records
+            if view.record.status in (RecordStatus.CONFIRMED, RecordStatus.REVOKED)
+        ]
+        return (settled or self.records)[-1]
+
+
+def record_keys(record: Record) -> tuple[SubjectKey, ...]:
+    keys: list[SubjectKey] = []
+    if record.institution_id is not None:
+        keys.append((SubjectKind.INSTITUTION, record.institution_id))
+    if record.practitioner_id is not None:
+        keys.append((SubjectKind.PRACTITIONER, record.practitioner_id))
+    return tuple(keys)
+
+
+def raise_for(errors: Sequence[FieldError]) -> None:
+    if errors:
+        detail = "; ".join(f"{error.field}: {error.message}" for error in errors)
+        raise Invalid(detail, errors=list(errors))
+
+
+async def resolve_subjects(
+    session: AsyncSession, body: RecordBase, prefix: str = ""
+) -> tuple[Subjects, list[FieldError]]:
+    errors: list[FieldError] = []
+    institution = practitioner = None
+    if body.institution_id is not None:
+        institution = await session.get(Institution, body.institution_id)
+        if institution is None:
+            errors.append(FieldError(prefix + "institution_id", "no institution with this id"))
+    if body.practitioner_id is not None:
+        practitioner = await session.get(Practitioner, body.practitioner_id)
+        if practitioner is None:
+            errors.append(FieldError(prefix + "practitioner_id", "no practitioner with this id"))
+    return Subjects(institution, practitioner), errors
+
+
+def _content(body: RecordBase, subjects: Subjects) -> dict[str, Any]:
+    """The columns a record's body sets, the same for a new draft and an edited one."""
+    return {
+        "institution_id": body.institution_id,
+        "practitioner_id": body.practitioner_id,
+        "region_code": subjects.region_code,
+        "occurred_on": body.occurred_on,
+        "document_no": body.document_no.strip() if body.document_no else None,
+        "legal_basis": body.legal_basis.strip() if body.legal_basis else None,
+        "details": stored_details(body, shipped_policy()),
+    }
+
+
+def build_record(
+    body: RecordBase,
+    subjects: Subjects,
+    ctx: CommandContext,
+    *,
+    supersedes: Record | None = None,
+    correction_reason: str | None = None,
+) -> tuple[Record, list[Deficiency]]:
+    """The rows of a new draft (not yet added to the session)."""
+    now = ctx.now()
+    record_id = uuid.uuid4()
+    record = Record(
+        id=record_id,
+        kind=kind_of(body).value,
+        chain_id=supersedes.chain_id if supersedes else record_id,
+        supersedes_id=supersedes.id if supersedes else None,
+        correction_reason=correction_reason,
+        recorded_at=now,
+        recorded_by=ctx.actor.user_id,
+        updated_at=now,
+        **_content(body, subjects),
+    )
+    return record, _deficiency_rows(body, record_id, ctx)
+
+
+def _deficiency_rows(
+    body: RecordBase, record_id: uuid.UUID, ctx: CommandContext
+) -> list[Deficiency]:
+    if not isinstance(body, InspectionIn):
+        return []
+    return [
+        Deficiency(
+            record_id=record_id,
+            position=position,
+            item=item.item.strip(),
+            code=item.code,
+            severity=item.severity.value,
+            scope=item.scope.value,
+            rectification_deadline=item.rectification_deadline,
+            rectified_on=item.rectified_on,
+            rectification_recorded_at=ctx.now() if item.rectified_on else None,
+            rectification_recorded_by=ctx.actor.user_id if item.rectified_on else None,
+        )
+        for position, item in enumerate(body.deficiencies, start=1)
+    ]
+
+
+async def _checked_subjects(
+    session: AsyncSession, ctx: CommandContext, body: RecordBase, prefix: str = ""
+) -> Subjects:
+    """The body's subjects, after every rule and the caller's jurisdiction are satisfied."""
+    errors = check_record(body, ctx.today(), prefix)
+    subjects, missing = await resolve_subjects(session, body, prefix)
+    raise_for(errors + missing)
+    ctx.actor.require_region(subjects.region_code)
+    return subjects
+
+
+async def _store_draft(
+    session: AsyncSession, ctx: CommandContext, record: Record, deficiencies: list[Deficiency]
+) -> None:
+    session.add(record)
+    await session.flush()
+    session.add_all(deficiencies)
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action="record.create",
+        target_type="record",
+        target_id=record.id,
+        after=record,
+    )
+
+
+async def create_record(
+    session: AsyncSession, ctx: CommandContext, body: RecordBase, *, confirm: bool
+) -> RecordView:
+    ctx.actor.require_role(*RECORDERS)
+    subjects = await _checked_subjects(session, ctx, body)
+    record, deficiencies = build_record(body, subjects, ctx)
+    await _store_draft(session, ctx, record, deficiencies)
+    if confirm:
+        await _confirm(session, ctx, record)
+    return await view_of(session, record)
+
+
+async def _locked_in_region(
+    session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID
+) -> Record:
+    record = await lock_or_404(session, Record, record_id, "record")
+    ctx.actor.require_region(record.region_code)
+    return record
+
+
+async def _successor_id(session: AsyncSession, record_id: uuid.UUID) -> uuid.UUID | None:
+    result = await session.execute(
+        sa.select(col(Record.id)).where(
+            col(Record.supersedes_id) == record_id, col(Record.status) != RecordStatus.DRAFT
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def _require_in_force(session: AsyncSession, record: Record, doing: str) -> None:
+    """Refuse to act on anything but the confirmed, current version of a fact."""
+    if record.status == RecordStatus.CONFIRMED:
+        return
+    if record.status == RecordStatus.DRAFT:
+        raise Conflict(
+            f"record {record.id} is a draft: it is not in force yet, so it cannot be {doing}; "
+            "edit it with PUT or confirm it"
+        )
+    if record.status == RecordStatus.SUPERSEDED:
+        successor = await _successor_id(session, record.id)
+        raise Conflict(
+            f"record {record.id} was superseded by the correction {successor}; "
+            f"that is the version that can be {doing}"
+        )
+    raise Conflict(f"record {record.id} was revoked on {record.revoked_at}; it cannot be {doing}")
+
+
+async def replace_draft(
+    session: AsyncSession,
+    ctx: CommandContext,
+    record_id: uuid.UUID,
+    body: RecordBase,
+    expected_version: int,
+) -> RecordView:
+    ctx.actor.require_role(*RECORDERS)
+    record = await _locked_in_region(session, ctx, record_id)
+    if record.status != RecordStatus.DRAFT:
+        raise Conflict(
+            f"record {record.id} is {record.status} and can no longer be changed; "
+            f"POST /api/v1/records/{record.id}/corrections to correct it"
+        )
+    check_version(record, expected_version)
+    if kind_of(body) != record.kind:
+        raise Invalid.field("kind", f"must stay {record.kind}: a draft keeps its kind")
+    subjects = await _checked_subjects(session, ctx, body)
+    before = record.model_dump()
+    for name, value in _content(body, subjects).items():
+        setattr(record, name, value)
+    record.version += 1
+    record.updated_at = ctx.now()
+    await session.execute(sa.delete(Deficiency).where(col(Deficiency.record_id) == record.id))
+    session.add_all(_deficiency_rows(body, record.id, ctx))
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action="record.update",
+        target_type="record",
+        target_id=record.id,
+        before=before,
+        after=record,
+    )
+    return await view_of(session, record)
+
+
+async def delete_draft(
+    session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID, expected_version: int
+) -> None:
+    ctx.actor.require_role(*RECORDERS)
+    record = await _locked_in_region(session, ctx, record_id)
+    if record.status != RecordStatus.DRAFT:
+        raise Conflict(
+            f"record {record.id} is {record.status}: only a draft can be deleted; "
+            "revoke or correct a confirmed record"
+        )
+    check_version(record, expected_version)
+    before = record.model_dump()
+    await session.delete(record)
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action="record.delete",
+        target_type="record",
+        target_id=record_id,
+        before=before,
+    )
+
+
+async def confirm_record(
+    session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID
+) -> RecordView:
+    ctx.actor.require_role(*RECORDERS)
+    record = await _locked_in_region(session, ctx, record_id)
+    await _confirm(session, ctx, record)
+    return await view_of(session, record)
+
+
+async def _confirm(session: AsyncSession, ctx: CommandContext, record: Record) -> None:
+    if record.status != RecordStatus.DRAFT:
+        raise Conflict(f"record {record.id} is already {record.status}; only a draft is confirmed")
+    replaced = None
+    if record.supersedes_id is not None:
+        replaced = await lock_or_404(session, Record, record.supersedes_id, "record")
+        await _require_in_force(session, replaced, "corrected")
+    now = ctx.now()
+    before = record.model_dump()
+    record.status = RecordStatus.CONFIRMED.value
+    record.confirmed_at, record.confirmed_by = now, ctx.actor.user_id
+    record.updated_at = now
+    record.version += 1
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action="record.confirm",
+        target_type="record",
+        target_id=record.id,
+        before=before,
+        after=record,
+    )
+    event: RecordEvent
+    if replaced is None:
+        event = RecordConfirmed(record.id, RecordKind(record.kind), record_keys(record), now)
+    else:
+        before = replaced.model_dump()
+        replaced.status = RecordStatus.SUPERSEDED.value
+        replaced.superseded_at = now
+        replaced.updated_at = now
+        replaced.version += 1
+        await session.flush()
+        await audit.record(
+            session,
+            ctx,
+            action="record.supersede",
+            target_type="record",
+            target_id=replaced.id,
+            before=before,
+            after=replaced,
+        )
+        subjects = tuple(dict.fromkeys(record_keys(replaced) + record_keys(record)))
+        event = RecordCorrected(record.id, RecordKind(record.kind), subjects, now, replaced.id)
+    await ctx.events.publish(session, ctx, event)
+
+
+async def correct_record(
+    session: AsyncSession,
+    ctx: CommandContext,
+    record_id: uuid.UUID,
+    correction: CorrectionIn,
+    *,
+    confirm: bool,
+) -> RecordView:
+    ctx.actor.require_role(*RECORDERS)
+    original = await get_or_404(session, Record, record_id, "record")
+    ctx.actor.require_region(original.region_code)
+    await _require_in_force(session, original, "corrected")
+    if kind_of(correction.record) != original.kind:
+        raise Invalid.field(
+            "record.kind", f"must be {original.kind}: a correction keeps the kind it corrects"
+        )
+    subjects = await _checked_subjects(session, ctx, correction.record, prefix="record.")
+    record, deficiencies = build_record(
+        correction.record,
+        subjects,
+        ctx,
+        supersedes=original,
+        correction_reason=correction.reason.strip(),
+    )
+    await _store_draft(session, ctx, record, deficiencies)
+    if confirm:
+        await _confirm(session, ctx, record)
+    return await view_of(session, record)
+
+
+async def revoke_record(
+    session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID, revocation: RevocationIn
+) -> RecordView:
+    record = await lock_or_404(session, Record, record_id, "record")
+    revokers = PENALTY_REVOKERS if record.kind == RecordKind.PENALTY else REVOKERS
+    ctx.actor.require_role(*revokers)
+    ctx.actor.require_region(record.region_code)
+    await _require_in_force(session, record, "revoked")
+    now = ctx.now()
+    before = record.model_dump()
+    record.status = RecordStatus.REVOKED.value
+    record.revoked_at, record.revoked_by = now, ctx.actor.user_id
+    record.revocation_reason = revocation.reason.strip()
+    record.revocation_document_no = revocation.document_no
+    record.updated_at = now
+    record.version += 1
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action="record.revoke",
+        target_type="record",
+        target_id=record.id,
+        before=before,
+        after=record,
+    )
+    event = RecordRevoked(
+        record.id, RecordKind(record.kind), record_keys(record), now, record.revocation_reason
+    )
+    await ctx.events.publish(session, ctx, event)
+    return await view_of(session, record)
+
+
+async def rectify_deficiency(
+    session: AsyncSession,
+    ctx: CommandContext,
+    record_id: uuid.UUID,
+    deficiency_id: uuid.UUID,
+    rectification: RectificationIn,
+) -> RecordView:
+    ctx.actor.require_role(*RECORDERS)
+    record = await _locked_in_region(session, ctx, record_id)
+    deficiency = await session.get(Deficiency, deficiency_id, with_for_update=True)
+    if deficiency is None or deficiency.record_id != record.id:
+        raise NotFound(f"record {record_id} has no deficiency {deficiency_id}")
+    await _require_in_force(session, record, "rectified")
+    if deficiency.rectified_on is not None:
+        raise Conflict(
+            f"deficiency {deficiency_id} was already recorded as rectified on "
+            f"{deficiency.rectified_on.isoformat()}"
+        )
+    if rectification.rectified_on < record.occurred_on:
+        raise Invalid.field("rectified_on", "must not be before the inspection date")
+    if rectification.rectified_on > ctx.today():
+        raise Invalid.field("rectified_on", f"must not be after today ({ctx.today()})")
+    now = ctx.now()
+    before = deficiency.model_dump()
+    deficiency.rectified_on = rectification.rectified_on
+    deficiency.rectification_recorded_at = now
+    deficiency.rectification_recorded_by = ctx.actor.user_id
+    deficiency.rectification_note = rectification.note.strip() or None
+    await session.flush()
+    await audit.record(
+        session,
+        ctx,
+        action="record.rectify",
+        target_type="deficiency",
+        target_id=deficiency.id,
+        before=before,
+        after=deficiency,
+    )
+    event = DeficiencyRectified(
+        record.id, RecordKind(record.kind), record_keys(record), now, deficiency.id
+    )
+    await ctx.events.publish(session, ctx, event)
+    return await view_of(session, record)
+
+
+# Reading
+
+
+async def views_of(session: AsyncSession, records: Iterable[Record]) -> list[RecordView]:
+    """Records with their deficiencies and successors, in two queries for the lot."""
+    records = list(records)
+    ids = [record.id for record in records]
+    if not ids:
+        return []
+    deficiencies: dict[uuid.UUID, list[Deficiency]] = defaultdict(list)
+    rows = await session.execute(
+        sa.select(Deficiency)
+        .where(col(Deficiency.record_id).in_(ids))
+        .order_by(col(Deficiency.record_id), col(Deficiency.position))
+    )
+    for deficiency in rows.scalars():
+        deficiencies[deficiency.record_id].append(deficiency)
+    successors = await session.execute(
+        sa.select(col(Record.supersedes_id), col(Record.id)).where(
+            col(Record.supersedes_id).in_(ids), col(Record.status) != RecordStatus.DRAFT
+        )
+    )
+    successor_of = {replaced: successor for replaced, successor in successors}
+    return [
+        RecordView(record, deficiencies[record.id], successor_of.get(record.id))
+        for record in records
+    ]
+
+
+async def view_of(session: AsyncSession, record: Record) -> RecordView:
+    return (await views_of(session, [record]))[0]
+
+
+async def get_record(
+    session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID
+) -> RecordView:
+    ctx.actor.require_role(*READERS)
+    record = await get_or_404(session, Record, record_id, "record")
+    ctx.actor.require_region(record.region_code)
+    return await view_of(session, record)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    kind: RecordKind | None = None
+    status: RecordStatus | None = None
+    region: str | None = None
+    institution_id: uuid.UUID | None = None
+    practitioner_id: uuid.UUID | None = None
+
+
+async def list_records(
+    session: AsyncSession, ctx: CommandContext, where: RecordFilter, page: int, page_size: int
+) -> tuple[list[RecordView], int]:
+    ctx.actor.require_role(*READERS)
+    query = sa.select(Record)
+    scope = region_scope(ctx.actor, where.region)
+    if scope:
+        query = query.where(col(Record.region_code).startswith(scope, autoescape=True))
+    for column, value in (
+        (Record.kind, where.kind),
+        (Record.status, where.status),
+        (Record.institution_id, where.institution_id),
+        (Record.practitioner_id, where.practitioner_id),
+    ):
+        if value is not None:
+            query = query.where(col(column) == value)
+    listing: Listing = await fetch_page(
+        session, query, [col(Record.recorded_at).desc(), col(Record.id)], page, page_size
+    )
+    return await views_of(session, listing.rows), listing.total
+
+
+async def subject_history(
+    session: AsyncSession, ctx: CommandContext, subject: SubjectKind, subject_id: uuid.UUID
+) -> list[Chain]:
+    """Every fact recorded against a subject, each with all its versions."""
+    if subject == SubjectKind.INSTITUTION:
+        await get_institution(session, ctx, subject_id)
+        named = col(Record.institution_id) == subject_id
+    else:
+        await get_practitioner(session, ctx, subject_id)
+        named = col(Record.practitioner_id) == subject_id
+    chain_ids = sa.select(col(Record.chain_id)).where(named).scalar_subquery()
+    rows = await session.execute(
+        sa.select(Record)
+        .where(col(Record.chain_id).in_(chain_ids))
+        .order_by(col(Record.recorded_at), col(Record.id))
+    )
+    chains: dict[uuid.UUID, list[RecordView]] = defaultdict(list)
+    for view in await views_of(session, rows.scalars()):
+        chains[view.record.chain_id].append(view)
+    return sorted(
+        (Chain(chain_id, views) for chain_id, views in chains.items()),
+        key=lambda chain: (chain.current.record.occurred_on, chain.current.record.recorded_at),
+        reverse=True,
+    )
