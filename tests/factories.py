@@ -114,7 +114,11 @@ def abuse_body(
         "practitioner_id": practitioner_id,
         "occurred_on": "2026-05-15",
         "legal_basis": "《老年人权益保障法》第七十六条",
-        "details": {"category": "physical", "harm": "actual", "description": "护理员推搡老人致其跌倒"},
+        "details": {
+            "category": "physical",
+            "harm": "actual",
+            "description": "护理员推搡老人致其跌倒",
+        },
     }
     body.update(overrides)
     return body

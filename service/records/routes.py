@@ -344,19 +344,19 @@ async def penalty_disclosure_export(
     ctx: NamedDependency[CommandContext],
     since: Since = None,
     region: RegionFilter = None,
-    file_format: Annotated[ExportFormat, QueryParameter(name="format")] = ExportFormat.JSON,
+    format: FromQuery[ExportFormat] = ExportFormat.JSON,
 ) -> Response[Any]:
     """Administrative penalties as dual disclosure publishes them (双公示), in JSON, CSV or XLSX."""
     moment = _since(since)
     rows = await penalty_disclosures(db_session, ctx, shipped_policy(), since=moment, region=region)
     now = ctx.now()
-    if file_format == ExportFormat.JSON:
+    if format == ExportFormat.JSON:
         body = {"generated_at": now, "since": moment, "columns": COLUMN_KEYS, "items": rows}
         return Response(body)
     table = ([row[key] for key in COLUMN_KEYS] for row in rows)
     stamp = now.astimezone(CHINA_TZ).strftime("%Y%m%d-%H%M%S")
-    filename = f"penalty-disclosures-{stamp}.{file_format.value}"
-    if file_format == ExportFormat.CSV:
+    filename = f"penalty-disclosures-{stamp}.{format.value}"
+    if format == ExportFormat.CSV:
         content, media_type = write_csv(COLUMN_KEYS, table), CSV_MEDIA_TYPE
     else:
         content, media_type = write_xlsx(COLUMN_KEYS, table, "penalties"), XLSX_MEDIA_TYPE

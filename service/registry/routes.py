@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from service.registry.schemas import (
     PractitionerUpdate,
 )
 from service.web.etags import etag, expected_version
+from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.pagination import Page, PageNumber, PageSize
 from service.web.params import SECURITY, IfMatch, RegionFilter
 
@@ -51,14 +52,19 @@ class InstitutionController(Controller):
     @post("/", status_code=201)
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[InstitutionCreate],
         db_session: NamedDependency[AsyncSession],
         ctx: NamedDependency[CommandContext],
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[InstitutionOut]:
-        institution = await service.create_institution(db_session, ctx, data)
-        response = _with_etag(institution, InstitutionOut, 201)
-        response.headers["Location"] = f"{self.path}/{institution.id}"
-        return response
+        async def work() -> Response[InstitutionOut]:
+            institution = await service.create_institution(db_session, ctx, data)
+            response = _with_etag(institution, InstitutionOut, 201)
+            response.headers["Location"] = f"{self.path}/{institution.id}"
+            return response
+
+        return await idempotent(request, db_session, ctx, idempotency_key, work)
 
     @get("/{institution_id:uuid}")
     async def read(
@@ -122,15 +128,20 @@ class PractitionerController(Controller):
     @post("/", status_code=201)
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[PractitionerCreate],
         db_session: NamedDependency[AsyncSession],
         ctx: NamedDependency[CommandContext],
         vault: NamedDependency[IdNumberVault],
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[PractitionerOut]:
-        practitioner = await service.create_practitioner(db_session, ctx, vault, data)
-        response = _with_etag(practitioner, PractitionerOut, 201)
-        response.headers["Location"] = f"{self.path}/{practitioner.id}"
-        return response
+        async def work() -> Response[PractitionerOut]:
+            practitioner = await service.create_practitioner(db_session, ctx, vault, data)
+            response = _with_etag(practitioner, PractitionerOut, 201)
+            response.headers["Location"] = f"{self.path}/{practitioner.id}"
+            return response
+
+        return await idempotent(request, db_session, ctx, idempotency_key, work)
 
     @get("/{practitioner_id:uuid}")
     async def read(
@@ -195,12 +206,17 @@ class EmploymentController(Controller):
     @post("/", status_code=201)
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[EmploymentCreate],
         db_session: NamedDependency[AsyncSession],
         ctx: NamedDependency[CommandContext],
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[EmploymentOut]:
-        employment = await service.create_employment(db_session, ctx, data)
-        return _with_etag(employment, EmploymentOut, 201)
+        async def work() -> Response[EmploymentOut]:
+            employment = await service.create_employment(db_session, ctx, data)
+            return _with_etag(employment, EmploymentOut, 201)
+
+        return await idempotent(request, db_session, ctx, idempotency_key, work)
 
     @patch("/{employment_id:uuid}")
     async def update(

@@ -80,9 +80,13 @@ def _field_errors(extra: Any) -> list[dict[str, Any]]:
             if match := pattern.search(message):
                 prefix = "" if field in ("data", "body") else f"{field}."
                 field = prefix + match.group(1)
-        error = {"field": str(field), "message": message}
-        if source := item.get("source"):
-            error["source"] = str(getattr(source, "value", source))
+        source = str(getattr(item.get("source"), "value", item.get("source") or ""))
+        if source == "header":
+            # Name the header the client sent (Idempotency-Key), not our argument for it.
+            field = "-".join(part.capitalize() for part in str(field).split("_"))
+        error: dict[str, Any] = {"field": str(field), "message": message}
+        if source:
+            error["source"] = source
         errors.append(error)
     return errors
 

@@ -193,3 +193,86 @@ async def test_any_text_in_a_valid_body_is_stored_or_refused_never_a_crash(
     )
     response = await client.post("/api/v1/institutions", json=body, headers=admin)
     assert response.status_code in (201, 400, 409, 422), response.text
+
+
+record_kinds = st.sampled_from(
+    ["inspection", "complaint", "abuse_finding", "penalty", "commendation", "visit"]
+)
+record_values = {
+    "kind": record_kinds,
+    "institution_id": st.uuids().map(str) | json_values,
+    "occurred_on": st.dates().map(lambda d: d.isoformat()) | json_values,
+    "document_no": json_values,
+    "details": st.dictionaries(
+        st.sampled_from(
+            [
+                "inspection_type",
+                "channel",
+                "outcome",
+                "penalty_kinds",
+                "fine_amount",
+                "authority_uscc",
+                "harm",
+                "level",
+                "title",
+                "x",
+            ]
+        ),
+        json_values,
+        max_size=6,
+    ),
+    "deficiencies": st.lists(
+        st.dictionaries(
+            st.sampled_from(["item", "severity", "scope", "rectified_on"]), json_values
+        ),
+        max_size=3,
+    ),
+}
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.fixed_dictionaries({}, optional=record_values) | json_values,
+    path=st.sampled_from(
+        [
+            "/api/v1/records",
+            "/api/v1/records/00000000-0000-0000-0000-000000000000/corrections",
+            "/api/v1/records/00000000-0000-0000-0000-000000000000/revoke",
+        ]
+    ),
+)
+async def test_no_record_body_causes_a_server_error(
+    client: httpx.AsyncClient, admin: dict[str, str], body: Any, path: str
+) -> None:
+    if path.endswith("/corrections"):
+        body = {"reason": "x", "record": body}
+    response = await client.post(
+        path,
+        content=json.dumps(body).encode(),
+        headers={**admin, "content-type": "application/json", "Idempotency-Key": "fuzz"},
+    )
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    content=st.binary(max_size=400)
+    | st.text(max_size=300).map(lambda text: ("institution_uscc,occurred_on\n" + text).encode()),
+    kind=st.sampled_from(["inspection", "penalty"]),
+)
+async def test_no_uploaded_file_causes_a_server_error(
+    client: httpx.AsyncClient, admin: dict[str, str], content: bytes, kind: str
+) -> None:
+    response = await client.post(
+        "/api/v1/records/imports",
+        content=content,
+        params={"kind": kind},
+        headers={**admin, "content-type": "text/csv"},
+    )
+    assert response.status_code < 500, response.text

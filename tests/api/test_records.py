@@ -47,7 +47,9 @@ async def register_institution(
 
 
 async def register_practitioner(client: httpx.AsyncClient, headers: Headers, n: int = 1) -> str:
-    response = await client.post("/api/v1/practitioners", json=practitioner_body(n), headers=headers)
+    response = await client.post(
+        "/api/v1/practitioners", json=practitioner_body(n), headers=headers
+    )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -80,8 +82,10 @@ async def test_an_inspection_is_recorded_as_a_draft_with_its_deficiencies(
     assert record["details"]["inspectors"] == ["王建国", "李红"]
     serious, minor = record["deficiencies"]
     assert (serious["position"], serious["severity"], serious["scope"]) == (1, "serious", "pattern")
-    assert serious["rectified_on"] is None and serious["rectified_in_time"] is None
-    assert minor["rectified_on"] == "2026-03-20" and minor["rectified_in_time"] is True
+    assert serious["rectified_on"] is None
+    assert serious["rectified_in_time"] is None
+    assert minor["rectified_on"] == "2026-03-20"
+    assert minor["rectified_in_time"] is True
 
     read = await client.get(f"/api/v1/records/{record['id']}", headers=inspector)
     assert read.status_code == 200
@@ -242,7 +246,9 @@ async def test_a_draft_can_be_discarded(
         f"/api/v1/records/{draft['id']}", headers={**inspector, "If-Match": '"1"'}
     )
     assert gone.status_code == 204
-    assert (await client.get(f"/api/v1/records/{draft['id']}", headers=inspector)).status_code == 404
+    assert (
+        await client.get(f"/api/v1/records/{draft['id']}", headers=inspector)
+    ).status_code == 404
 
 
 async def test_a_correction_of_a_correction_and_a_revocation_form_one_chain(
@@ -318,7 +324,11 @@ async def test_a_correction_of_a_correction_and_a_revocation_form_one_chain(
         (correction["id"], "superseded"),
         (latest["id"], "revoked"),
     ]
-    assert [r["correction_reason"] for r in chain["records"]] == [None, "核查结论录入错误", "受理日期有误"]
+    assert [r["correction_reason"] for r in chain["records"]] == [
+        None,
+        "核查结论录入错误",
+        "受理日期有误",
+    ]
     assert [r["details"]["outcome"] for r in chain["records"]] == [
         "substantiated",
         "unsubstantiated",
@@ -371,9 +381,13 @@ async def test_inspectors_record_and_confirm_only_inside_their_region(
     draft = await post_record(client, hangzhou, complaint_body(outside))
     confirm = await client.post(f"/api/v1/records/{draft['id']}/confirm", headers=inspector)
     assert confirm.status_code == 403
-    assert (await client.get(f"/api/v1/records/{draft['id']}", headers=inspector)).status_code == 403
+    assert (
+        await client.get(f"/api/v1/records/{draft['id']}", headers=inspector)
+    ).status_code == 403
     reviewer_elsewhere = bearer(await make_token("reviewer", "3301"))
-    listed = await client.get("/api/v1/records", params={"region": "3305"}, headers=reviewer_elsewhere)
+    listed = await client.get(
+        "/api/v1/records", params={"region": "3305"}, headers=reviewer_elsewhere
+    )
     assert listed.status_code == 403
 
 
