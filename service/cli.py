@@ -177,8 +177,8 @@ def audit_verify() -> None:
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--if-empty", is_flag=True, help="do nothing when institutions already exist")
 def seed_demo(seed: int, if_empty: bool) -> None:
-    """Load a reproducible synthetic province of institutions and practitioners."""
-    from service.registry.seed import seed_demo_province
+    """Load a reproducible synthetic province: institutions, practitioners and records."""
+    from service.demo import seed_demo
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -187,9 +187,7 @@ def seed_demo(seed: int, if_empty: bool) -> None:
 
     async def work(engine: AsyncEngine) -> str:
         async with make_session_factory(engine)() as session:
-            return await seed_demo_province(
-                session, seed=seed, if_empty=if_empty, secret_key=secret_key
-            )
+            return await seed_demo(session, seed=seed, if_empty=if_empty, secret_key=secret_key)
 
     click.echo(_run(settings, work), err=True)
 

@@ -306,6 +306,22 @@ def _org_code(body: str) -> str:
     return body + ("X" if check == 10 else str(check))
 
 
+def county_name(region_code: str) -> str:
+    """The current name of a county-level code (莲都区), for demo documents."""
+    county = next((c for c in _regions(region_code[:2]).counties if c.code == region_code), None)
+    if county is None:
+        raise ValueError(f"{region_code} is not a current county-level code")
+    return county.name
+
+
+def civil_affairs_bureau(region_code: str) -> tuple[str, str]:
+    """A county's civil-affairs bureau, as demo records cite it: its name and a valid USCC."""
+    body = "0026" + region_code[2:]  # a stable, made-up organisation code body per county
+    return f"{county_name(region_code)}民政局", uscc_with_check_character(
+        "11" + region_code + _org_code(body)
+    )
+
+
 @cache
 def _periods_by_stem() -> dict[str, tuple[_Period, ...]]:
     """Names over the whole country by stem, to find the code a renamed county had before."""

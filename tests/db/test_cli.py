@@ -64,12 +64,25 @@ async def test_seed_demo_loads_a_reproducible_province_once(
             )
         ).one()
         codes = set((await connection.execute(sa.text("SELECT uscc FROM institutions"))).scalars())
+        by_kind = await connection.execute(
+            sa.text("SELECT kind, count(*) FROM records WHERE status = 'confirmed' GROUP BY kind")
+        )
+        records = {kind: count for kind, count in by_kind}
+        drafts = await connection.scalar(
+            sa.text("SELECT count(*) FROM records WHERE status <> 'confirmed'")
+        )
     assert tuple(counts) == (300, 3000, 1)
+    assert set(records) == {"inspection", "complaint", "abuse_finding", "penalty", "commendation"}
+    assert drafts == 0
 
     again = cli(cli_env, "seed-demo", "--seed", "7", "--if-empty")
     assert again.returncode == 0
     assert "not empty" in again.stderr
 
+    from service.records.demo_records import generate_demo_records
     from service.registry.demo_data import generate_demo_province
 
-    assert codes == {item.uscc for item in generate_demo_province(7).institutions}
+    province = generate_demo_province(7)
+    assert codes == {item.uscc for item in province.institutions}
+    assert sum(records.values()) == len(generate_demo_records(7, province))
+    assert f"{sum(records.values())} confirmed records" in first.stderr
