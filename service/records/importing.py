@@ -18,10 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.audit import chain as audit
 from service.context import CommandContext
 from service.errors import FieldError, Invalid
-from service.records.events import RecordConfirmed
 from service.records.import_rows import (
     INSTITUTION_COLUMN,
     PRACTITIONER_COLUMN,
@@ -32,11 +30,10 @@ from service.records.import_rows import (
     convert,
     unknown_columns,
 )
-from service.records.kinds import RecordKind, RecordStatus
-from service.records.models import Deficiency, Record
+from service.records.kinds import RecordKind
 from service.records.rules import check_record
 from service.records.schemas import RecordBase
-from service.records.service import RECORDERS, Subjects, build_record, record_keys
+from service.records.service import RECORDERS, Subjects, store_batch
 from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 from service.registry.models import Institution, Practitioner
 from service.registry.protection import IdNumberVault
@@ -171,43 +168,6 @@ def _held_back(groups: list[RowGroup]) -> list[RowProblem]:
     return held
 
 
-async def _store(
-    session: AsyncSession,
-    ctx: CommandContext,
-    candidates: list[_Candidate],
-    *,
-    confirm: bool,
-) -> list[Record]:
-    now = ctx.now()
-    records: list[Record] = []
-    deficiencies: list[Deficiency] = []
-    for candidate in candidates:
-        record, rows = build_record(candidate.body, candidate.subjects, ctx)
-        records.append(record)
-        deficiencies.extend(rows)
-    session.add_all(records)
-    await session.flush()
-    session.add_all(deficiencies)
-    await session.flush()
-    if confirm:
-        # Stored as drafts first, then confirmed: the same lifecycle as one at a time.
-        for record in records:
-            record.status = RecordStatus.CONFIRMED.value
-            record.confirmed_at, record.confirmed_by = now, ctx.actor.user_id
-            record.version += 1
-        await session.flush()
-    await audit.record_many(
-        session,
-        ctx,
-        [audit.AuditItem("record.import", "record", record.id, after=record) for record in records],
-    )
-    if confirm:
-        for record in records:
-            event = RecordConfirmed(record.id, RecordKind(record.kind), record_keys(record), now)
-            await ctx.events.publish(session, ctx, event)
-    return records
-
-
 async def import_records(
     session: AsyncSession,
     ctx: CommandContext,
@@ -241,10 +201,16 @@ async def import_records(
             f"{bad_rows} of {len(rows)} rows have problems; nothing was stored (all_or_nothing)",
             errors=[FieldError(p.column, p.message, p.line) for p in problems],
         )
-    records = await _store(session, ctx, candidates, confirm=confirm)
+    record_ids = await store_batch(
+        session,
+        ctx,
+        [(candidate.body, candidate.subjects) for candidate in candidates],
+        confirm=confirm,
+        action="record.import",
+    )
     return ImportResult(
         rows=len(rows),
         rows_stored=sum(len(candidate.group.rows) for candidate in candidates),
-        record_ids=[record.id for record in records],
+        record_ids=record_ids,
         problems=problems,
     )

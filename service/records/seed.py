@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import msgspec
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from service.context import CommandContext
-from service.errors import FieldError
 from service.records.demo_records import DemoRecord
-from service.records.kinds import RecordStatus
-from service.records.models import Deficiency, Record
 from service.records.rules import check_record
 from service.records.schemas import RecordIn
-from service.records.service import Subjects, build_record
+from service.records.service import Subjects, store_batch
 from service.registry.seed import SeededRegistry
 
 
@@ -25,9 +20,8 @@ class DemoRecordError(ValueError):
 async def insert_demo_records(
     session: AsyncSession, ctx: CommandContext, registry: SeededRegistry, demo: list[DemoRecord]
 ) -> int:
-    """Store the records as drafts, then confirm them all, as an inspector would."""
-    records: list[Record] = []
-    deficiencies: list[Deficiency] = []
+    """Store the records confirmed, through the same path as a spreadsheet import."""
+    items = []
     for item in demo:
         institution = (
             registry.institutions[item.institution_index]
@@ -45,19 +39,7 @@ async def insert_demo_records(
             "practitioner_id": str(practitioner.id) if practitioner else None,
         }
         body = msgspec.convert(data, RecordIn)
-        errors: list[FieldError] = check_record(body, ctx.today())
-        if errors:
+        if errors := check_record(body, ctx.today()):
             raise DemoRecordError(f"generated record breaks {errors}")
-        record, rows = build_record(body, Subjects(institution, practitioner), ctx)
-        records.append(record)
-        deficiencies.extend(rows)
-    await session.execute(sa.insert(Record), [record.model_dump() for record in records])
-    if deficiencies:
-        await session.execute(sa.insert(Deficiency), [row.model_dump() for row in deficiencies])
-    now = ctx.now()
-    await session.execute(
-        sa.update(Record)
-        .where(col(Record.status) == RecordStatus.DRAFT)
-        .values(status=RecordStatus.CONFIRMED.value, confirmed_at=now, version=Record.version + 1)
-    )
-    return len(records)
+        items.append((body, Subjects(institution, practitioner)))
+    return len(await store_batch(session, ctx, items, confirm=True, action="demo.record"))

@@ -64,14 +64,6 @@ class Subjects:
         assert subject is not None
         return subject.region_code
 
-    def keys(self) -> tuple[SubjectKey, ...]:
-        keys: list[SubjectKey] = []
-        if self.institution is not None:
-            keys.append((SubjectKind.INSTITUTION, self.institution.id))
-        if self.practitioner is not None:
-            keys.append((SubjectKind.PRACTITIONER, self.practitioner.id))
-        return tuple(keys)
-
 
 @dataclass(frozen=True, slots=True)
 class RecordView:
@@ -96,13 +88,19 @@ class Chain:
         return (settled or self.records)[-1]
 
 
-def record_keys(record: Record) -> tuple[SubjectKey, ...]:
+def _subject_keys(
+    institution_id: uuid.UUID | None, practitioner_id: uuid.UUID | None
+) -> tuple[SubjectKey, ...]:
     keys: list[SubjectKey] = []
-    if record.institution_id is not None:
-        keys.append((SubjectKind.INSTITUTION, record.institution_id))
-    if record.practitioner_id is not None:
-        keys.append((SubjectKind.PRACTITIONER, record.practitioner_id))
+    if institution_id is not None:
+        keys.append((SubjectKind.INSTITUTION, institution_id))
+    if practitioner_id is not None:
+        keys.append((SubjectKind.PRACTITIONER, practitioner_id))
     return tuple(keys)
+
+
+def record_keys(record: Record) -> tuple[SubjectKey, ...]:
+    return _subject_keys(record.institution_id, record.practitioner_id)
 
 
 def raise_for(errors: Sequence[FieldError]) -> None:
@@ -140,6 +138,64 @@ def _content(body: RecordBase, subjects: Subjects) -> dict[str, Any]:
     }
 
 
+def record_row(
+    body: RecordBase,
+    subjects: Subjects,
+    ctx: CommandContext,
+    *,
+    supersedes: Record | None = None,
+    correction_reason: str | None = None,
+) -> dict[str, Any]:
+    """Every column of a new draft, as a plain row (equal to ``Record(**row).model_dump()``)."""
+    now = ctx.now()
+    record_id = uuid.uuid4()
+    return {
+        "id": record_id,
+        "kind": kind_of(body).value,
+        "status": RecordStatus.DRAFT.value,
+        "chain_id": supersedes.chain_id if supersedes else record_id,
+        "supersedes_id": supersedes.id if supersedes else None,
+        "correction_reason": correction_reason,
+        **_content(body, subjects),
+        "version": 1,
+        "recorded_at": now,
+        "recorded_by": ctx.actor.user_id,
+        "updated_at": now,
+        "confirmed_at": None,
+        "confirmed_by": None,
+        "superseded_at": None,
+        "revoked_at": None,
+        "revoked_by": None,
+        "revocation_reason": None,
+        "revocation_document_no": None,
+    }
+
+
+def deficiency_rows(
+    body: RecordBase, record_id: uuid.UUID, ctx: CommandContext
+) -> list[dict[str, Any]]:
+    """Every column of each deficiency an inspection body lists, as plain rows."""
+    if not isinstance(body, InspectionIn):
+        return []
+    return [
+        {
+            "id": uuid.uuid4(),
+            "record_id": record_id,
+            "position": position,
+            "item": item.item.strip(),
+            "code": item.code,
+            "severity": item.severity.value,
+            "scope": item.scope.value,
+            "rectification_deadline": item.rectification_deadline,
+            "rectified_on": item.rectified_on,
+            "rectification_recorded_at": ctx.now() if item.rectified_on else None,
+            "rectification_recorded_by": ctx.actor.user_id if item.rectified_on else None,
+            "rectification_note": None,
+        }
+        for position, item in enumerate(body.deficiencies, start=1)
+    ]
+
+
 def build_record(
     body: RecordBase,
     subjects: Subjects,
@@ -148,43 +204,12 @@ def build_record(
     supersedes: Record | None = None,
     correction_reason: str | None = None,
 ) -> tuple[Record, list[Deficiency]]:
-    """The rows of a new draft (not yet added to the session)."""
-    now = ctx.now()
-    record_id = uuid.uuid4()
-    record = Record(
-        id=record_id,
-        kind=kind_of(body).value,
-        chain_id=supersedes.chain_id if supersedes else record_id,
-        supersedes_id=supersedes.id if supersedes else None,
-        correction_reason=correction_reason,
-        recorded_at=now,
-        recorded_by=ctx.actor.user_id,
-        updated_at=now,
-        **_content(body, subjects),
+    """The rows of a new draft as models (not yet added to the session)."""
+    row = record_row(
+        body, subjects, ctx, supersedes=supersedes, correction_reason=correction_reason
     )
-    return record, _deficiency_rows(body, record_id, ctx)
-
-
-def _deficiency_rows(
-    body: RecordBase, record_id: uuid.UUID, ctx: CommandContext
-) -> list[Deficiency]:
-    if not isinstance(body, InspectionIn):
-        return []
-    return [
-        Deficiency(
-            record_id=record_id,
-            position=position,
-            item=item.item.strip(),
-            code=item.code,
-            severity=item.severity.value,
-            scope=item.scope.value,
-            rectification_deadline=item.rectification_deadline,
-            rectified_on=item.rectified_on,
-            rectification_recorded_at=ctx.now() if item.rectified_on else None,
-            rectification_recorded_by=ctx.actor.user_id if item.rectified_on else None,
-        )
-        for position, item in enumerate(body.deficiencies, start=1)
-    ]
+    deficiencies = [Deficiency(**d) for d in deficiency_rows(body, row["id"], ctx)]
+    return Record(**row), deficiencies
 
 
 async def _checked_subjects(
@@ -225,6 +250,63 @@ async def create_record(
     if confirm:
         await _confirm(session, ctx, record)
     return await view_of(session, record)
+
+
+async def store_batch(
+    session: AsyncSession,
+    ctx: CommandContext,
+    items: Sequence[tuple[RecordBase, Subjects]],
+    *,
+    confirm: bool,
+    action: str,
+) -> list[uuid.UUID]:
+    """Store many checked bodies at once (a spreadsheet, the demo): drafts, then confirmed.
+
+    Core inserts, one audit append and one UPDATE for the lot; each confirmed record
+    still raises its own event.
+    """
+    records: list[dict[str, Any]] = []
+    deficiencies: list[dict[str, Any]] = []
+    for body, subjects in items:
+        row = record_row(body, subjects, ctx)
+        records.append(row)
+        deficiencies.extend(deficiency_rows(body, row["id"], ctx))
+    if not records:
+        return []
+    # Plain rows through core INSERTs: building thousands of models would cost more
+    # than storing them.
+    await session.execute(sa.insert(Record), records)
+    if deficiencies:
+        await session.execute(sa.insert(Deficiency), deficiencies)
+    now = ctx.now()
+    ids = [row["id"] for row in records]
+    if confirm:
+        await session.execute(
+            sa.update(Record)
+            .where(col(Record.id).in_(ids))
+            .values(
+                status=RecordStatus.CONFIRMED.value,
+                confirmed_at=now,
+                confirmed_by=ctx.actor.user_id,
+                version=Record.version + 1,
+            )
+        )
+        for row in records:
+            row.update(
+                status=RecordStatus.CONFIRMED.value,
+                confirmed_at=now,
+                confirmed_by=ctx.actor.user_id,
+                version=row["version"] + 1,
+            )
+    await audit.record_many(
+        session, ctx, [audit.AuditItem(action, "record", row["id"], after=row) for row in records]
+    )
+    if confirm:
+        for row in records:
+            keys = _subject_keys(row["institution_id"], row["practitioner_id"])
+            event = RecordConfirmed(row["id"], RecordKind(row["kind"]), keys, now)
+            await ctx.events.publish(session, ctx, event)
+    return ids
 
 
 async def _locked_in_region(
@@ -286,7 +368,7 @@ async def replace_draft(
     record.version += 1
     record.updated_at = ctx.now()
     await session.execute(sa.delete(Deficiency).where(col(Deficiency.record_id) == record.id))
-    session.add_all(_deficiency_rows(body, record.id, ctx))
+    session.add_all(Deficiency(**d) for d in deficiency_rows(body, record.id, ctx))
     await session.flush()
     await audit.record(
         session,
