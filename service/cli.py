@@ -1,4 +1,4 @@
-"""The `credit-service` command: serve, db upgrade, users, audit verify, seed-demo."""
+"""The `credit-service` command: serve, db upgrade, users, audit verify, seed-demo and more."""
 
 from __future__ import annotations
 
@@ -171,6 +171,27 @@ def audit_verify() -> None:
         return
     click.echo(f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True)
     sys.exit(1)
+
+
+@main.group()
+def idempotency() -> None:
+    """Stored answers of retried POST requests."""
+
+
+@idempotency.command("purge")
+def idempotency_purge() -> None:
+    """Delete the Idempotency-Key answers older than their 24-hour retention."""
+    from service.clock import system_clock
+    from service.idempotency.store import purge_expired
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    async def work(engine: AsyncEngine) -> int:
+        async with make_session_factory(engine)() as session, session.begin():
+            return await purge_expired(session, system_clock())
+
+    click.echo(f"{_run(settings, work)} expired idempotency keys deleted")
 
 
 @main.command("seed-demo")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -446,3 +447,27 @@ async def test_a_practitioner_history_shows_findings_against_them(
     assert [chain["current_id"] for chain in chains] == [finding["id"]]
     home = await client.get(f"/api/v1/institutions/{institution}/records", headers=inspector)
     assert len(home.json()["chains"]) == 2
+
+
+async def test_of_two_corrections_confirmed_at_once_exactly_one_wins(
+    client: httpx.AsyncClient, admin: Headers, inspector: Headers
+) -> None:
+    institution = await register_institution(client, admin)
+    original = await post_record(client, inspector, complaint_body(institution), confirm=True)
+    drafts = []
+    for outcome in ("unsubstantiated", "unfounded"):
+        fix = complaint_body(institution)
+        fix["details"]["outcome"] = outcome
+        response = await client.post(
+            f"/api/v1/records/{original['id']}/corrections",
+            json={"reason": outcome, "record": fix},
+            headers=inspector,
+        )
+        drafts.append(response.json()["id"])
+    results = await asyncio.gather(
+        *[client.post(f"/api/v1/records/{draft}/confirm", headers=inspector) for draft in drafts]
+    )
+    assert sorted(r.status_code for r in results) == [200, 409]
+    winner = next(r.json()["id"] for r in results if r.status_code == 200)
+    replaced = (await client.get(f"/api/v1/records/{original['id']}", headers=inspector)).json()
+    assert replaced["superseded_by_id"] == winner

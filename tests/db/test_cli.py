@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import sqlalchemy as sa
@@ -86,3 +87,29 @@ async def test_seed_demo_loads_a_reproducible_province_once(
     assert codes == {item.uscc for item in province.institutions}
     assert sum(records.values()) == len(generate_demo_records(7, province))
     assert f"{sum(records.values())} confirmed records" in first.stderr
+
+
+async def test_idempotency_purge_deletes_only_expired_keys(
+    cli_env: dict[str, str], clean_db: None, engine: AsyncEngine
+) -> None:
+    async with engine.begin() as connection:
+        for key, age in (("old", timedelta(hours=25)), ("fresh", timedelta(hours=1))):
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO idempotency_keys (owner_id, key, method, path,"
+                    " request_fingerprint, headers, created_at, expires_at)"
+                    " VALUES (gen_random_uuid(), :key, 'POST', '/api/v1/records', 'f', '{}',"
+                    " :created, :expires)"
+                ),
+                {
+                    "key": key,
+                    "created": datetime.now(UTC) - age,
+                    "expires": datetime.now(UTC) - age + timedelta(hours=24),
+                },
+            )
+    result = cli(cli_env, "idempotency", "purge")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1 expired idempotency keys deleted"
+    async with engine.connect() as connection:
+        left = (await connection.execute(sa.text("SELECT key FROM idempotency_keys"))).scalars()
+        assert list(left) == ["fresh"]

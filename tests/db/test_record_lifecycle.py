@@ -4,7 +4,7 @@ cannot be rewritten, an intact audit chain, and publication windows as time pass
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -28,9 +28,16 @@ from service.events import EventBus
 from service.policy.load import shipped_policy
 from service.records import service
 from service.records.disclosure import penalty_disclosures
-from service.records.events import RecordConfirmed, RecordCorrected, RecordEvent, RecordRevoked
+from service.records.events import (
+    DeficiencyRectified,
+    RecordConfirmed,
+    RecordCorrected,
+    RecordEvent,
+    RecordRevoked,
+)
+from service.records.kinds import SubjectKind
 from service.records.models import Record
-from service.records.schemas import CorrectionIn, RecordIn, RevocationIn
+from service.records.schemas import CorrectionIn, RecordIn, RectificationIn, RevocationIn
 from service.registry.schemas import InstitutionCreate
 from service.registry.service import create_institution
 
@@ -86,7 +93,27 @@ async def test_subscribers_run_in_the_commands_transaction(session_factory: Sess
         )
         corrected = await service.correct_record(session, ctx, view.record.id, fix, confirm=True)
         await service.revoke_record(session, ctx, corrected.record.id, RevocationIn(reason="撤销"))
-    assert [type(e) for e in seen] == [RecordConfirmed, RecordCorrected, RecordRevoked]
+        inspection = await service.create_record(
+            session, ctx, body(inspection_body(home)), confirm=True
+        )
+        deficiency = inspection.deficiencies[0]
+        await service.rectify_deficiency(
+            session,
+            ctx,
+            inspection.record.id,
+            deficiency.id,
+            RectificationIn(rectified_on=date(2026, 3, 21)),
+        )
+    assert [type(e) for e in seen] == [
+        RecordConfirmed,
+        RecordCorrected,
+        RecordRevoked,
+        RecordConfirmed,
+        DeficiencyRectified,
+    ]
+    assert isinstance(seen[-1], DeficiencyRectified)
+    assert seen[-1].deficiency_id == deficiency.id
+    assert seen[-1].subjects == ((SubjectKind.INSTITUTION, uuid.UUID(home)),)
     assert isinstance(seen[1], RecordCorrected)
     assert seen[1].replaced_id == view.record.id
 
@@ -174,6 +201,10 @@ async def test_the_audit_chain_holds_every_step(
         view = await service.create_record(session, ctx, body(complaint_body(home)), confirm=True)
         fix = CorrectionIn(reason="更正", record=body(complaint_body(home)))
         await service.correct_record(session, ctx, view.record.id, fix, confirm=True)
+    async with session_factory() as session, session.begin():
+        subjects, _ = await service.resolve_subjects(session, body(complaint_body(home)))
+        batch = [(body(complaint_body(home)), subjects) for _ in range(3)]
+        await service.store_batch(session, ctx, batch, confirm=True, action="record.import")
     async with engine.connect() as connection:
         report = await verify(connection)
         actions = (
@@ -186,6 +217,9 @@ async def test_the_audit_chain_holds_every_step(
             "record.create",
             "record.confirm",
             "record.supersede",
+            "record.import",
+            "record.import",
+            "record.import",
         ]
     assert report.intact
 
