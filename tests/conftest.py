@@ -170,6 +170,22 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
+async def admin(make_token: MakeToken) -> dict[str, str]:
+    return bearer(await make_token("admin"))
+
+
+@pytest.fixture
+async def inspector(make_token: MakeToken) -> dict[str, str]:
+    """An inspector of 湖州市 (3305), where the factories' institutions are."""
+    return bearer(await make_token("inspector", "3305", name="王建国"))
+
+
+@pytest.fixture
+async def reviewer(make_token: MakeToken) -> dict[str, str]:
+    return bearer(await make_token("reviewer", "3305", name="赵审核"))
+
+
+@pytest.fixture
 def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
     """The environment for running `credit-service` against the test database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}

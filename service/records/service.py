@@ -223,6 +223,33 @@ async def _checked_subjects(
     return subjects
 
 
+async def _change(
+    session: AsyncSession,
+    ctx: CommandContext,
+    row: Record | Deficiency,
+    action: str,
+    **changes: Any,
+) -> None:
+    """Apply a change to a loaded row, store it and append its audit entry (before → after)."""
+    before = row.model_dump()
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if isinstance(row, Record):
+        row.updated_at = ctx.now()
+        row.version += 1
+    await session.flush()
+    target_type = "record" if isinstance(row, Record) else "deficiency"
+    await audit.record(
+        session,
+        ctx,
+        action=action,
+        target_type=target_type,
+        target_id=row.id,
+        before=before,
+        after=row,
+    )
+
+
 async def _store_draft(
     session: AsyncSession, ctx: CommandContext, record: Record, deficiencies: list[Deficiency]
 ) -> None:
@@ -362,23 +389,9 @@ async def replace_draft(
     if kind_of(body) != record.kind:
         raise Invalid.field("kind", f"must stay {record.kind}: a draft keeps its kind")
     subjects = await _checked_subjects(session, ctx, body)
-    before = record.model_dump()
-    for name, value in _content(body, subjects).items():
-        setattr(record, name, value)
-    record.version += 1
-    record.updated_at = ctx.now()
     await session.execute(sa.delete(Deficiency).where(col(Deficiency.record_id) == record.id))
     session.add_all(Deficiency(**d) for d in deficiency_rows(body, record.id, ctx))
-    await session.flush()
-    await audit.record(
-        session,
-        ctx,
-        action="record.update",
-        target_type="record",
-        target_id=record.id,
-        before=before,
-        after=record,
-    )
+    await _change(session, ctx, record, "record.update", **_content(body, subjects))
     return await view_of(session, record)
 
 
@@ -423,39 +436,26 @@ async def _confirm(session: AsyncSession, ctx: CommandContext, record: Record) -
         replaced = await lock_or_404(session, Record, record.supersedes_id, "record")
         await _require_in_force(session, replaced, "corrected")
     now = ctx.now()
-    before = record.model_dump()
-    record.status = RecordStatus.CONFIRMED.value
-    record.confirmed_at, record.confirmed_by = now, ctx.actor.user_id
-    record.updated_at = now
-    record.version += 1
-    await session.flush()
-    await audit.record(
+    await _change(
         session,
         ctx,
-        action="record.confirm",
-        target_type="record",
-        target_id=record.id,
-        before=before,
-        after=record,
+        record,
+        "record.confirm",
+        status=RecordStatus.CONFIRMED.value,
+        confirmed_at=now,
+        confirmed_by=ctx.actor.user_id,
     )
     event: RecordEvent
     if replaced is None:
         event = RecordConfirmed(record.id, RecordKind(record.kind), record_keys(record), now)
     else:
-        before = replaced.model_dump()
-        replaced.status = RecordStatus.SUPERSEDED.value
-        replaced.superseded_at = now
-        replaced.updated_at = now
-        replaced.version += 1
-        await session.flush()
-        await audit.record(
+        await _change(
             session,
             ctx,
-            action="record.supersede",
-            target_type="record",
-            target_id=replaced.id,
-            before=before,
-            after=replaced,
+            replaced,
+            "record.supersede",
+            status=RecordStatus.SUPERSEDED.value,
+            superseded_at=now,
         )
         subjects = tuple(dict.fromkeys(record_keys(replaced) + record_keys(record)))
         event = RecordCorrected(record.id, RecordKind(record.kind), subjects, now, replaced.id)
@@ -501,26 +501,19 @@ async def revoke_record(
     ctx.actor.require_region(record.region_code)
     await _require_in_force(session, record, "revoked")
     now = ctx.now()
-    before = record.model_dump()
-    record.status = RecordStatus.REVOKED.value
-    record.revoked_at, record.revoked_by = now, ctx.actor.user_id
-    record.revocation_reason = revocation.reason.strip()
-    record.revocation_document_no = revocation.document_no
-    record.updated_at = now
-    record.version += 1
-    await session.flush()
-    await audit.record(
+    reason = revocation.reason.strip()
+    await _change(
         session,
         ctx,
-        action="record.revoke",
-        target_type="record",
-        target_id=record.id,
-        before=before,
-        after=record,
+        record,
+        "record.revoke",
+        status=RecordStatus.REVOKED.value,
+        revoked_at=now,
+        revoked_by=ctx.actor.user_id,
+        revocation_reason=reason,
+        revocation_document_no=revocation.document_no,
     )
-    event = RecordRevoked(
-        record.id, RecordKind(record.kind), record_keys(record), now, record.revocation_reason
-    )
+    event = RecordRevoked(record.id, RecordKind(record.kind), record_keys(record), now, reason)
     await ctx.events.publish(session, ctx, event)
     return await view_of(session, record)
 
@@ -548,20 +541,15 @@ async def rectify_deficiency(
     if rectification.rectified_on > ctx.today():
         raise Invalid.field("rectified_on", f"must not be after today ({ctx.today()})")
     now = ctx.now()
-    before = deficiency.model_dump()
-    deficiency.rectified_on = rectification.rectified_on
-    deficiency.rectification_recorded_at = now
-    deficiency.rectification_recorded_by = ctx.actor.user_id
-    deficiency.rectification_note = rectification.note.strip() or None
-    await session.flush()
-    await audit.record(
+    await _change(
         session,
         ctx,
-        action="record.rectify",
-        target_type="deficiency",
-        target_id=deficiency.id,
-        before=before,
-        after=deficiency,
+        deficiency,
+        "record.rectify",
+        rectified_on=rectification.rectified_on,
+        rectification_recorded_at=now,
+        rectification_recorded_by=ctx.actor.user_id,
+        rectification_note=rectification.note.strip() or None,
     )
     event = DeficiencyRectified(
         record.id, RecordKind(record.kind), record_keys(record), now, deficiency.id

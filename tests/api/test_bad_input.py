@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MakeToken, bearer
 from factories import institution_body, make_id_number, practitioner_body, wrong_check_character
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,11 +22,6 @@ def assert_problem(response: httpx.Response, status: int, field: str | None = No
     assert problem["request_id"] == response.headers["x-request-id"]
     if field is not None:
         assert field in [error["field"] for error in problem["errors"]], problem
-
-
-@pytest.fixture
-async def admin(make_token: MakeToken) -> dict[str, str]:
-    return bearer(await make_token("admin"))
 
 
 async def test_malformed_json_names_the_body(

@@ -38,11 +38,6 @@ DOCUMENTED_COLUMNS = [
 
 
 @pytest.fixture
-async def admin(make_token: MakeToken) -> Headers:
-    return bearer(await make_token("admin"))
-
-
-@pytest.fixture
 async def reviewer(make_token: MakeToken) -> Headers:
     return bearer(await make_token("reviewer", "33"))
 

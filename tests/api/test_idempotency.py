@@ -13,11 +13,6 @@ Headers = dict[str, str]
 
 
 @pytest.fixture
-async def admin(make_token: MakeToken) -> Headers:
-    return bearer(await make_token("admin"))
-
-
-@pytest.fixture
 async def institution(client: httpx.AsyncClient, admin: Headers) -> str:
     response = await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
     return str(response.json()["id"])

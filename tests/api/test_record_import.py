@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MakeToken, bearer
 from factories import AUTHORITY_USCC, institution_body, make_id_number, make_uscc, practitioner_body
 from openpyxl import Workbook
 
@@ -31,16 +30,6 @@ def xlsx_bytes(rows: list[list[Any]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-@pytest.fixture
-async def admin(make_token: MakeToken) -> Headers:
-    return bearer(await make_token("admin"))
-
-
-@pytest.fixture
-async def inspector(make_token: MakeToken) -> Headers:
-    return bearer(await make_token("inspector", "3305"))
 
 
 @pytest.fixture

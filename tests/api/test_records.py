@@ -23,21 +23,6 @@ from factories import (
 Headers = dict[str, str]
 
 
-@pytest.fixture
-async def admin(make_token: MakeToken) -> Headers:
-    return bearer(await make_token("admin"))
-
-
-@pytest.fixture
-async def inspector(make_token: MakeToken) -> Headers:
-    return bearer(await make_token("inspector", "3305", name="王建国"))
-
-
-@pytest.fixture
-async def reviewer(make_token: MakeToken) -> Headers:
-    return bearer(await make_token("reviewer", "3305", name="赵审核"))
-
-
 async def register_institution(
     client: httpx.AsyncClient, headers: Headers, n: int = 1, region: str = "330522"
 ) -> str:
