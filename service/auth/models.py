@@ -21,6 +21,9 @@ class Role(StrEnum):
 
 # Roles whose every action is confined to a region-code prefix.
 REGIONAL_ROLES = frozenset({Role.INSPECTOR, Role.REVIEWER})
+# Who may read regulatory data (the registry, records), and who may write it.
+STAFF_ROLES = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
+RECORDING_ROLES = (Role.ADMIN, Role.INSPECTOR)
 
 
 class User(SQLModel, table=True):

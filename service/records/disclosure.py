@@ -21,12 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.auth.models import STAFF_ROLES
 from service.clock import local_date, start_of_local_day
 from service.context import CommandContext
 from service.policy.model import Policy
 from service.records.kinds import PenaltyKind, RecordKind, RecordStatus
 from service.records.models import Record
-from service.records.service import READERS
 from service.registry.models import Institution, Practitioner
 from service.registry.protection import mask_name
 from service.registry.service import region_scope
@@ -205,7 +205,7 @@ async def penalty_disclosures(
     since: datetime | None,
     region: str | None,
 ) -> list[dict[str, Any]]:
-    ctx.actor.require_role(*READERS)
+    ctx.actor.require_role(*STAFF_ROLES)
     now = ctx.now()
     publication_end = col(Record.details)["publication_end_date"].astext
     query = (

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.auth.models import RECORDING_ROLES
 from service.context import CommandContext
 from service.errors import FieldError, Invalid
 from service.records.import_rows import (
@@ -33,7 +34,7 @@ from service.records.import_rows import (
 from service.records.kinds import RecordKind
 from service.records.rules import check_record
 from service.records.schemas import RecordBase
-from service.records.service import RECORDERS, Subjects, store_batch
+from service.records.service import Subjects, store_batch
 from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 from service.registry.models import Institution, Practitioner
 from service.registry.protection import IdNumberVault
@@ -178,7 +179,7 @@ async def import_records(
     mode: ImportMode,
     confirm: bool,
 ) -> ImportResult:
-    ctx.actor.require_role(*RECORDERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     try:
         header, rows = read_table(content, MAX_IMPORT_ROWS)
     except TableError as error:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.audit import chain as audit
-from service.auth.models import Role
+from service.auth.models import RECORDING_ROLES, STAFF_ROLES, Role
 from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
@@ -45,9 +45,6 @@ from service.records.schemas import (
 from service.registry.models import Institution, Practitioner
 from service.registry.service import get_institution, get_practitioner, region_scope
 
-RECORDERS = (Role.ADMIN, Role.INSPECTOR)
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
-REVOKERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
 # Overturning a penalty decision is a reviewer's act (four eyes over the inspector).
 PENALTY_REVOKERS = (Role.REVIEWER,)
 
@@ -270,7 +267,7 @@ async def _store_draft(
 async def create_record(
     session: AsyncSession, ctx: CommandContext, body: RecordBase, *, confirm: bool
 ) -> RecordView:
-    ctx.actor.require_role(*RECORDERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     subjects = await _checked_subjects(session, ctx, body)
     record, deficiencies = build_record(body, subjects, ctx)
     await _store_draft(session, ctx, record, deficiencies)
@@ -378,7 +375,7 @@ async def replace_draft(
     body: RecordBase,
     expected_version: int,
 ) -> RecordView:
-    ctx.actor.require_role(*RECORDERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     record = await _locked_in_region(session, ctx, record_id)
     if record.status != RecordStatus.DRAFT:
         raise Conflict(
@@ -398,7 +395,7 @@ async def replace_draft(
 async def delete_draft(
     session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID, expected_version: int
 ) -> None:
-    ctx.actor.require_role(*RECORDERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     record = await _locked_in_region(session, ctx, record_id)
     if record.status != RecordStatus.DRAFT:
         raise Conflict(
@@ -422,7 +419,7 @@ async def delete_draft(
 async def confirm_record(
     session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID
 ) -> RecordView:
-    ctx.actor.require_role(*RECORDERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     record = await _locked_in_region(session, ctx, record_id)
     await _confirm(session, ctx, record)
     return await view_of(session, record)
@@ -470,7 +467,7 @@ async def correct_record(
     *,
     confirm: bool,
 ) -> RecordView:
-    ctx.actor.require_role(*RECORDERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     original = await get_or_404(session, Record, record_id, "record")
     ctx.actor.require_region(original.region_code)
     await _require_in_force(session, original, "corrected")
@@ -496,7 +493,7 @@ async def revoke_record(
     session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID, revocation: RevocationIn
 ) -> RecordView:
     record = await lock_or_404(session, Record, record_id, "record")
-    revokers = PENALTY_REVOKERS if record.kind == RecordKind.PENALTY else REVOKERS
+    revokers = PENALTY_REVOKERS if record.kind == RecordKind.PENALTY else STAFF_ROLES
     ctx.actor.require_role(*revokers)
     ctx.actor.require_region(record.region_code)
     await _require_in_force(session, record, "revoked")
@@ -525,7 +522,7 @@ async def rectify_deficiency(
     deficiency_id: uuid.UUID,
     rectification: RectificationIn,
 ) -> RecordView:
-    ctx.actor.require_role(*RECORDERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     record = await _locked_in_region(session, ctx, record_id)
     deficiency = await session.get(Deficiency, deficiency_id, with_for_update=True)
     if deficiency is None or deficiency.record_id != record.id:
@@ -594,7 +591,7 @@ async def view_of(session: AsyncSession, record: Record) -> RecordView:
 async def get_record(
     session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID
 ) -> RecordView:
-    ctx.actor.require_role(*READERS)
+    ctx.actor.require_role(*STAFF_ROLES)
     record = await get_or_404(session, Record, record_id, "record")
     ctx.actor.require_region(record.region_code)
     return await view_of(session, record)
@@ -612,7 +609,7 @@ class RecordFilter:
 async def list_records(
     session: AsyncSession, ctx: CommandContext, where: RecordFilter, page: int, page_size: int
 ) -> tuple[list[RecordView], int]:
-    ctx.actor.require_role(*READERS)
+    ctx.actor.require_role(*STAFF_ROLES)
     query = sa.select(Record)
     scope = region_scope(ctx.actor, where.region)
     if scope:

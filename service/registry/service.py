@@ -12,7 +12,7 @@ from sqlmodel import SQLModel, col
 
 from service.audit import chain as audit
 from service.auth.actor import Actor
-from service.auth.models import Role
+from service.auth.models import RECORDING_ROLES, STAFF_ROLES
 from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
@@ -36,9 +36,6 @@ from service.registry.schemas import (
     changes_of,
 )
 from service.validation import checked, not_blank
-
-WRITERS = (Role.ADMIN, Role.INSPECTOR)
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
 
 Row = TypeVar("Row", Institution, Practitioner, Employment)
 Subject = TypeVar("Subject", Institution, Practitioner)
@@ -111,7 +108,7 @@ def _like(term: str) -> str:
 async def create_institution(
     session: AsyncSession, ctx: CommandContext, data: InstitutionCreate
 ) -> Institution:
-    ctx.actor.require_role(*WRITERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     uscc = checked("uscc", normalize_uscc, data.uscc)
     region_code = checked("region_code", normalize_region_code, data.region_code)
     ctx.actor.require_region(region_code)
@@ -145,7 +142,7 @@ async def create_institution(
 async def get_institution(
     session: AsyncSession, ctx: CommandContext, institution_id: uuid.UUID
 ) -> Institution:
-    ctx.actor.require_role(*READERS)
+    ctx.actor.require_role(*STAFF_ROLES)
     institution = await get_or_404(session, Institution, institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
     return institution
@@ -160,7 +157,7 @@ async def list_institutions(
     page: int,
     page_size: int,
 ) -> Listing:
-    ctx.actor.require_role(*READERS)
+    ctx.actor.require_role(*STAFF_ROLES)
     query = sa.select(Institution)
     scope = region_scope(ctx.actor, region)
     if scope:
@@ -197,7 +194,7 @@ async def _update_subject(
     expected_version: int,
 ) -> Subject:
     """Change an institution or practitioner: locked, in jurisdiction before and after."""
-    ctx.actor.require_role(*WRITERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     label = model.__tablename__.removesuffix("s")
     subject = await lock_or_404(session, model, subject_id, label)
     ctx.actor.require_region(subject.region_code)
@@ -219,7 +216,7 @@ async def _update_subject(
 async def create_practitioner(
     session: AsyncSession, ctx: CommandContext, vault: IdNumberVault, data: PractitionerCreate
 ) -> Practitioner:
-    ctx.actor.require_role(*WRITERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     id_number = checked("id_number", normalize_id_number, data.id_number)
     region_code = checked("region_code", normalize_region_code, data.region_code)
     ctx.actor.require_region(region_code)
@@ -255,7 +252,7 @@ async def create_practitioner(
 async def get_practitioner(
     session: AsyncSession, ctx: CommandContext, practitioner_id: uuid.UUID
 ) -> Practitioner:
-    ctx.actor.require_role(*READERS)
+    ctx.actor.require_role(*STAFF_ROLES)
     practitioner = await get_or_404(session, Practitioner, practitioner_id, "practitioner")
     ctx.actor.require_region(practitioner.region_code)
     return practitioner
@@ -272,7 +269,7 @@ async def list_practitioners(
     page_size: int,
 ) -> Listing:
     """Search by name, or by a full ID number through its keyed hash."""
-    ctx.actor.require_role(*READERS)
+    ctx.actor.require_role(*STAFF_ROLES)
     query = sa.select(Practitioner)
     scope = region_scope(ctx.actor, region)
     if scope:
@@ -308,7 +305,7 @@ async def update_practitioner(
 async def create_employment(
     session: AsyncSession, ctx: CommandContext, data: EmploymentCreate
 ) -> Employment:
-    ctx.actor.require_role(*WRITERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     institution = await get_or_404(session, Institution, data.institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
     await get_or_404(session, Practitioner, data.practitioner_id, "practitioner")
@@ -378,7 +375,7 @@ async def update_employment(
     update: EmploymentUpdate,
     expected_version: int,
 ) -> Employment:
-    ctx.actor.require_role(*WRITERS)
+    ctx.actor.require_role(*RECORDING_ROLES)
     employment = await lock_or_404(session, Employment, employment_id, "employment")
     institution = await get_or_404(session, Institution, employment.institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
