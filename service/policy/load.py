@@ -23,10 +23,13 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{source}: {error}") from error
     try:
-        return msgspec.convert(data, Policy)
+        policy = msgspec.convert(data, Policy)
     except msgspec.ValidationError as error:
         # msgspec names the key path, e.g. "... - at `$.disclosure.publication_months.minor`".
         raise PolicyError(f"{source}: {error}") from error
+    if problems := policy.problems():
+        raise PolicyError(f"{source}: " + "; ".join(problems))
+    return policy
 
 
 def load_policy(path: Path) -> Policy:

@@ -1,21 +1,206 @@
-"""The shape of a policy file; loading converts the TOML into these and refuses anything else."""
+"""The shape of a policy file; loading converts the TOML into these and refuses anything else.
+
+Beyond types, ``Policy.problems()`` checks what types cannot: grades in order, every
+class and grade a rule names defined, every ``when`` field a real field of that
+record kind, every reason code the service emits defined. Each problem names its key.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
+import msgspec
 from msgspec import Meta, Struct
 
-from service.records.kinds import PenaltyKind, PenaltySeverity
+from service.records.kinds import PenaltyKind, RecordKind
+from service.records.schemas import BODY_OF_KIND
 
 Months = Annotated[int, Meta(ge=1, le=600)]
+WorkingDays = Annotated[int, Meta(ge=1, le=60)]
+Points = Annotated[Decimal, Meta(description="points deducted from the starting score")]
+Code = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
+Stars = Annotated[int, Meta(ge=0, le=5)]
+
+
+class ListType(StrEnum):
+    BLACK = "black"
+    WATCH = "watch"
+    RED = "red"
+
+
+class SubjectType(StrEnum):
+    INSTITUTION = "institution"
+    PRACTITIONER = "practitioner"
+
+
+class ReasonEffect(StrEnum):
+    ELIGIBLE = "eligible"
+    REVIEW = "review"  # eligible, flagged for a person to look at
+    INELIGIBLE = "ineligible"
+
+
+# Reason codes the service itself emits; the policy must define each (title and effect).
+SERVICE_REASONS = (
+    "ELIGIBLE",
+    "GRADE_INELIGIBLE",
+    "LISTED_INELIGIBLE",
+    "LISTED_REVIEW",
+    "STARS_BELOW_MINIMUM",
+    "STARS_SUSPENDED",
+    "SUBJECT_KIND_NOT_COVERED",
+    "NOT_OPERATING",
+)
 
 
 class PolicyMeta(Struct, forbid_unknown_fields=True):
-    version: Annotated[str, Meta(min_length=1, max_length=40)]
+    version: Annotated[str, Meta(pattern=r"^[0-9A-Za-z][0-9A-Za-z._-]{0,39}$")]
     effective_from: date
     title: str = ""
+
+
+class ScoreScale(Struct, forbid_unknown_fields=True):
+    start: Points
+    floor: Points
+
+
+class GradeBand(Struct, forbid_unknown_fields=True):
+    grade: Annotated[str, Meta(pattern=r"^[A-Z]{1,2}$")]
+    min: Points
+
+
+class Decay(Struct, forbid_unknown_fields=True):
+    """How many months a negative fact counts, by its class (the credit-repair rules)."""
+
+    minor: Months
+    general: Months
+    serious: Months
+
+    def months(self, fact_class: FactClass) -> int:
+        months: int = getattr(self, fact_class.value)
+        return months
+
+
+class FactClass(StrEnum):
+    MINOR = "minor"
+    GENERAL = "general"
+    SERIOUS = "serious"
+
+
+class ScopePoints(Struct, forbid_unknown_fields=True):
+    isolated: Points
+    pattern: Points
+    widespread: Points
+
+
+class SeverityPoints(Struct, forbid_unknown_fields=True):
+    minor: ScopePoints
+    general: ScopePoints
+    serious: ScopePoints
+    critical: ScopePoints
+
+
+class SeverityClasses(Struct, forbid_unknown_fields=True):
+    minor: FactClass
+    general: FactClass
+    serious: FactClass
+    critical: FactClass
+
+
+class InspectionRules(Struct, forbid_unknown_fields=True):
+    points: SeverityPoints
+    severity_class: SeverityClasses
+    rectified_in_time_factor: Annotated[Decimal, Meta(description="0 to 1")]
+    rectified_late_factor: Annotated[Decimal, Meta(description="0 to 1")]
+
+    def points_for(self, severity: str, scope: str) -> Decimal:
+        points: Decimal = getattr(getattr(self.points, severity), scope)
+        return points
+
+    def class_of(self, severity: str) -> FactClass:
+        fact_class: FactClass = getattr(self.severity_class, severity)
+        return fact_class
+
+
+class FactRule(Struct, forbid_unknown_fields=True):
+    """Points for a record of one kind whose details match ``when`` (first match wins)."""
+
+    code: Code
+    kind: RecordKind
+    points: Points
+    fact_class: FactClass = msgspec.field(name="class")
+    when: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    grade_cap: str | None = None  # while it counts, the grade is at best this one
+    title: str = ""
+
+    def matches(self, kind: str, details: dict[str, object]) -> bool:
+        if kind != self.kind:
+            return False
+        for field, allowed in self.when.items():
+            value = details.get(field)
+            values = value if isinstance(value, list) else [value]
+            if not any(str(item) in allowed for item in values if item is not None):
+                return False
+        return True
+
+
+class StarRules(Struct, forbid_unknown_fields=True):
+    cap_by_grade: dict[str, Stars] = msgspec.field(default_factory=dict)
+    suspending_lists: list[ListType] = msgspec.field(default_factory=list)
+
+
+class EligibilityRules(Struct, forbid_unknown_fields=True):
+    ineligible_grades: list[str] = msgspec.field(default_factory=list)
+    ineligible_lists: list[ListType] = msgspec.field(default_factory=list)
+    review_lists: list[ListType] = msgspec.field(default_factory=list)
+    operating_statuses: list[str] = msgspec.field(default_factory=lambda: ["operating"])
+
+
+class Program(Struct, forbid_unknown_fields=True):
+    code: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
+    title_zh: str
+    title_en: str
+    subject_kind: SubjectType
+    min_stars: Stars = 0
+
+
+class Reason(Struct, forbid_unknown_fields=True):
+    effect: ReasonEffect
+    zh: str
+    en: str
+
+
+class BlackListRules(Struct, forbid_unknown_fields=True):
+    duration_months: Months
+    objection_working_days: WorkingDays
+    repair_after_months: Months
+    trigger_violations: list[str] = msgspec.field(default_factory=list)
+
+
+class WatchListRules(Struct, forbid_unknown_fields=True):
+    duration_months: Months
+    objection_working_days: WorkingDays
+    grades: list[str]
+    substantiated_complaints: Annotated[int, Meta(ge=1)]
+    complaints_window_months: Months
+    overdue_serious_deficiency: bool = True
+
+
+class RedListRules(Struct, forbid_unknown_fields=True):
+    duration_months: Months
+    notice_working_days: WorkingDays
+    grade: str
+    grade_months: Months
+    min_stars: Stars
+    complaint_free_months: Months
+
+
+class ListRules(Struct, forbid_unknown_fields=True):
+    black: BlackListRules
+    watch: WatchListRules
+    red: RedListRules
 
 
 class PublicationMonths(Struct, forbid_unknown_fields=True):
@@ -23,14 +208,14 @@ class PublicationMonths(Struct, forbid_unknown_fields=True):
     general: Months
     serious: Months
 
-    def for_severity(self, severity: PenaltySeverity) -> int:
-        months: int = getattr(self, severity.value)
-        return months
-
 
 class Disclosure(Struct, forbid_unknown_fields=True):
     unpublished_penalty_kinds: frozenset[PenaltyKind]
     publication_months: PublicationMonths
+
+    def months_for(self, severity: str) -> int:
+        months: int = getattr(self.publication_months, severity)
+        return months
 
     def is_published(self, kinds: frozenset[PenaltyKind]) -> bool:
         """A penalty is published unless every one of its kinds is exempt (a warning alone)."""
@@ -39,8 +224,89 @@ class Disclosure(Struct, forbid_unknown_fields=True):
 
 class Policy(Struct, forbid_unknown_fields=True):
     policy: PolicyMeta
+    score: ScoreScale
+    grades: list[GradeBand]
+    decay: Decay
+    inspection: InspectionRules
+    rules: list[FactRule]
+    stars: StarRules
+    eligibility: EligibilityRules
+    programs: list[Program]
+    reasons: dict[Code, Reason]
+    lists: ListRules
     disclosure: Disclosure
 
     @property
     def version(self) -> str:
         return self.policy.version
+
+    @property
+    def grade_names(self) -> list[str]:
+        """Best first."""
+        return [band.grade for band in self.grades]
+
+    def grade_for(self, score: Decimal) -> str:
+        for band in self.grades:
+            if score >= band.min:
+                return band.grade
+        return self.grades[-1].grade
+
+    def worse(self, first: str, second: str) -> str:
+        names = self.grade_names
+        return first if names.index(first) >= names.index(second) else second
+
+    def at_least(self, grade: str, target: str) -> bool:
+        """Whether ``grade`` is ``target`` or better."""
+        return self.grade_names.index(grade) <= self.grade_names.index(target)
+
+    def next_better(self, grade: str) -> GradeBand | None:
+        index = self.grade_names.index(grade)
+        return self.grades[index - 1] if index > 0 else None
+
+    def program(self, code: str) -> Program | None:
+        return next((program for program in self.programs if program.code == code), None)
+
+    def problems(self) -> list[str]:
+        """What the types cannot say is wrong, each naming its key."""
+        found: list[str] = []
+        names = self.grade_names
+        if len(set(names)) != len(names):
+            found.append("grades: a grade appears twice")
+        minimums = [band.min for band in self.grades]
+        if minimums != sorted(minimums, reverse=True):
+            found.append("grades: list them best first, each min lower than the one before")
+        if self.grades and self.grades[-1].min > self.score.floor:
+            found.append("grades: the last grade must cover the floor of the score")
+        if self.score.floor >= self.score.start:
+            found.append("score.floor: must be below score.start")
+        for name in ("rectified_in_time_factor", "rectified_late_factor"):
+            if not 0 <= getattr(self.inspection, name) <= 1:
+                found.append(f"inspection.{name}: must be from 0 to 1")
+        codes = [rule.code for rule in self.rules]
+        for index, rule in enumerate(self.rules):
+            key = f"rules[{index}]"
+            if codes.count(rule.code) > 1:
+                found.append(f"{key}.code: {rule.code} is used twice")
+            if rule.grade_cap is not None and rule.grade_cap not in names:
+                found.append(f"{key}.grade_cap: {rule.grade_cap} is not a grade")
+            details = msgspec.structs.fields(BODY_OF_KIND[rule.kind])
+            detail_type = next(f.type for f in details if f.name == "details")
+            fields = {f.name for f in msgspec.structs.fields(detail_type)}
+            for field in rule.when:
+                if field not in fields:
+                    found.append(
+                        f"{key}.when.{field}: {rule.kind.value} details have no such field"
+                    )
+        for grade in [*self.stars.cap_by_grade, *self.eligibility.ineligible_grades]:
+            if grade not in names:
+                found.append(f"stars/eligibility: {grade} is not a grade")
+        for grade in [*self.lists.watch.grades, self.lists.red.grade]:
+            if grade not in names:
+                found.append(f"lists: {grade} is not a grade")
+        program_codes = [program.code for program in self.programs]
+        if len(set(program_codes)) != len(program_codes):
+            found.append("programs: a code appears twice")
+        for code in SERVICE_REASONS:
+            if code not in self.reasons:
+                found.append(f"reasons.{code}: the service emits it, so define it")
+        return found

@@ -94,6 +94,26 @@ class PenaltyKind(StrEnum):
     OTHER = "other"
 
 
+class ViolationCategory(StrEnum):
+    """What a penalised violation was, where the policy's triggers need to know.
+
+    The brief's direct-D facts and black-list triggers (民发〔2019〕103号) name these.
+    """
+
+    SUBSIDY_FRAUD = "subsidy_fraud"  # 以虚假材料骗取补贴、挪用资金
+    OBSTRUCTING_INSPECTION = "obstructing_inspection"  # 拒绝、阻挠监督检查
+    FALSE_INFORMATION = "false_information"  # 提供虚假信息
+    ELDER_RIGHTS = "elder_rights"  # 侵害老年人合法权益
+    DEFRAUDING_ELDERS = "defrauding_elders"  # 非法集资、欺诈销售
+    FIRE_HAZARD_UNCORRECTED = "fire_hazard_uncorrected"  # 重大火灾隐患逾期未改
+    SAFETY_ACCIDENT = "safety_accident"  # 安全责任事故
+    OUTSIDE_SCOPE = "outside_scope"  # 超出章程或业务范围
+    REPORTING = "reporting"  # 未履行年报、信息公开义务
+    FEES = "fees"
+    STAFFING = "staffing"
+    OTHER = "other"
+
+
 class PenaltySeverity(StrEnum):
     """How the deciding authority classes the violation; sets the publication period."""
 

@@ -105,7 +105,7 @@ def publication_end(details: PenaltyDetails, decision_date: date, policy: Policy
     """The date publication ends: as decided, or by the policy's period for the severity."""
     if details.publication_end_date is not None:
         return details.publication_end_date
-    months = policy.disclosure.publication_months.for_severity(details.severity)
+    months = policy.disclosure.months_for(details.severity)
     return add_months(decision_date, months)
 
 

@@ -27,6 +27,7 @@ from service.records.kinds import (
     PenaltyKind,
     PenaltySeverity,
     RecordKind,
+    ViolationCategory,
 )
 from service.registry.schemas import NO_NUL, PersonName
 
@@ -96,6 +97,7 @@ class PenaltyDetails(Struct, forbid_unknown_fields=True, kw_only=True):
     publication_end_date: date | None = None
     data_source: OrgName | None = None
     data_source_uscc: Code | None = None
+    violation_category: ViolationCategory | None = None
 
 
 class CommendationDetails(Struct, forbid_unknown_fields=True, kw_only=True):

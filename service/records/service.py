@@ -326,10 +326,16 @@ async def store_batch(
         session, ctx, [audit.AuditItem(action, "record", row["id"], after=row) for row in records]
     )
     if confirm:
-        for row in records:
-            keys = _subject_keys(row["institution_id"], row["practitioner_id"])
-            event = RecordConfirmed(row["id"], RecordKind(row["kind"]), keys, now)
-            await ctx.events.publish(session, ctx, event)
+        events = [
+            RecordConfirmed(
+                row["id"],
+                RecordKind(row["kind"]),
+                _subject_keys(row["institution_id"], row["practitioner_id"]),
+                now,
+            )
+            for row in records
+        ]
+        await ctx.events.publish(session, ctx, events)
     return ids
 
 
@@ -456,7 +462,7 @@ async def _confirm(session: AsyncSession, ctx: CommandContext, record: Record) -
         )
         subjects = tuple(dict.fromkeys(record_keys(replaced) + record_keys(record)))
         event = RecordCorrected(record.id, RecordKind(record.kind), subjects, now, replaced.id)
-    await ctx.events.publish(session, ctx, event)
+    await ctx.events.publish(session, ctx, [event])
 
 
 async def correct_record(
@@ -511,7 +517,7 @@ async def revoke_record(
         revocation_document_no=revocation.document_no,
     )
     event = RecordRevoked(record.id, RecordKind(record.kind), record_keys(record), now, reason)
-    await ctx.events.publish(session, ctx, event)
+    await ctx.events.publish(session, ctx, [event])
     return await view_of(session, record)
 
 
@@ -551,7 +557,7 @@ async def rectify_deficiency(
     event = DeficiencyRectified(
         record.id, RecordKind(record.kind), record_keys(record), now, deficiency.id
     )
-    await ctx.events.publish(session, ctx, event)
+    await ctx.events.publish(session, ctx, [event])
     return await view_of(session, record)
 
 

@@ -4,6 +4,7 @@ cannot be rewritten, an intact audit chain, and publication windows as time pass
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -73,8 +74,10 @@ async def test_subscribers_run_in_the_commands_transaction(session_factory: Sess
     seen: list[RecordEvent] = []
     marker = f"derived_{uuid.uuid4().hex[:8]}"
 
-    async def derive(session: AsyncSession, ctx: CommandContext, event: RecordEvent) -> None:
-        seen.append(event)
+    async def derive(
+        session: AsyncSession, ctx: CommandContext, events: Sequence[RecordEvent]
+    ) -> None:
+        seen.extend(events)
         await session.execute(sa.text(f"CREATE TEMP TABLE IF NOT EXISTS {marker} (x int)"))
 
     bus = EventBus()
@@ -119,7 +122,9 @@ async def test_subscribers_run_in_the_commands_transaction(session_factory: Sess
 
 
 async def test_a_failing_subscriber_undoes_the_confirmation(session_factory: Sessions) -> None:
-    async def broken(session: AsyncSession, ctx: CommandContext, event: RecordEvent) -> None:
+    async def broken(
+        session: AsyncSession, ctx: CommandContext, events: Sequence[RecordEvent]
+    ) -> None:
         raise RuntimeError("score store unavailable")
 
     bus = EventBus()

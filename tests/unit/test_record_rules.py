@@ -178,7 +178,7 @@ def test_a_policy_error_names_the_line_or_the_key() -> None:
     with pytest.raises(PolicyError, match="line"):
         parse_policy(text + "\n[broken\n")
     with pytest.raises(PolicyError, match=r"\$\.disclosure\.publication_months\.minor"):
-        parse_policy(text.replace("minor = 3", 'minor = "three"'))
+        parse_policy(text.replace("{ minor = 3,", '{ minor = "three",'))
     with pytest.raises(PolicyError, match="unpublished_penalty_kinds"):
         parse_policy(text.replace('["warning"]', '["scolding"]'))
 

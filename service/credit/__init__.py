@@ -1,0 +1,1 @@
+"""The credit engine: scores, grades, explanations, star linkage and subsidy eligibility."""
