@@ -104,13 +104,19 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
+    from service.context import system_context
     from service.db.migrate import current_revision, upgrade
+    from service.policy.store import ensure_shipped
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
 
     async def work(engine: AsyncEngine) -> str | None:
         await upgrade(engine, revision)
+        if revision == "head":
+            # The policy that ships with this code, if the database does not have it yet.
+            async with make_session_factory(engine)() as session, session.begin():
+                await ensure_shipped(session, system_context())
         return await current_revision(engine)
 
     click.echo(f"database at migration {_run(settings, work)}", err=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -29,6 +30,8 @@ from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.db.metadata import metadata
 from service.db.migrate import upgrade
+from service.policy.models import PolicyVersion
+from service.policy.store import ensure_shipped
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 CLI = str(Path(sys.executable).parent / "credit-service")
@@ -84,6 +87,8 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
     url = await create_database(server_url, name)
     engine = make_engine(url, pool_size=2)
     await upgrade(engine)
+    async with make_session_factory(engine)() as session, session.begin():
+        await ensure_shipped(session, system_context())
     await engine.dispose()
     try:
         yield url
@@ -103,11 +108,20 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_session_factory(engine)
 
 
+@pytest.fixture(scope="session")
+async def shipped_policy_row(engine: AsyncEngine) -> dict[str, object]:
+    """The shipped policy as `db upgrade` stored it, to put back after each truncation."""
+    async with engine.connect() as connection:
+        row = (await connection.execute(sa.select(PolicyVersion))).mappings().one()
+    return dict(row)
+
+
 @pytest.fixture
-async def clean_db(engine: AsyncEngine) -> None:
+async def clean_db(engine: AsyncEngine, shipped_policy_row: dict[str, object]) -> None:
     tables = ", ".join(table.name for table in metadata.sorted_tables)
     async with engine.begin() as connection:
         await connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        await connection.execute(sa.insert(PolicyVersion), [shipped_policy_row])
 
 
 @pytest.fixture(scope="session")

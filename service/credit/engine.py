@@ -28,8 +28,10 @@ from typing import Any
 from service.clock import start_of_local_day
 from service.dates import add_months
 from service.policy.model import FactClass, Policy
+from service.records.kinds import RecordKind
 
 DEFICIENCY_CODE = "DEFICIENCY"
+INSPECTION = RecordKind.INSPECTION.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,7 @@ def _deficiency_contribution(
 
 def contributions_of(fact: Fact, policy: Policy, moment: Moment) -> list[Contribution]:
     """Every part a known fact plays at a moment, including parts that have stopped counting."""
-    if fact.deficiencies:
+    if fact.kind == INSPECTION:  # scored deficiency by deficiency, never by rules
         return [_deficiency_contribution(fact, d, policy, moment) for d in fact.deficiencies]
     details = dict(fact.details)
     rule = next((rule for rule in policy.rules if rule.matches(fact.kind, details)), None)

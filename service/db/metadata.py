@@ -4,7 +4,10 @@ from sqlmodel import SQLModel
 
 from service.audit import models as audit_models
 from service.auth import models as auth_models
+from service.credit import models as credit_models
 from service.idempotency import models as idempotency_models
+from service.listing import models as listing_models
+from service.policy import models as policy_models
 from service.records import models as records_models
 from service.registry import models as registry_models
 
@@ -13,8 +16,11 @@ metadata = SQLModel.metadata
 __all__ = [
     "audit_models",
     "auth_models",
+    "credit_models",
     "idempotency_models",
+    "listing_models",
     "metadata",
+    "policy_models",
     "records_models",
     "registry_models",
 ]

@@ -287,6 +287,8 @@ class Policy(Struct, forbid_unknown_fields=True):
             key = f"rules[{index}]"
             if codes.count(rule.code) > 1:
                 found.append(f"{key}.code: {rule.code} is used twice")
+            if rule.kind == RecordKind.INSPECTION:
+                found.append(f"{key}.kind: inspections are scored by inspection.points")
             if rule.grade_cap is not None and rule.grade_cap not in names:
                 found.append(f"{key}.grade_cap: {rule.grade_cap} is not a grade")
             details = msgspec.structs.fields(BODY_OF_KIND[rule.kind])

@@ -1,0 +1,85 @@
+"""Derived credit state: each subject's current score, its history, and assessed star ratings.
+
+``credit_scores`` holds one row per subject: the score and grade as of ``as_of`` under
+``policy_version``, valid until ``next_change_on`` (when a fact stops counting). Rows
+are rewritten only when something changes, and each change appends to
+``credit_score_history``. Everything here can be recomputed from the records.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from service.db.columns import id_field, timestamp_field
+
+SCORE_TYPE = sa.Numeric(8, 2)
+
+
+class CreditScore(SQLModel, table=True):
+    __tablename__ = "credit_scores"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "subject_kind IN ('institution', 'practitioner')", name="ck_credit_scores_subject"
+        ),
+        sa.Index(
+            "ix_credit_scores_region_code",
+            "region_code",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
+    )
+
+    subject_kind: str = Field(primary_key=True, max_length=20)
+    subject_id: uuid.UUID = Field(primary_key=True)
+    region_code: str = Field(max_length=6)
+    score: Decimal = Field(sa_type=SCORE_TYPE)
+    grade: str = Field(max_length=2)
+    policy_version: str = Field(max_length=40)
+    as_of: date
+    next_change_on: date | None = Field(default=None)
+    computed_at: datetime = timestamp_field()
+
+
+class CreditScoreChange(SQLModel, table=True):
+    __tablename__ = "credit_score_history"
+    __table_args__ = (
+        sa.Index("ix_credit_score_history_subject", "subject_kind", "subject_id", "computed_at"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
+    subject_kind: str = Field(max_length=20)
+    subject_id: uuid.UUID
+    score: Decimal = Field(sa_type=SCORE_TYPE)
+    grade: str = Field(max_length=2)
+    policy_version: str = Field(max_length=40)
+    as_of: date
+    computed_at: datetime = timestamp_field()
+    cause: str = Field(max_length=20)
+
+
+class StarRating(SQLModel, table=True):
+    """A star level (GB/T 37276-2018) assessed for an institution, valid for a period."""
+
+    __tablename__ = "star_ratings"
+    __table_args__ = (
+        sa.CheckConstraint("level BETWEEN 1 AND 5", name="ck_star_ratings_level"),
+        sa.CheckConstraint("valid_to >= valid_from", name="ck_star_ratings_validity"),
+        sa.Index("ix_star_ratings_institution", "institution_id", "valid_from"),
+    )
+
+    id: uuid.UUID = id_field()
+    institution_id: uuid.UUID = Field(foreign_key="institutions.id")
+    level: int
+    assessor: str = Field(max_length=200)
+    assessed_on: date
+    valid_from: date
+    valid_to: date
+    document_no: str | None = Field(default=None, max_length=100)
+    recorded_at: datetime = timestamp_field()
+    recorded_by: uuid.UUID | None = Field(default=None)

@@ -1,0 +1,1 @@
+"""Black, watch and red lists: entries, due process, triggers, expiry and repair."""
