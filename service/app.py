@@ -14,6 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from service.clock import Clock, system_clock
 from service.config import Settings
+from service.credit.routes import ROUTES as CREDIT_ROUTES
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.health.routes import health, ready
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 await anyio.to_thread.run_sync(embedded.stop)
 
     return Litestar(
-        route_handlers=[health, ready, *REGISTRY_ROUTES, *RECORD_ROUTES],
+        route_handlers=[health, ready, *REGISTRY_ROUTES, *RECORD_ROUTES, *CREDIT_ROUTES],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],

@@ -8,10 +8,12 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.auth.models import Role
 from service.config import Settings, SettingsError
@@ -58,6 +60,19 @@ def _run(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
     with _database_url(settings) as url:
         return asyncio.run(main(url))
+
+
+def _run_domain(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``work``; a domain error (a bad file, an unknown version) exits with its message."""
+    from service.errors import DomainError
+    from service.policy.load import PolicyError
+
+    try:
+        return _run(settings, work)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from error
+    except PolicyError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @click.group()
@@ -177,6 +192,140 @@ def audit_verify() -> None:
         return
     click.echo(f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True)
     sys.exit(1)
+
+
+@main.command()
+@click.option("--policy", "version", default=None, help="policy version (default: in force today)")
+@click.option("--region", default=None, help="only subjects of this region prefix")
+@click.option(
+    "--batch-size", default=20_000, show_default=True, type=click.IntRange(100, 1_000_000)
+)
+def recompute(version: str | None, region: str | None, batch_size: int) -> None:
+    """Rescore every subject as of today, in batches, and store what changed."""
+    from service.context import system_context
+    from service.credit.scoring import RecomputeReport
+    from service.credit.scoring import recompute as run_recompute
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    async def work(engine: AsyncEngine) -> RecomputeReport:
+        sessions = make_session_factory(engine)
+        async with sessions() as session:
+            total = await _subject_count(session, region)
+        with click.progressbar(length=total, label="rescoring", file=sys.stderr) as bar:
+            return await run_recompute(
+                sessions,
+                system_context(),
+                version=version,
+                region=region,
+                batch_size=batch_size,
+                progress=bar.update,
+            )
+
+    report = _run_domain(settings, work)
+    click.echo(
+        f"{report.subjects} subjects rescored under policy {report.policy_version} in "
+        f"{report.seconds:.1f} s; {report.changed} changed"
+    )
+
+
+async def _subject_count(session: AsyncSession, region: str | None) -> int:
+    import sqlalchemy as sa
+
+    where = "WHERE region_code LIKE :region" if region else ""
+    result = await session.execute(
+        sa.text(
+            f"SELECT (SELECT count(*) FROM institutions {where})"
+            f" + (SELECT count(*) FROM practitioners {where})"
+        ),
+        {"region": f"{region}%"} if region else {},
+    )
+    return int(result.scalar_one())
+
+
+@main.group()
+def policy() -> None:
+    """Policy versions: install, list, simulate a draft."""
+
+
+@policy.command("install")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def policy_install(file: Path) -> None:
+    """Store a new policy version from a TOML file (it takes effect on its effective_from)."""
+    from service.context import system_context
+    from service.policy.store import install
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    document = file.read_text("utf-8")
+
+    async def work(engine: AsyncEngine) -> str:
+        async with make_session_factory(engine)() as session, session.begin():
+            stored = await install(session, system_context(), document, str(file))
+            return f"policy {stored.version} installed, effective from {stored.effective_from}"
+
+    click.echo(_run_domain(settings, work))
+
+
+@policy.command("list")
+def policy_list() -> None:
+    """Every installed version, oldest first; the one in force today is marked *."""
+    from service.clock import local_date, system_clock
+    from service.policy.store import version_in_force, versions
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    async def work(engine: AsyncEngine) -> list[str]:
+        async with make_session_factory(engine)() as session:
+            now = system_clock()
+            current = await version_in_force(session, local_date(now), now)
+            return [
+                f"{'*' if v.version == current.version else ' '} {v.version}\t"
+                f"effective {v.effective_from}\tinstalled {v.activated_at:%Y-%m-%d %H:%M}\t{v.title}"
+                for v in await versions(session)
+            ]
+
+    for line in _run_domain(settings, work):
+        click.echo(line)
+
+
+@policy.command("simulate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--show", default=20, show_default=True, help="how many changed subjects to list")
+def policy_simulate(file: Path, as_of: datetime | None, show: int) -> None:
+    """Say what a draft policy would change (grades, stars, eligibility), changing nothing."""
+    from service.context import system_context
+    from service.credit.whatif import Simulation, simulate
+    from service.policy.store import checked_document
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+    draft = checked_document(file.read_text("utf-8"), str(file))
+
+    async def work(engine: AsyncEngine) -> Simulation:
+        ctx = system_context()
+        async with make_session_factory(engine)() as session:
+            return await simulate(session, ctx, draft, as_of.date() if as_of else None)
+
+    report = _run_domain(settings, work)
+    click.echo(
+        f"policy {report.draft_version} against {report.current_version} in force, as of "
+        f"{report.as_of}: {report.subjects} subjects, {len(report.changes)} would change"
+    )
+    click.echo(f"  grade changes: {report.grade_changes}")
+    click.echo(f"  effective star changes: {report.star_changes}")
+    for program, count in sorted(report.eligibility_changes.items()):
+        click.echo(f"  eligibility changes, {program}: {count}")
+    for change in report.changes[:show]:
+        click.echo(
+            f"  {change.subject_kind} {change.subject_id} ({change.region_code}): "
+            f"grade {change.before.grade}->{change.after.grade}, "
+            f"stars {change.before.stars}->{change.after.stars}"
+        )
 
 
 @main.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
 Clock = Callable[[], datetime]
@@ -24,3 +25,16 @@ def local_date(moment: datetime) -> date:
 def start_of_local_day(day: date) -> datetime:
     """Midnight in China at the start of a date, as an aware datetime."""
     return datetime.combine(day, time.min, tzinfo=CHINA_TZ)
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """The date a question is about, and the instant up to which facts are known."""
+
+    as_of: date
+    known_at: datetime
+
+    @classmethod
+    def of(cls, as_of: date, now: datetime) -> Moment:
+        """A past date is answered with what was known by its end; today with what is known now."""
+        return cls(as_of, min(now, start_of_local_day(as_of + timedelta(days=1))))

@@ -1,13 +1,17 @@
 """The one place that wires domain events to the code that derives from them.
 
-Records publish events; later stages (the credit engine, the outbox) subscribe here
+Records publish events; the credit engine (and, later, the outbox) subscribe here
 without any change to the code that publishes.
 """
 
 from __future__ import annotations
 
+from service.credit.scoring import rescore
 from service.events import EventBus
+from service.records.events import RecordEvent
 
 
 def build_event_bus() -> EventBus:
-    return EventBus()
+    bus = EventBus()
+    bus.subscribe(RecordEvent, rescore)  # scores change with the records, in their transaction
+    return bus

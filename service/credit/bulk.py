@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.credit.engine import Moment
+from service.clock import Moment
 from service.policy.model import Policy
 from service.records.kinds import DeficiencyScope, DeficiencySeverity, RecordKind
 

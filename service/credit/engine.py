@@ -21,30 +21,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from service.clock import start_of_local_day
+from service.clock import Moment
 from service.dates import add_months
 from service.policy.model import FactClass, Policy
 from service.records.kinds import RecordKind
 
 DEFICIENCY_CODE = "DEFICIENCY"
 INSPECTION = RecordKind.INSPECTION.value
-
-
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """The date a question is about, and the instant up to which facts are known."""
-
-    as_of: date
-    known_at: datetime
-
-    @classmethod
-    def of(cls, as_of: date, now: datetime) -> Moment:
-        """A past date is answered with what was known by its end; today with what is known now."""
-        return cls(as_of, min(now, start_of_local_day(as_of + timedelta(days=1))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,11 +107,15 @@ async def policy_in_force(session: AsyncSession, as_of: date, known_at: datetime
     return parsed(await version_in_force(session, as_of, known_at))
 
 
-async def policy_version(session: AsyncSession, version: str) -> Policy:
+async def stored_version(session: AsyncSession, version: str) -> PolicyVersion:
     row = await session.get(PolicyVersion, version)
     if row is None:
         raise NotFound(f"no policy version {version}")
-    return parsed(row)
+    return row
+
+
+async def policy_version(session: AsyncSession, version: str) -> Policy:
+    return parsed(await stored_version(session, version))
 
 
 async def versions(session: AsyncSession) -> list[PolicyVersion]:

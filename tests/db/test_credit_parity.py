@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service.clock import Moment
 from service.credit.bulk import score_subjects
-from service.credit.engine import Moment, assess
+from service.credit.engine import assess
 from service.credit.facts import facts_of
 from service.policy.load import shipped_policy
 from service.records.models import Deficiency, Record

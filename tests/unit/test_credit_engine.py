@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.credit.engine import DeficiencyFact, Fact, Moment, assess
+from service.clock import Moment
+from service.credit.engine import DeficiencyFact, Fact, assess
 from service.policy.load import shipped_policy
 
 POLICY = shipped_policy()
