@@ -210,12 +210,11 @@ def recompute(version: str | None, region: str | None, batch_size: int) -> None:
     configure_logging(settings.log_format, "WARNING")
 
     async def work(engine: AsyncEngine) -> RecomputeReport:
-        sessions = make_session_factory(engine)
-        async with sessions() as session:
+        async with make_session_factory(engine)() as session:
             total = await _subject_count(session, region)
         with click.progressbar(length=total, label="rescoring", file=sys.stderr) as bar:
             return await run_recompute(
-                sessions,
+                engine,
                 system_context(),
                 version=version,
                 region=region,

@@ -12,18 +12,20 @@ Every value from the policy travels as a bind parameter, never as SQL text.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.clock import Moment
 from service.policy.model import Policy
 from service.records.kinds import DeficiencyScope, DeficiencySeverity, RecordKind
+from service.records.schemas import BODY_OF_KIND
 
 SubjectKey = tuple[str, uuid.UUID]
 
@@ -63,16 +65,25 @@ def _grid(policy: Policy, bind: _Params) -> str:
     return ", ".join(rows)
 
 
-def _rule_condition(rule_kind: str, when: dict[str, list[str]], bind: _Params) -> str:
-    parts = [f"f.kind = {bind(rule_kind, 'text')}"]
+def _list_fields(kind: RecordKind) -> set[str]:
+    """Detail fields of a kind that hold lists (penalty_kinds); the rest are scalars."""
+    body = {f.name: f for f in msgspec.structs.fields(BODY_OF_KIND[kind])}
+    return {
+        f.name
+        for f in msgspec.structs.fields(body["details"].type)
+        if "list[" in str(f.type) or getattr(f.type, "__origin__", None) is list
+    }
+
+
+def _rule_condition(rule_kind: RecordKind, when: dict[str, list[str]], bind: _Params) -> str:
+    parts = [f"r.kind = {bind(rule_kind.value, 'text')}"]
+    lists = _list_fields(rule_kind)
     for field, allowed in when.items():
-        value = f"f.details -> {bind(field, 'text')}"
         values = bind(allowed, "text[]")
-        # A list field matches if any element is allowed; a scalar if it is allowed.
-        parts.append(
-            f"(CASE jsonb_typeof({value}) WHEN 'array' THEN jsonb_exists_any({value}, {values}) "
-            f"ELSE (f.details ->> {bind(field, 'text')}) = ANY({values}) END)"
-        )
+        if field in lists:  # matches if any element is allowed
+            parts.append(f"jsonb_exists_any(r.details -> {bind(field, 'text')}, {values})")
+        else:
+            parts.append(f"(r.details ->> {bind(field, 'text')}) = ANY({values})")
     return " AND ".join(parts)
 
 
@@ -82,7 +93,7 @@ def _rules(policy: Policy, bind: _Params) -> tuple[str, str]:
         return "NULL::int", "(NULL::int, NULL::numeric, NULL::int, NULL::text)"
     cases, values = [], []
     for index, rule in enumerate(policy.rules):
-        cases.append(f"WHEN {_rule_condition(rule.kind.value, rule.when, bind)} THEN {index}")
+        cases.append(f"WHEN {_rule_condition(rule.kind, rule.when, bind)} THEN {index}")
         months = policy.decay.months(rule.fact_class)
         values.append(
             f"({index}, {bind(rule.points, 'numeric')}, {bind(months, 'int')}, "
@@ -92,6 +103,7 @@ def _rules(policy: Policy, bind: _Params) -> tuple[str, str]:
 
 
 def _subjects_sql(bind: _Params, keys: Sequence[SubjectKey] | None, region: str | None) -> str:
+    """The subjects scored: the given keys, a region's, or everyone."""
     if keys is not None:
         kinds = bind([kind for kind, _ in keys], "text[]")
         ids = bind([subject_id for _, subject_id in keys], "uuid[]")
@@ -101,13 +113,53 @@ def _subjects_sql(bind: _Params, keys: Sequence[SubjectKey] | None, region: str 
         LEFT JOIN institutions i ON k.subject_kind = 'institution' AND i.id = k.subject_id
         LEFT JOIN practitioners p ON k.subject_kind = 'practitioner' AND p.id = k.subject_id
         WHERE COALESCE(i.region_code, p.region_code) IS NOT NULL"""
-    where = ""
-    if region:
-        where = f"WHERE region_code LIKE {bind(region + '%', 'text')}"
+    where = f"WHERE region_code LIKE {bind(region + '%', 'text')}" if region else ""
     return f"""
         SELECT 'institution' AS subject_kind, id AS subject_id, region_code FROM institutions {where}
         UNION ALL
         SELECT 'practitioner', id, region_code FROM practitioners {where}"""
+
+
+def _named_records(
+    bind: _Params,
+    keys: Sequence[SubjectKey] | None,
+    region: str | None,
+    known: str,
+    kind_filter: str,
+    columns: str,
+) -> str:
+    """Each known record once per subject it names, restricted to the subjects scored.
+
+    Written as plain predicates (a few ids, a region's subjects, or none) so the planner
+    can pick index lookups for a handful of subjects and sequential scans for millions.
+    """
+    selects = []
+    for kind, column, table in (
+        ("institution", "institution_id", "institutions"),
+        ("practitioner", "practitioner_id", "practitioners"),
+    ):
+        if keys is not None:
+            ids = [subject_id for key_kind, subject_id in keys if key_kind == kind]
+            if not ids:
+                continue
+            chosen = f"r.{column} = ANY({bind(ids, 'uuid[]')})"
+        elif region:
+            chosen = (
+                f"r.{column} IN (SELECT id FROM {table}"
+                f" WHERE region_code LIKE {bind(region + '%', 'text')})"
+            )
+        else:
+            chosen = f"r.{column} IS NOT NULL"
+        selects.append(
+            f"SELECT '{kind}' AS subject_kind, r.{column} AS subject_id, {columns}"
+            f" FROM records r WHERE {chosen} AND {kind_filter} AND {known}"
+        )
+    if not selects:  # no subject of either kind: an empty set of the right shape
+        selects.append(
+            f"SELECT NULL::text AS subject_kind, NULL::uuid AS subject_id, {columns}"
+            " FROM records r WHERE false"
+        )
+    return " UNION ALL ".join(selects)
 
 
 def scoring_sql(
@@ -129,22 +181,26 @@ def scoring_sql(
         f"WHEN score >= {bind(band.min, 'numeric')} THEN {bind(band.grade, 'text')}"
         for band in policy.grades
     )
+    # Nothing older than the longest decay window can count: skip it early.
+    longest = max(policy.decay.minor, policy.decay.general, policy.decay.serious)
     known = f"""r.status <> 'draft' AND r.confirmed_at <= {known_at}
             AND (r.superseded_at IS NULL OR r.superseded_at > {known_at})
             AND (r.revoked_at IS NULL OR r.revoked_at > {known_at})
-            AND r.occurred_on <= {as_of}"""
+            AND r.occurred_on <= {as_of}
+            AND r.occurred_on > ({as_of} - make_interval(months => {bind(longest, "int")}))::date"""
+    inspection = f"r.kind = '{RecordKind.INSPECTION.value}'"
+    ruled = bind(sorted({rule.kind.value for rule in policy.rules}), "text[]")
+    inspections = _named_records(bind, keys, region, known, inspection, "r.id, r.occurred_on")
+    others = _named_records(
+        bind,
+        keys,
+        region,
+        known,
+        f"r.kind = ANY({ruled})",
+        f"r.occurred_on, {rule_case} AS rule_index",
+    )
     sql = f"""
-    WITH subjects AS ({_subjects_sql(bind, keys, region)}),
-    facts AS (
-        SELECT s.subject_kind, s.subject_id, r.id, r.kind, r.occurred_on, r.details
-        FROM subjects s JOIN records r ON r.institution_id = s.subject_id
-        WHERE s.subject_kind = 'institution' AND {known}
-        UNION ALL
-        SELECT s.subject_kind, s.subject_id, r.id, r.kind, r.occurred_on, r.details
-        FROM subjects s JOIN records r ON r.practitioner_id = s.subject_id
-        WHERE s.subject_kind = 'practitioner' AND {known}
-    ),
-    parts AS (
+    WITH parts AS (
         SELECT f.subject_kind, f.subject_id,
             g.points * CASE
                 WHEN d.rectified_on IS NOT NULL AND d.rectified_on <= {as_of}
@@ -155,18 +211,14 @@ def scoring_sql(
                 ELSE 1 END AS points,
             (f.occurred_on + make_interval(months => g.months))::date AS stops_on,
             NULL::text AS grade_cap
-        FROM facts f
+        FROM ({inspections}) AS f
         JOIN deficiencies d ON d.record_id = f.id
         JOIN (VALUES {_grid(policy, bind)}) AS g(severity, scope, points, months)
             ON g.severity = d.severity AND g.scope = d.scope
-        WHERE f.kind = '{RecordKind.INSPECTION.value}'
         UNION ALL
         SELECT m.subject_kind, m.subject_id, rl.points,
             (m.occurred_on + make_interval(months => rl.months))::date, rl.grade_cap
-        FROM (
-            SELECT f.subject_kind, f.subject_id, f.occurred_on, {rule_case} AS rule_index
-            FROM facts f WHERE f.kind <> '{RecordKind.INSPECTION.value}'
-        ) AS m
+        FROM ({others}) AS m
         JOIN (VALUES {rule_values}) AS rl(rule_index, points, months, grade_cap)
             ON rl.rule_index = m.rule_index
     ),
@@ -182,7 +234,8 @@ def scoring_sql(
         SELECT s.subject_kind, s.subject_id, s.region_code, t.cap_rank, t.next_change_on,
             GREATEST({bind(policy.score.floor, "numeric")},
                      {bind(policy.score.start, "numeric")} - COALESCE(t.deducted, 0)) AS score
-        FROM subjects s LEFT JOIN totals t USING (subject_kind, subject_id)
+        FROM ({_subjects_sql(bind, keys, region)}) AS s
+        LEFT JOIN totals t ON t.subject_kind = s.subject_kind AND t.subject_id = s.subject_id
     )
     SELECT subject_kind, subject_id, region_code, score,
         ({names})[GREATEST(array_position({names}, CASE {bands} ELSE {bind(policy.grades[-1].grade, "text")} END),
@@ -208,32 +261,16 @@ async def score_subjects(
     return [Scored(*row) for row in rows]
 
 
-async def store_scores(
-    session: AsyncSession,
-    policy: Policy,
-    moment: Moment,
-    cause: str,
-    *,
-    keys: Sequence[SubjectKey] | None = None,
-    region: str | None = None,
-) -> int:
-    """Score and store in one statement; a changed row also appends to the history.
-
-    Returns how many subjects' stored state changed.
-    """
-    if keys is not None and not keys:
-        return 0
-    sql, params = scoring_sql(policy, moment, keys=keys, region=region)
-    params.update(
-        {
-            "store_version": policy.version,
-            "store_as_of": moment.as_of,
-            "store_at": moment.known_at,
-            "store_cause": cause,
-        }
-    )
-    statement = f"""
-    WITH computed AS ({sql}),
+def _store_sql(source: str) -> str:
+    """Upsert scored rows from ``source``; only changed rows are written, each also logged."""
+    return f"""
+    WITH computed AS (
+        SELECT c.* FROM ({source}) AS c
+        LEFT JOIN credit_scores cs
+            ON cs.subject_kind = c.subject_kind AND cs.subject_id = c.subject_id
+        WHERE (cs.region_code, cs.score, cs.grade, cs.policy_version, cs.next_change_on)
+            IS DISTINCT FROM (c.region_code, c.score, c.grade, :store_version, c.next_change_on)
+    ),
     changed AS (
         INSERT INTO credit_scores AS cs (subject_kind, subject_id, region_code, score, grade,
             policy_version, as_of, next_change_on, computed_at)
@@ -258,5 +295,82 @@ async def store_scores(
         RETURNING 1
     )
     SELECT count(*) FROM logged"""
-    result = await session.execute(sa.text(statement), params)
+
+
+def _store_params(policy: Policy, moment: Moment, cause: str) -> dict[str, Any]:
+    return {
+        "store_version": policy.version,
+        "store_as_of": moment.as_of,
+        "store_at": moment.known_at,
+        "store_cause": cause,
+    }
+
+
+async def store_scores(
+    session: AsyncSession,
+    policy: Policy,
+    moment: Moment,
+    cause: str,
+    *,
+    keys: Sequence[SubjectKey],
+) -> int:
+    """Score some subjects and store them in one statement; returns how many changed."""
+    if not keys:
+        return 0
+    sql, params = scoring_sql(policy, moment, keys=keys)
+    params.update(_store_params(policy, moment, cause))
+    result = await session.execute(sa.text(_store_sql(sql)), params)
     return int(result.scalar_one())
+
+
+async def store_all_scores(
+    connection: AsyncConnection,
+    policy: Policy,
+    moment: Moment,
+    cause: str,
+    *,
+    region: str | None = None,
+    batch_size: int,
+    progress: Callable[[int], None],
+) -> tuple[int, int]:
+    """Score every subject (of a region) in one pass, then store them batch by batch.
+
+    One pass over the records is far cheaper than one per batch; the batches keep each
+    write transaction short and let a caller show progress. Committed per batch; returns
+    (subjects, changed).
+    """
+    sql, params = scoring_sql(policy, moment, region=region)
+    await connection.execute(
+        sa.text(
+            "CREATE TEMP TABLE fresh_scores (n bigint, subject_kind text, subject_id uuid,"
+            " region_code text, score numeric, grade text, next_change_on date)"
+            " ON COMMIT PRESERVE ROWS"
+        )
+    )
+    await connection.execute(
+        sa.text(f"INSERT INTO fresh_scores SELECT row_number() OVER (), s.* FROM ({sql}) AS s"),
+        params,
+    )
+    await connection.commit()
+    total = int(
+        (await connection.execute(sa.text("SELECT count(*) FROM fresh_scores"))).scalar_one()
+    )
+    batch_sql = _store_sql(
+        "SELECT subject_kind, subject_id, region_code, score, grade, next_change_on"
+        " FROM fresh_scores WHERE n > :low AND n <= :high"
+    )
+    changed = 0
+    for low in range(0, total, batch_size):
+        result = await connection.execute(
+            sa.text(batch_sql),
+            {"low": low, "high": low + batch_size, **_store_params(policy, moment, cause)},
+        )
+        changed += int(result.scalar_one())
+        await connection.commit()
+        progress(min(batch_size, total - low))
+    await connection.execute(sa.text("DROP TABLE fresh_scores"))
+    # After a bulk write the planner's idea of the table is stale: refresh it now,
+    # before the next eligibility request plans against it.
+    await connection.execute(sa.text("ANALYZE credit_scores"))
+    await connection.commit()
+    return total, changed

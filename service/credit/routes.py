@@ -35,7 +35,7 @@ from service.credit.schemas import (
 )
 from service.credit.standing import Standing, standing_of
 from service.credit.star_ratings import record_star_rating, star_ratings
-from service.credit.subsidies import Asked, Eligibility, eligibility
+from service.credit.subsidies import Eligibility, Named, eligibility
 from service.credit.whatif import simulate
 from service.errors import Invalid
 from service.policy import store as policies
@@ -182,7 +182,7 @@ def _eligibility_out(result: Eligibility) -> EligibilityOut:
                 score=answer.score,
                 effective_stars=answer.stars.effective if answer.stars else None,
                 assessed_stars=answer.stars.assessed if answer.stars else None,
-                lists=answer.lists,
+                lists=list(answer.lists),
                 policy_version=result.policy.version,
                 as_of=result.moment.as_of,
             )
@@ -201,10 +201,6 @@ def _eligibility_out(result: Eligibility) -> EligibilityOut:
     )
 
 
-def _asked(subject: Any) -> Asked:
-    return Asked(uscc=subject.uscc, id_number=subject.id_number)
-
-
 @post(
     "/api/v1/eligibility",
     status_code=200,
@@ -219,21 +215,9 @@ async def bulk_eligibility(
     vault: NamedDependency[IdNumberVault],
 ) -> EligibilityOut:
     """Up to 10,000 subjects at once; each answer carries its reasons, grade, stars, lists."""
-    asked = []
-    for subject in data.subjects:
-        if (subject.uscc is None) == (subject.id_number is None):
-            asked.append(Asked())  # answered as invalid below
-        else:
-            asked.append(_asked(subject))
     result = await eligibility(
-        db_session, ctx, vault, program_code=data.program, as_of=data.as_of, asked=asked
+        db_session, ctx, vault, program_code=data.program, as_of=data.as_of, asked=data.subjects
     )
-    for answer in result.answers:
-        if answer.asked == Asked():
-            answer.status, answer.message = (
-                "invalid",
-                "name the subject by exactly one of uscc, id_number",
-            )
     return _eligibility_out(result)
 
 
@@ -248,7 +232,7 @@ async def one_eligibility(
 ) -> AnswerOut:
     """One institution's answer for one programme."""
     result = await eligibility(
-        db_session, ctx, vault, program_code=program, as_of=as_of, asked=[Asked(uscc=uscc)]
+        db_session, ctx, vault, program_code=program, as_of=as_of, asked=[Named(uscc=uscc)]
     )
     return _eligibility_out(result).answers[0]
 

@@ -9,18 +9,16 @@ stale; ``credit-service recompute`` rescores everyone, batch by batch.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from service.clock import Moment
 from service.context import CommandContext
-from service.credit.bulk import Scored, SubjectKey, score_subjects, store_scores
-from service.policy.model import Policy
+from service.credit.bulk import store_all_scores, store_scores
 from service.policy.store import policy_in_force, policy_version
 from service.records.events import RecordEvent
 
@@ -41,29 +39,6 @@ async def rescore(
     await store_scores(session, policy, moment, "record", keys=keys)
 
 
-async def current_scores(
-    session: AsyncSession, keys: Sequence[SubjectKey], policy: Policy, moment: Moment
-) -> dict[SubjectKey, Scored]:
-    """Stored scores where still current; the stale or missing ones computed afresh."""
-    rows = await session.execute(
-        sa.text(
-            "SELECT subject_kind, subject_id, region_code, score, grade, next_change_on,"
-            " policy_version FROM credit_scores WHERE subject_id = ANY(CAST(:ids AS uuid[]))"
-        ),
-        {"ids": [subject_id for _, subject_id in keys]},
-    )
-    wanted = set(keys)
-    found: dict[SubjectKey, Scored] = {}
-    for kind, subject_id, region, score, grade, changes_on, version in rows:
-        current = version == policy.version and (changes_on is None or changes_on > moment.as_of)
-        if current and (kind, subject_id) in wanted:
-            found[(kind, subject_id)] = Scored(kind, subject_id, region, score, grade, changes_on)
-    stale = [key for key in keys if key not in found]
-    for scored in await score_subjects(session, policy, moment, keys=stale):
-        found[(scored.subject_kind, scored.subject_id)] = scored
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class RecomputeReport:
     policy_version: str
@@ -72,44 +47,35 @@ class RecomputeReport:
     seconds: float
 
 
-async def _subject_batches(
-    session: AsyncSession, region: str | None, size: int
-) -> list[list[SubjectKey]]:
-    """Every subject's key, in batches (ids only: a million keys is a few tens of MB)."""
-    where = "WHERE region_code LIKE :region" if region else ""
-    rows = await session.execute(
-        sa.text(
-            f"SELECT 'institution', id FROM institutions {where}"
-            f" UNION ALL SELECT 'practitioner', id FROM practitioners {where}"
-        ),
-        {"region": f"{region}%"} if region else {},
-    )
-    keys: list[SubjectKey] = [(str(kind), uuid.UUID(str(sid))) for kind, sid in rows]
-    return [keys[start : start + size] for start in range(0, len(keys), size)]
-
-
 async def recompute(
-    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     ctx: CommandContext,
     *,
     version: str | None = None,
     region: str | None = None,
     batch_size: int = 20_000,
     progress: Callable[[int], None] = lambda done: None,
+    work_mem: str = "256MB",
 ) -> RecomputeReport:
-    """Rescore every subject (of a region) as of today, one transaction per batch."""
+    """Rescore every subject (of a region) as of today; store what changed, batch by batch."""
     started = time.perf_counter()
     moment = moment_now(ctx)
-    async with sessions() as session:
+    async with engine.connect() as connection:
+        session = AsyncSession(bind=connection)
         if version is None:
             policy = await policy_in_force(session, moment.as_of, moment.known_at)
         else:
             policy = await policy_version(session, version)
-        batches = await _subject_batches(session, region, batch_size)
-    changed = subjects = 0
-    for batch in batches:
-        async with sessions() as session, session.begin():
-            changed += await store_scores(session, policy, moment, "recompute", keys=batch)
-        subjects += len(batch)
-        progress(len(batch))
+        # A batch job may sort and hash in memory; the setting dies with this connection's use.
+        await connection.execute(
+            sa.text("SELECT set_config('work_mem', :value, false)"), {"value": work_mem}
+        )
+        try:
+            subjects, changed = await store_all_scores(
+                connection, policy, moment, "recompute",
+                region=region, batch_size=batch_size, progress=progress,
+            )  # fmt: skip
+        finally:
+            await connection.execute(sa.text("RESET work_mem"))
+            await connection.commit()
     return RecomputeReport(policy.version, subjects, changed, time.perf_counter() - started)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -15,6 +16,8 @@ from service.clock import Moment
 from service.context import CommandContext
 from service.credit.models import StarRating
 from service.credit.schemas import StarRatingIn
+from service.db.arrays import uuid_array
+from service.db.raw import fetch
 from service.errors import Invalid
 from service.registry.service import get_institution
 
@@ -61,19 +64,33 @@ async def star_ratings(
     return list(rows.scalars())
 
 
+def rating_in_force(moment: Moment) -> sa.ColumnElement[bool]:
+    """Valid on the moment's date and recorded by the moment's knowledge."""
+    return sa.and_(
+        col(StarRating.valid_from) <= moment.as_of,
+        col(StarRating.valid_to) >= moment.as_of,
+        col(StarRating.recorded_at) <= moment.known_at,
+    )
+
+
+# When two ratings are in force, the one assessed last counts.
+LATEST_FIRST = (col(StarRating.assessed_on).desc(), col(StarRating.recorded_at).desc())
+
+
 async def levels_in_force(
     session: AsyncSession, institution_ids: Sequence[uuid.UUID], moment: Moment
 ) -> dict[uuid.UUID, int]:
-    """The assessed level valid on the moment's date, as known then (the latest assessed wins)."""
+    """The assessed level in force for each institution, as known at the moment."""
     if not institution_ids:
         return {}
-    rows = await session.execute(
-        sa.text(
-            "SELECT DISTINCT ON (institution_id) institution_id, level FROM star_ratings"
-            " WHERE institution_id = ANY(CAST(:ids AS uuid[])) AND valid_from <= :as_of"
-            " AND valid_to >= :as_of AND recorded_at <= :known_at"
-            " ORDER BY institution_id, assessed_on DESC, recorded_at DESC"
-        ),
-        {"ids": list(institution_ids), "as_of": moment.as_of, "known_at": moment.known_at},
+    rows = await fetch(
+        session,
+        sa.select(col(StarRating.institution_id), col(StarRating.level))
+        .ext(distinct_on(col(StarRating.institution_id)))
+        .where(
+            col(StarRating.institution_id) == sa.any_(uuid_array(institution_ids)),
+            rating_in_force(moment),
+        )
+        .order_by(col(StarRating.institution_id), *LATEST_FIRST),
     )
     return {institution_id: level for institution_id, level in rows}

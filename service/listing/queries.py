@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.clock import Moment
+from service.db.arrays import uuid_array
+from service.db.raw import fetch
 from service.listing.models import ListEntry
 
 SubjectKey = tuple[str, uuid.UUID]
@@ -47,7 +49,8 @@ async def lists_in_force(
     if not keys:
         return found
     ids = list({subject_id for _, subject_id in keys})
-    rows = await session.execute(
+    rows = await fetch(
+        session,
         sa.select(
             col(ListEntry.subject_kind),
             col(ListEntry.subject_id),
@@ -56,7 +59,10 @@ async def lists_in_force(
             col(ListEntry.reason_code),
             col(ListEntry.effective_from),
             col(ListEntry.effective_to),
-        ).where(col(ListEntry.subject_id).in_(ids), in_force(moment))
+        ).where(
+            col(ListEntry.subject_id) == sa.any_(uuid_array(ids)),
+            in_force(moment),
+        ),
     )
     wanted = set(keys)
     for kind, subject_id, entry_id, list_type, reason, start, end in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
@@ -113,3 +114,56 @@ async def test_idempotency_purge_deletes_only_expired_keys(
     async with engine.connect() as connection:
         left = (await connection.execute(sa.text("SELECT key FROM idempotency_keys"))).scalars()
         assert list(left) == ["fresh"]
+
+
+async def test_recompute_scores_every_subject_and_stores_only_changes(
+    cli_env: dict[str, str], clean_db: None, engine: AsyncEngine
+) -> None:
+    seeded = cli(cli_env, "seed-demo", "--seed", "3")
+    assert seeded.returncode == 0, seeded.stderr
+    first = cli(cli_env, "recompute", "--batch-size", "1000")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("3300 subjects rescored under policy 2026.1")
+    async with engine.connect() as connection:
+        stored = await connection.scalar(sa.text("SELECT count(*) FROM credit_scores"))
+        grades = {
+            grade: count
+            for grade, count in await connection.execute(
+                sa.text("SELECT grade, count(*) FROM credit_scores GROUP BY grade")
+            )
+        }
+    assert stored == 3300
+    assert set(grades) <= {"A", "B", "C", "D"}
+    assert grades["A"] > grades.get("D", 0)
+    again = cli(cli_env, "recompute", "--region", "33")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip().endswith("0 changed")
+
+
+def test_policy_install_list_and_simulate(
+    cli_env: dict[str, str], clean_db: None, tmp_path: Path
+) -> None:
+    from service.policy.load import DEFAULT_POLICY_FILE
+
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    draft = tmp_path / "draft.toml"
+    draft.write_text(
+        text.replace('version = "2026.1"', 'version = "2027.1"').replace(
+            'effective_from = "2020-01-01"', 'effective_from = "2099-01-01"'
+        ),
+        encoding="utf-8",
+    )
+    simulated = cli(cli_env, "policy", "simulate", str(draft))
+    assert simulated.returncode == 0, simulated.stderr
+    assert "policy 2027.1 against 2026.1 in force" in simulated.stdout
+    assert "grade changes: 0" in simulated.stdout
+    installed = cli(cli_env, "policy", "install", str(draft))
+    assert installed.returncode == 0, installed.stderr
+    assert installed.stdout.strip() == "policy 2027.1 installed, effective from 2099-01-01"
+    listed = cli(cli_env, "policy", "list")
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["* 2026.1", "  2027.1"]
+    broken = tmp_path / "broken.toml"
+    broken.write_text(text.replace("[decay]", "[decay"), encoding="utf-8")
+    refused = cli(cli_env, "policy", "install", str(broken))
+    assert refused.returncode == 1
+    assert "line" in refused.stderr
