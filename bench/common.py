@@ -54,11 +54,12 @@ def dsn(url: str) -> str:
 
 
 def uscc(n: int) -> str:
+    region = REGIONS[n % len(REGIONS)]
     body = ""
     for _ in range(9):
         body = USCC_ALPHABET[n % 31] + body
         n //= 31
-    return uscc_with_check_character("52" + REGIONS[n % len(REGIONS)] + body)
+    return uscc_with_check_character("52" + region + body)
 
 
 def institution_uscc(index: int) -> str:
@@ -156,7 +157,7 @@ async def _load(connection: asyncpg.Connection) -> None:
                          rng.choices(["minor", "general", "serious", "critical"], [50, 35, 12, 3])[0],
                          rng.choices(["isolated", "pattern", "widespread"], [60, 30, 10])[0],
                          occurred + timedelta(days=30), rectified,
-                         NOW if rectified else None)
+                         min(NOW, datetime.combine(rectified + timedelta(days=1), datetime.min.time(), UTC)) if rectified else None)
                     )  # fmt: skip
         await connection.copy_records_to_table(
             "records",
@@ -174,9 +175,10 @@ async def _load(connection: asyncpg.Connection) -> None:
             records=deficiencies,
         )  # fmt: skip
         print(f"  records {start + CHUNK:,} / {RECORDS:,}", flush=True)
+    # Confirmed three days after the fact (never in the future), as an inspector would.
     await connection.execute(
-        "UPDATE records SET status = 'confirmed', confirmed_at = $1, version = 2"
-        " WHERE status = 'draft'",
+        "UPDATE records SET status = 'confirmed', version = 2, confirmed_at ="
+        " LEAST($1, (occurred_on + 3)::timestamptz) WHERE status = 'draft'",
         NOW,
     )
     await connection.copy_records_to_table(
@@ -185,7 +187,7 @@ async def _load(connection: asyncpg.Connection) -> None:
                  "valid_to", "recorded_at"],
         records=[
             (uuid.UUID(int=rng.getrandbits(128)), ids[i], rng.randint(1, 5), "评定委员会",
-             date(2025, 1, 1), date(2025, 1, 1), date(2028, 12, 31), NOW)
+             date(2025, 1, 1), date(2025, 1, 1), date(2028, 12, 31), datetime(2025, 1, 1, tzinfo=UTC))
             for i in range(0, INSTITUTIONS, 3)
         ],
     )  # fmt: skip
@@ -197,7 +199,7 @@ async def _load(connection: asyncpg.Connection) -> None:
         records=[
             (uuid.UUID(int=rng.getrandbits(128)), "black" if i % 2 else "watch", "institution",
              ids[i], institution_uscc(i)[2:8], "published", "BENCH", "", date(2025, 1, 1),
-             date(2028, 1, 1), NOW - timedelta(days=1), NOW, 1)
+             date(2028, 1, 1), datetime(2025, 1, 1, tzinfo=UTC), NOW, 1)
             for i in range(0, INSTITUTIONS, 50)
         ],
     )  # fmt: skip

@@ -54,10 +54,10 @@ def main(url: str, runs: int) -> None:
         [CLI, "users", "create", "--role", "subsidy_client", "--name", "bench"],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
+    log = Path("var/bench-server.log").open("w")  # noqa: SIM115 (open while the server runs)
     server = subprocess.Popen(
-        [CLI, "serve", "--port", str(PORT)], env=env,
-        stdout=subprocess.DEVNULL, stderr=open("var/bench-server.log", "w"),  # noqa: SIM115
-    )  # fmt: skip
+        [CLI, "serve", "--port", str(PORT)], env=env, stdout=subprocess.DEVNULL, stderr=log
+    )
     try:
         base = f"http://127.0.0.1:{PORT}"
         for _ in range(100):
@@ -85,7 +85,8 @@ def main(url: str, runs: int) -> None:
                     elapsed = time.perf_counter() - started
                     assert response.status_code == 200, response.text[:300]
                     answers = response.json()["answers"]
-                    assert len(answers) == SUBJECTS and all(a["status"] == "ok" for a in answers)
+                    assert len(answers) == SUBJECTS
+                    assert all(answer["status"] == "ok" for answer in answers)
                     if run >= 2:  # two warm-up requests
                         times.append(elapsed * 1000)
                 eligible = sum(1 for a in answers if a["eligible"])
@@ -96,6 +97,7 @@ def main(url: str, runs: int) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
 if __name__ == "__main__":

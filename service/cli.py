@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.auth.models import Role
 from service.config import Settings, SettingsError
@@ -203,6 +203,7 @@ def audit_verify() -> None:
 def recompute(version: str | None, region: str | None, batch_size: int) -> None:
     """Rescore every subject as of today, in batches, and store what changed."""
     from service.context import system_context
+    from service.credit.bulk import count_subjects
     from service.credit.scoring import RecomputeReport
     from service.credit.scoring import recompute as run_recompute
 
@@ -210,8 +211,8 @@ def recompute(version: str | None, region: str | None, batch_size: int) -> None:
     configure_logging(settings.log_format, "WARNING")
 
     async def work(engine: AsyncEngine) -> RecomputeReport:
-        async with make_session_factory(engine)() as session:
-            total = await _subject_count(session, region)
+        async with engine.connect() as connection:
+            total = await count_subjects(connection, region)
         with click.progressbar(length=total, label="rescoring", file=sys.stderr) as bar:
             return await run_recompute(
                 engine,
@@ -227,20 +228,6 @@ def recompute(version: str | None, region: str | None, batch_size: int) -> None:
         f"{report.subjects} subjects rescored under policy {report.policy_version} in "
         f"{report.seconds:.1f} s; {report.changed} changed"
     )
-
-
-async def _subject_count(session: AsyncSession, region: str | None) -> int:
-    import sqlalchemy as sa
-
-    where = "WHERE region_code LIKE :region" if region else ""
-    result = await session.execute(
-        sa.text(
-            f"SELECT (SELECT count(*) FROM institutions {where})"
-            f" + (SELECT count(*) FROM practitioners {where})"
-        ),
-        {"region": f"{region}%"} if region else {},
-    )
-    return int(result.scalar_one())
 
 
 @main.group()

@@ -261,16 +261,18 @@ async def score_subjects(
     return [Scored(*row) for row in rows]
 
 
+_CHANGED_ONLY = """
+    SELECT c.* FROM ({source}) AS c
+    LEFT JOIN credit_scores cs
+        ON cs.subject_kind = c.subject_kind AND cs.subject_id = c.subject_id
+    WHERE (cs.region_code, cs.score, cs.grade, cs.policy_version, cs.next_change_on)
+        IS DISTINCT FROM (c.region_code, c.score, c.grade, :store_version, c.next_change_on)"""
+
+
 def _store_sql(source: str) -> str:
-    """Upsert scored rows from ``source``; only changed rows are written, each also logged."""
+    """Upsert the rows of ``source`` that differ from what is stored, logging each."""
     return f"""
-    WITH computed AS (
-        SELECT c.* FROM ({source}) AS c
-        LEFT JOIN credit_scores cs
-            ON cs.subject_kind = c.subject_kind AND cs.subject_id = c.subject_id
-        WHERE (cs.region_code, cs.score, cs.grade, cs.policy_version, cs.next_change_on)
-            IS DISTINCT FROM (c.region_code, c.score, c.grade, :store_version, c.next_change_on)
-    ),
+    WITH computed AS ({_CHANGED_ONLY.format(source=source)}),
     changed AS (
         INSERT INTO credit_scores AS cs (subject_kind, subject_id, region_code, score, grade,
             policy_version, as_of, next_change_on, computed_at)
@@ -281,9 +283,6 @@ def _store_sql(source: str) -> str:
             region_code = EXCLUDED.region_code, score = EXCLUDED.score, grade = EXCLUDED.grade,
             policy_version = EXCLUDED.policy_version, as_of = EXCLUDED.as_of,
             next_change_on = EXCLUDED.next_change_on, computed_at = EXCLUDED.computed_at
-        WHERE (cs.region_code, cs.score, cs.grade, cs.policy_version, cs.next_change_on)
-            IS DISTINCT FROM (EXCLUDED.region_code, EXCLUDED.score, EXCLUDED.grade,
-                EXCLUDED.policy_version, EXCLUDED.next_change_on)
         RETURNING subject_kind, subject_id, score, grade, policy_version, as_of, computed_at
     ),
     logged AS (
@@ -323,6 +322,18 @@ async def store_scores(
     return int(result.scalar_one())
 
 
+async def count_subjects(connection: AsyncConnection, region: str | None) -> int:
+    where = "WHERE region_code LIKE :region" if region else ""
+    result = await connection.execute(
+        sa.text(
+            f"SELECT (SELECT count(*) FROM institutions {where})"
+            f" + (SELECT count(*) FROM practitioners {where})"
+        ),
+        {"region": f"{region}%"} if region else {},
+    )
+    return int(result.scalar_one())
+
+
 async def store_all_scores(
     connection: AsyncConnection,
     policy: Policy,
@@ -333,44 +344,45 @@ async def store_all_scores(
     batch_size: int,
     progress: Callable[[int], None],
 ) -> tuple[int, int]:
-    """Score every subject (of a region) in one pass, then store them batch by batch.
+    """Score every subject (of a region) in one pass, then store the changes batch by batch.
 
-    One pass over the records is far cheaper than one per batch; the batches keep each
-    write transaction short and let a caller show progress. Committed per batch; returns
-    (subjects, changed).
+    One pass over the records is far cheaper than one per batch; only the subjects whose
+    score changed are kept and written, in short transactions a caller can show progress
+    of. Returns (subjects scored, subjects changed).
     """
     sql, params = scoring_sql(policy, moment, region=region)
+    params["store_version"] = policy.version
+    # CREATE TABLE AS may run the scoring in parallel; INSERT ... SELECT may not.
     await connection.execute(
         sa.text(
-            "CREATE TEMP TABLE fresh_scores (n bigint, subject_kind text, subject_id uuid,"
-            " region_code text, score numeric, grade text, next_change_on date)"
-            " ON COMMIT PRESERVE ROWS"
-        )
-    )
-    await connection.execute(
-        sa.text(f"INSERT INTO fresh_scores SELECT row_number() OVER (), s.* FROM ({sql}) AS s"),
+            f"CREATE TEMP TABLE changed_scores ON COMMIT PRESERVE ROWS AS"
+            f" SELECT row_number() OVER () AS n, s.* FROM ({_CHANGED_ONLY.format(source=sql)}) AS s"
+        ),
         params,
     )
     await connection.commit()
-    total = int(
-        (await connection.execute(sa.text("SELECT count(*) FROM fresh_scores"))).scalar_one()
+    changes = int(
+        (await connection.execute(sa.text("SELECT count(*) FROM changed_scores"))).scalar_one()
     )
+    subjects = await count_subjects(connection, region)
     batch_sql = _store_sql(
         "SELECT subject_kind, subject_id, region_code, score, grade, next_change_on"
-        " FROM fresh_scores WHERE n > :low AND n <= :high"
+        " FROM changed_scores WHERE n > :low AND n <= :high"
     )
     changed = 0
-    for low in range(0, total, batch_size):
+    progress(subjects - changes)  # the unchanged are done already
+    for low in range(0, changes, batch_size):
         result = await connection.execute(
             sa.text(batch_sql),
             {"low": low, "high": low + batch_size, **_store_params(policy, moment, cause)},
         )
         changed += int(result.scalar_one())
         await connection.commit()
-        progress(min(batch_size, total - low))
-    await connection.execute(sa.text("DROP TABLE fresh_scores"))
-    # After a bulk write the planner's idea of the table is stale: refresh it now,
-    # before the next eligibility request plans against it.
-    await connection.execute(sa.text("ANALYZE credit_scores"))
+        progress(min(batch_size, changes - low))
+    await connection.execute(sa.text("DROP TABLE changed_scores"))
+    if changed > subjects // 10:
+        # After a large bulk write the planner's idea of the table is stale: refresh it
+        # before the next eligibility request plans against it.
+        await connection.execute(sa.text("ANALYZE credit_scores"))
     await connection.commit()
-    return total, changed
+    return subjects, changed
