@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,14 +24,15 @@ from service.clock import Moment
 from service.context import CommandContext
 from service.credit.bulk import SubjectKey, score_subjects
 from service.credit.eligibility import Decision, decide
-from service.credit.models import CreditScore
+from service.credit.models import CreditScore, StarRating
 from service.credit.scoring import moment_now
-from service.credit.star_ratings import levels_in_force
+from service.credit.star_ratings import LATEST_FIRST, rating_in_force
 from service.credit.stars import Stars, effective_stars
 from service.db.arrays import text_array
 from service.db.raw import fetch
 from service.errors import Invalid, NotFound
-from service.listing.queries import lists_in_force
+from service.listing.models import ListEntry
+from service.listing.queries import in_force
 from service.policy.model import Policy, Program
 from service.policy.store import policy_in_force
 from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
@@ -52,6 +54,8 @@ class Asked(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Named:
+    """A subject named by code where there is no request body (one USCC in a URL)."""
+
     uscc: str | None = None
     id_number: str | None = None
 
@@ -79,41 +83,84 @@ class Eligibility:
     answers: list[Answer]
 
 
-def _institutions(codes: Sequence[str]) -> sa.Select[*tuple[Any, ...]]:
-    """Asked institutions with their stored scores, in one query."""
-    return (
+def _asked_rows(kind: str, asked: Any, moment: Moment) -> sa.Select[*tuple[Any, ...]]:
+    """The asked subjects (a CTE of code, id and a detail: an institution's status, a
+    practitioner's masked ID number) with stored score, lists and star level in force.
+
+    One statement, one array parameter: the stars and lists in force are set queries
+    over the asked ids, hash-joined, so ten thousand subjects cost a few scans.
+    """
+    ids = sa.select(asked.c.id)
+    lists = (
         sa.select(
-            col(Institution.uscc),
+            col(ListEntry.subject_id).label("subject_id"),
+            sa.func.array_agg(sa.distinct(col(ListEntry.list_type))).label("lists"),
+        )
+        .where(
+            col(ListEntry.subject_kind) == kind,
+            col(ListEntry.subject_id).in_(ids),
+            in_force(moment),
+        )
+        .group_by(col(ListEntry.subject_id))
+        .cte(f"{kind}_lists")
+    )
+    columns: list[Any] = [
+        *asked.c,
+        col(CreditScore.score),
+        col(CreditScore.grade),
+        col(CreditScore.policy_version),
+        col(CreditScore.next_change_on),
+        lists.c.lists,
+    ]
+    query = (
+        sa.select(*columns)
+        .select_from(asked)
+        .outerjoin(
+            CreditScore,
+            sa.and_(
+                col(CreditScore.subject_kind) == kind, col(CreditScore.subject_id) == asked.c.id
+            ),
+        )
+        .outerjoin(lists, lists.c.subject_id == asked.c.id)
+    )
+    if kind == "institution":
+        levels = (
+            sa.select(col(StarRating.institution_id).label("institution_id"), col(StarRating.level))
+            .ext(distinct_on(col(StarRating.institution_id)))
+            .where(col(StarRating.institution_id).in_(ids), rating_in_force(moment))
+            .order_by(col(StarRating.institution_id), *LATEST_FIRST)
+            .cte("levels")
+        )
+        query = query.add_columns(levels.c.level).outerjoin(
+            levels, levels.c.institution_id == asked.c.id
+        )
+    return query
+
+
+def _institutions(codes: Sequence[str], moment: Moment) -> sa.Select[*tuple[Any, ...]]:
+    asked = (
+        sa.select(
+            col(Institution.uscc).label("code"),
             col(Institution.id),
-            col(Institution.status),
-            col(CreditScore.score),
-            col(CreditScore.grade),
-            col(CreditScore.policy_version),
-            col(CreditScore.next_change_on),
+            col(Institution.status).label("detail"),
         )
-        .outerjoin(CreditScore, _stored_score_of("institution", col(Institution.id)))
         .where(col(Institution.uscc) == sa.any_(text_array(codes)))
+        .cte("asked_institutions")
     )
+    return _asked_rows("institution", asked, moment)
 
 
-def _practitioners(hashes: Sequence[str]) -> sa.Select[*tuple[Any, ...]]:
-    return (
+def _practitioners(hashes: Sequence[str], moment: Moment) -> sa.Select[*tuple[Any, ...]]:
+    asked = (
         sa.select(
-            col(Practitioner.id_number_hash),
+            col(Practitioner.id_number_hash).label("code"),
             col(Practitioner.id),
-            col(Practitioner.id_number_masked),
-            col(CreditScore.score),
-            col(CreditScore.grade),
-            col(CreditScore.policy_version),
-            col(CreditScore.next_change_on),
+            col(Practitioner.id_number_masked).label("detail"),
         )
-        .outerjoin(CreditScore, _stored_score_of("practitioner", col(Practitioner.id)))
         .where(col(Practitioner.id_number_hash) == sa.any_(text_array(hashes)))
+        .cte("asked_practitioners")
     )
-
-
-def _stored_score_of(kind: str, subject_id: Any) -> sa.ColumnElement[bool]:
-    return sa.and_(col(CreditScore.subject_kind) == kind, col(CreditScore.subject_id) == subject_id)
+    return _asked_rows("practitioner", asked, moment)
 
 
 @dataclass(slots=True)
@@ -135,7 +182,7 @@ async def _find(
     moment: Moment,
     policy: Policy,
 ) -> tuple[list[Answer], dict[SubjectKey, _Subject]]:
-    """Each asked subject found or not, with its registry status and stored score.
+    """Each asked subject found or not, with status, stored score, stars and lists in force.
 
     Codes are looked up as given (trimmed, upper-cased): a registered code was checked
     when it was registered. Only a code that matches nothing is checked, to tell a
@@ -159,14 +206,21 @@ async def _find(
     found: dict[SubjectKey, _Subject] = {}
 
     def keep(kind: str, subject_id: uuid.UUID, status: str | None, row: Sequence[Any]) -> None:
-        score, grade, version, changes_on = row
+        score, grade, version, changes_on, lists, *level = row
         current = version == policy.version and (changes_on is None or changes_on > moment.as_of)
         found[(kind, subject_id)] = _Subject(
-            kind, subject_id, status, (score, grade, changes_on) if current else None
+            kind,
+            subject_id,
+            status,
+            (score, grade, changes_on) if current else None,
+            level[0] if level else None,
+            tuple(sorted(lists)) if lists else (),
         )
 
     if usccs:
-        for uscc, subject_id, status, *row in await fetch(session, _institutions(list(usccs))):
+        for uscc, subject_id, status, *row in await fetch(
+            session, _institutions(list(usccs), moment)
+        ):
             keep("institution", subject_id, status, row)
             for answer in usccs[uscc]:
                 answer.status, answer.subject_kind, answer.subject_id = (
@@ -175,7 +229,9 @@ async def _find(
                     subject_id,
                 )
     if hashes:
-        for digest, subject_id, masked, *row in await fetch(session, _practitioners(list(hashes))):
+        for digest, subject_id, masked, *row in await fetch(
+            session, _practitioners(list(hashes), moment)
+        ):
             keep("practitioner", subject_id, None, row)
             for answer in hashes[digest]:
                 answer.status, answer.subject_kind, answer.subject_id = (
@@ -231,11 +287,6 @@ async def eligibility(
             fresh.grade,
             fresh.next_change_on,
         )
-    institutions = [subject_id for kind, subject_id in found if kind == "institution"]
-    for subject_id, level in (await levels_in_force(session, institutions, moment)).items():
-        found[("institution", subject_id)].level = level
-    for key, entries in (await lists_in_force(session, list(found), moment)).items():
-        found[key].lists = tuple(sorted({entry.list_type for entry in entries}))
     operating = set(policy.eligibility.operating_statuses)
     # Thousands of subjects share a few dozen combinations of what decides: decide each once.
     decided: dict[tuple[Any, ...], tuple[Stars | None, Decision]] = {}
