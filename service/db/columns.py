@@ -28,6 +28,10 @@ def timestamp_field() -> datetime:
     )
 
 
+def optional_timestamp_field() -> datetime | None:
+    return Field(default=None, sa_type=sa.DateTime(timezone=True))  # type: ignore[no-any-return]
+
+
 def one_of(
     column: str, values: type[StrEnum], name: str, *, nullable: bool = False
 ) -> sa.CheckConstraint:

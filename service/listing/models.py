@@ -14,12 +14,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import id_field, one_of, timestamp_field
+from service.db.columns import id_field, one_of, optional_timestamp_field, timestamp_field
 from service.policy.model import ListType, SubjectType
-
-
-def _optional_timestamp() -> datetime | None:
-    return Field(default=None, sa_type=sa.DateTime(timezone=True))  # type: ignore[no-any-return]
 
 
 class ListEntry(SQLModel, table=True):
@@ -46,8 +42,8 @@ class ListEntry(SQLModel, table=True):
     basis: str = Field(default="", max_length=2000)
     effective_from: date | None = Field(default=None)
     effective_to: date | None = Field(default=None)
-    published_at: datetime | None = _optional_timestamp()
-    ended_at: datetime | None = _optional_timestamp()
+    published_at: datetime | None = optional_timestamp_field()
+    ended_at: datetime | None = optional_timestamp_field()
     end_reason: str | None = Field(default=None, max_length=40)
     created_at: datetime = timestamp_field()
     version: int = Field(default=1)

@@ -20,12 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import id_field, one_of, timestamp_field
+from service.db.columns import id_field, one_of, optional_timestamp_field, timestamp_field
 from service.records.kinds import DeficiencyScope, DeficiencySeverity, RecordKind, RecordStatus
-
-
-def _optional_timestamp() -> datetime | None:
-    return Field(default=None, sa_type=sa.DateTime(timezone=True))  # type: ignore[no-any-return]
 
 
 class Record(SQLModel, table=True):
@@ -99,10 +95,10 @@ class Record(SQLModel, table=True):
     recorded_at: datetime = timestamp_field()
     recorded_by: uuid.UUID | None = Field(default=None)
     updated_at: datetime = timestamp_field()
-    confirmed_at: datetime | None = _optional_timestamp()
+    confirmed_at: datetime | None = optional_timestamp_field()
     confirmed_by: uuid.UUID | None = Field(default=None)
-    superseded_at: datetime | None = _optional_timestamp()
-    revoked_at: datetime | None = _optional_timestamp()
+    superseded_at: datetime | None = optional_timestamp_field()
+    revoked_at: datetime | None = optional_timestamp_field()
     revoked_by: uuid.UUID | None = Field(default=None)
     revocation_reason: str | None = Field(default=None, max_length=1000)
     revocation_document_no: str | None = Field(default=None, max_length=100)
@@ -133,7 +129,7 @@ class Deficiency(SQLModel, table=True):
     scope: str = Field(max_length=20)
     rectification_deadline: date | None = Field(default=None)
     rectified_on: date | None = Field(default=None)
-    rectification_recorded_at: datetime | None = _optional_timestamp()
+    rectification_recorded_at: datetime | None = optional_timestamp_field()
     rectification_recorded_by: uuid.UUID | None = Field(default=None)
     rectification_note: str | None = Field(default=None, max_length=4000)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from strategies import DETAILS_BY_KIND
 
 from service.clock import Moment
 from service.credit.bulk import score_subjects
@@ -57,30 +58,11 @@ moments = st.builds(
     st.integers(-30, 500),
     st.integers(0, 24 * 400),
 )
-details_by_kind: dict[str, Any] = {
-    "complaint": st.fixed_dictionaries(
-        {"outcome": st.sampled_from(["substantiated", "unsubstantiated", "unfounded"])}
-    ),
-    "abuse_finding": st.fixed_dictionaries({"harm": st.sampled_from(["actual", "potential"])}),
-    "penalty": st.fixed_dictionaries(
-        {
-            "severity": st.sampled_from(["minor", "general", "serious"]),
-            "penalty_kinds": st.lists(
-                st.sampled_from(["warning", "fine", "licence_revocation"]), min_size=1, max_size=2
-            ),
-            "violation_category": st.sampled_from(
-                [None, "subsidy_fraud", "false_information", "fees"]
-            ),
-        }
-    ),
-    "commendation": st.just({"level": "county"}),
-    "inspection": st.just({}),
-}
 
 
 @st.composite
 def stored_records(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    kind = draw(st.sampled_from(sorted(details_by_kind)))
+    kind = draw(st.sampled_from(sorted(DETAILS_BY_KIND)))
     occurred = DAY - timedelta(days=draw(st.integers(0, 400)))
     confirmed = START + timedelta(hours=draw(st.integers(0, 24 * 30)))
     home = (
@@ -97,7 +79,7 @@ def stored_records(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]
     record = {
         "id": record_id, "kind": kind, "status": ending or "confirmed", "chain_id": record_id,
         "institution_id": home, "practitioner_id": person, "region_code": "330522",
-        "occurred_on": occurred, "details": draw(details_by_kind[kind]), "version": 2,
+        "occurred_on": occurred, "details": draw(DETAILS_BY_KIND[kind]), "version": 2,
         "recorded_at": confirmed, "updated_at": confirmed, "confirmed_at": confirmed,
         "superseded_at": ended if ending == "superseded" else None,
         "revoked_at": ended if ending == "revoked" else None,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import DETAILS_BY_KIND
 
 from service.clock import Moment
 from service.credit.engine import DeficiencyFact, Fact, assess
@@ -167,28 +169,6 @@ def test_the_lift_names_deficiencies_whose_rectification_suffices() -> None:
 # Properties over arbitrary facts
 
 
-def _details(kind: str) -> st.SearchStrategy[dict[str, Any]]:
-    choices: dict[str, Any] = {
-        "complaint": st.fixed_dictionaries(
-            {"outcome": st.sampled_from(["substantiated", "unsubstantiated", "unfounded"])}
-        ),
-        "abuse_finding": st.fixed_dictionaries({"harm": st.sampled_from(["actual", "potential"])}),
-        "penalty": st.fixed_dictionaries(
-            {
-                "severity": st.sampled_from(["minor", "general", "serious"]),
-                "penalty_kinds": st.lists(
-                    st.sampled_from(["warning", "fine", "licence_revocation"]), min_size=1
-                ),
-                "violation_category": st.sampled_from(
-                    [None, "subsidy_fraud", "fees", "obstructing_inspection"]
-                ),
-            }
-        ),
-        "commendation": st.just({"level": "county"}),
-    }
-    return choices[kind]  # type: ignore[no-any-return]
-
-
 days = st.dates(min_value=date(2022, 1, 1), max_value=date(2026, 11, 1))
 
 
@@ -220,7 +200,7 @@ def facts(draw: st.DrawFn) -> Fact:
     if kind == "inspection":
         found = tuple(draw(st.lists(deficiencies(occurred), max_size=4)))
         return Fact(uuid.uuid4(), kind, occurred, confirmed, None, {}, found)
-    return Fact(uuid.uuid4(), kind, occurred, confirmed, None, draw(_details(kind)))
+    return Fact(uuid.uuid4(), kind, occurred, confirmed, None, draw(DETAILS_BY_KIND[kind]))
 
 
 def at(day: date) -> Moment:
@@ -265,12 +245,31 @@ def test_the_same_facts_give_the_same_answer_in_any_order(known: list[Fact], day
     assert forward == assess(known, POLICY, at(day))
 
 
+def known_then(facts: list[Fact], moment: Moment) -> list[Fact]:
+    """The facts as known at a moment: nothing confirmed or rectified later."""
+    frozen = []
+    for fact in facts:
+        if fact.confirmed_at > moment.known_at:
+            continue
+        deficiencies = tuple(
+            d
+            if d.rectification_recorded_at is None or d.rectification_recorded_at <= moment.known_at
+            else replace(d, rectified_on=None, rectification_recorded_at=None)
+            for d in fact.deficiencies
+        )
+        frozen.append(replace(fact, deficiencies=deficiencies))
+    return frozen
+
+
 @given(known=st.lists(facts(), max_size=12), day=st.dates(date(2026, 11, 2), date(2028, 1, 1)))
-def test_the_lift_date_is_when_the_grade_really_rises(known: list[Fact], day: date) -> None:
-    result = assess(known, POLICY, at(day))
+def test_the_lift_date_is_when_the_grade_rises_if_nothing_new_happens(
+    known: list[Fact], day: date
+) -> None:
+    moment = Moment.of(day, datetime.combine(day, datetime.max.time(), tzinfo=UTC))
+    facts = known_then(known, moment)
+    result = assess(facts, POLICY, moment)
     if result.lift is None or result.lift.lifts_on is None:
         return
-    assert not POLICY.at_least(
-        assess(known, POLICY, at(result.lift.lifts_on - timedelta(days=1))).grade, result.lift.grade
-    )
-    assert POLICY.at_least(assess(known, POLICY, at(result.lift.lifts_on)).grade, result.lift.grade)
+    lifted, target = result.lift.lifts_on, result.lift.grade
+    assert not POLICY.at_least(assess(facts, POLICY, at(lifted - timedelta(days=1))).grade, target)
+    assert POLICY.at_least(assess(facts, POLICY, at(lifted)).grade, target)
