@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
@@ -49,6 +50,14 @@ AsOf = Annotated[
     QueryParameter(description="the date to answer for (China time); default today"),
 ]
 MAX_ELIGIBILITY_BYTES = 4 * 1024 * 1024
+CENT = Decimal("0.01")
+
+
+def points(value: Decimal) -> Decimal:
+    """Scores and points as answers show them: always two decimals (85.00, 17.50)."""
+    return value.quantize(CENT)
+
+
 LIST_OF_CHANGES = 1000
 
 
@@ -58,14 +67,16 @@ def _contribution(part: Contribution) -> ContributionOut:
         deficiency_id=part.deficiency_id,
         code=part.code,
         kind=part.kind,
-        points=part.points,
+        points=points(part.points),
         fact_class=part.fact_class.value,
         occurred_on=part.occurred_on,
         stops_counting_on=part.stops_counting_on,
         why=part.why,
         grade_cap=part.grade_cap,
         rectification=part.rectification,
-        points_if_rectified=part.points_if_rectified,
+        points_if_rectified=(
+            None if part.points_if_rectified is None else points(part.points_if_rectified)
+        ),
     )
 
 
@@ -79,7 +90,7 @@ def credit_out(standing: Standing) -> CreditOut:
         region_code=standing.region_code,
         as_of=result.as_of,
         policy_version=result.policy_version,
-        score=result.score,
+        score=points(result.score),
         grade=result.grade,
         grade_by_score=result.grade_by_score,
         next_change_on=result.next_change_on,
@@ -88,8 +99,8 @@ def credit_out(standing: Standing) -> CreditOut:
         if lift is None
         else LiftOut(
             grade=lift.grade,
-            needs_score=lift.needs_score,
-            points_short=lift.points_short,
+            needs_score=points(lift.needs_score),
+            points_short=points(lift.points_short),
             held_by_caps=list(lift.held_by_caps),
             lifts_on=lift.lifts_on,
             by_expiry=[_contribution(part) for part in lift.by_expiry],
@@ -179,7 +190,7 @@ def _eligibility_out(result: Eligibility) -> EligibilityOut:
                 review=decision.review if decision else None,
                 reasons=reasons,
                 grade=answer.grade,
-                score=answer.score,
+                score=None if answer.score is None else points(answer.score),
                 effective_stars=answer.stars.effective if answer.stars else None,
                 assessed_stars=answer.stars.assessed if answer.stars else None,
                 lists=list(answer.lists),

@@ -116,7 +116,7 @@ async def test_a_home_without_records_is_grade_a_with_nothing_to_explain(
 ) -> None:
     institution = await home(client, admin)
     standing = await credit(client, admin, institution)
-    assert (standing["score"], standing["grade"]) == ("100", "A")
+    assert (standing["score"], standing["grade"]) == ("100.00", "A")
     assert standing["contributions"] == []
     assert standing["lift"] is None
     assert standing["policy_version"] == "2026.1"
@@ -126,12 +126,12 @@ async def test_a_home_without_records_is_grade_a_with_nothing_to_explain(
 @pytest.mark.parametrize(
     ("severities", "score", "grade"),
     [
-        (["minor", "minor"], "90", "A"),
-        (["general", "general"], "70", "B"),
-        (["serious"], "70", "B"),
-        (["serious", "general", "minor"], "50", "C"),
-        (["serious", "serious"], "40", "C"),
-        (["serious", "serious", "minor"], "35", "D"),
+        (["minor", "minor"], "90.00", "A"),
+        (["general", "general"], "70.00", "B"),
+        (["serious"], "70.00", "B"),
+        (["serious", "general", "minor"], "50.00", "C"),
+        (["serious", "serious"], "40.00", "C"),
+        (["serious", "serious", "minor"], "35.00", "D"),
     ],
 )
 async def test_grades_follow_the_default_thresholds(
@@ -170,21 +170,21 @@ async def test_every_point_is_explained_with_when_it_stops_counting(
     ]  # fmt: skip
     record = await confirmed(client, inspector, body)
     standing = await credit(client, admin, institution)
-    assert (standing["score"], standing["grade"]) == ("61", "C")
+    assert (standing["score"], standing["grade"]) == ("61.00", "C")
     serious, general = sorted(
         standing["contributions"], key=lambda part: Decimal(part["points"]), reverse=True
     )
     assert serious["record_id"] == record
     assert (serious["points"], serious["fact_class"], serious["rectification"]) == (
-        "35",
+        "35.00",
         "serious",
         "open",
     )
     assert serious["stops_counting_on"] == date(held.year + 3, held.month, held.day).isoformat()
-    assert serious["points_if_rectified"] == "17.5"
-    assert general["points"] == "4"
+    assert serious["points_if_rectified"] == "17.50"
+    assert general["points"] == "4.00"
     lift = standing["lift"]
-    assert (lift["grade"], lift["points_short"]) == ("B", "9")
+    assert (lift["grade"], lift["points_short"]) == ("B", "9.00")
     assert [part["deficiency_id"] for part in lift["by_rectification"]] == [
         serious["deficiency_id"]
     ]
@@ -198,7 +198,7 @@ async def test_abuse_with_actual_harm_sets_grade_d_and_excludes_from_subsidies(
     person = await client.post("/api/v1/practitioners", json=practitioner_body(2), headers=admin)
     await confirmed(client, inspector, abuse_body(institution, person.json()["id"]))
     standing = await credit(client, admin, institution)
-    assert (standing["score"], standing["grade_by_score"], standing["grade"]) == ("60", "C", "D")
+    assert (standing["score"], standing["grade_by_score"], standing["grade"]) == ("60.00", "C", "D")
     assert standing["lift"]["held_by_caps"] != []
     answer = (await ask(client, subsidy, "construction_subsidy", {"uscc": make_uscc(1)}))[
         "answers"
