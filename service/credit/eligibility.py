@@ -1,8 +1,9 @@
 """Subsidy eligibility: a decision with the reasons a subsidy office can defend later.
 
 Pure: the subject's grade, effective stars, lists and operating status in, a decision
-out. Every reason code is defined in the policy, with its effect: any ``ineligible``
-reason refuses, a ``review`` reason keeps the subject eligible but flags it.
+out. What a list does comes from its measures in the policy. Every reason code is
+defined in the policy, with its effect: any ``ineligible`` reason refuses, a ``review``
+reason keeps the subject eligible but flags it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def decide(
     stars: Stars | None,
     lists: Collection[str],
     operating: bool,
+    employs_barred: bool = False,
 ) -> Decision:
     rules = policy.eligibility
     reasons: list[str] = []
@@ -39,15 +41,18 @@ def decide(
         reasons.append("NOT_OPERATING")
     if grade in rules.ineligible_grades:
         reasons.append("GRADE_INELIGIBLE")
-    if any(list_type in rules.ineligible_lists for list_type in lists):
+    effects = {measure.subsidy for measure in policy.measures_of(lists)}
+    if ReasonEffect.INELIGIBLE in effects:
         reasons.append("LISTED_INELIGIBLE")
     if program.min_stars and stars is not None:
         if stars.suspended:
             reasons.append("STARS_SUSPENDED")
         elif (stars.effective or 0) < program.min_stars:
             reasons.append("STARS_BELOW_MINIMUM")
-    if any(list_type in rules.review_lists for list_type in lists):
+    if ReasonEffect.REVIEW in effects:
         reasons.append("LISTED_REVIEW")
+    if employs_barred:
+        reasons.append("EMPLOYS_BARRED_PRACTITIONER")
     effects = {policy.reasons[code].effect for code in reasons}
     eligible = ReasonEffect.INELIGIBLE not in effects
     if eligible and not any(

@@ -21,7 +21,7 @@ def effective_stars(
 ) -> Stars:
     if assessed is None:
         return Stars(None, None, suspended=False, capped=False)
-    if any(list_type in policy.stars.suspending_lists for list_type in lists):
+    if any(measure.suspends_stars for measure in policy.measures_of(lists)):
         return Stars(assessed, None, suspended=True, capped=False)
     cap = policy.stars.cap_by_grade.get(grade)
     effective = assessed if cap is None else min(assessed, cap)

@@ -7,6 +7,7 @@ record kind, every reason code the service emits defined. Each problem names its
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -48,6 +49,7 @@ SERVICE_REASONS = (
     "GRADE_INELIGIBLE",
     "LISTED_INELIGIBLE",
     "LISTED_REVIEW",
+    "EMPLOYS_BARRED_PRACTITIONER",
     "STARS_BELOW_MINIMUM",
     "STARS_SUSPENDED",
     "SUBJECT_KIND_NOT_COVERED",
@@ -124,6 +126,21 @@ class InspectionRules(Struct, forbid_unknown_fields=True):
         return fact_class
 
 
+def record_matches(
+    rule_kind: RecordKind, when: dict[str, list[str]], kind: str, details: dict[str, object]
+) -> bool:
+    """A record of ``kind`` matches when every ``when`` field holds an allowed value
+    (for a list field, any of its items)."""
+    if kind != rule_kind:
+        return False
+    for field, allowed in when.items():
+        value = details.get(field)
+        values = value if isinstance(value, list) else [value]
+        if not any(str(item) in allowed for item in values if item is not None):
+            return False
+    return True
+
+
 class FactRule(Struct, forbid_unknown_fields=True):
     """Points for a record of one kind whose details match ``when`` (first match wins)."""
 
@@ -136,26 +153,27 @@ class FactRule(Struct, forbid_unknown_fields=True):
     title: str = ""
 
     def matches(self, kind: str, details: dict[str, object]) -> bool:
-        if kind != self.kind:
-            return False
-        for field, allowed in self.when.items():
-            value = details.get(field)
-            values = value if isinstance(value, list) else [value]
-            if not any(str(item) in allowed for item in values if item is not None):
-                return False
-        return True
+        return record_matches(self.kind, self.when, kind, details)
 
 
 class StarRules(Struct, forbid_unknown_fields=True):
     cap_by_grade: dict[str, Stars] = msgspec.field(default_factory=dict)
-    suspending_lists: list[ListType] = msgspec.field(default_factory=list)
 
 
 class EligibilityRules(Struct, forbid_unknown_fields=True):
     ineligible_grades: list[str] = msgspec.field(default_factory=list)
-    ineligible_lists: list[ListType] = msgspec.field(default_factory=list)
-    review_lists: list[ListType] = msgspec.field(default_factory=list)
     operating_statuses: list[str] = msgspec.field(default_factory=lambda: ["operating"])
+
+
+class Measure(Struct, forbid_unknown_fields=True):
+    """What a listing does to a subject, and the published basis it rests on."""
+
+    code: Code
+    zh: str
+    en: str
+    basis: Annotated[str, Meta(min_length=1)]
+    subsidy: ReasonEffect | None = None  # how it changes subsidy eligibility
+    suspends_stars: bool = False
 
 
 class Program(Struct, forbid_unknown_fields=True):
@@ -172,25 +190,40 @@ class Reason(Struct, forbid_unknown_fields=True):
     en: str
 
 
-class BlackListRules(Struct, forbid_unknown_fields=True):
+class Trigger(Struct, forbid_unknown_fields=True):
+    """A record that, once confirmed, proposes its subjects for a list."""
+
+    code: Code
+    kind: RecordKind
+    when: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    title: str = ""
+
+    def matches(self, kind: str, details: dict[str, object]) -> bool:
+        return record_matches(self.kind, self.when, kind, details)
+
+
+class ListProcess(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Due process shared by every list: windows in Chinese working days, durations."""
+
     duration_months: Months
-    objection_working_days: WorkingDays
+    objection_working_days: WorkingDays  # the notice period (public notice for the red list)
+    publish_within_working_days: WorkingDays
+    measures: list[Code]
+
+
+class BlackListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):
     repair_after_months: Months
-    trigger_violations: list[str] = msgspec.field(default_factory=list)
+    triggers: list[Trigger] = msgspec.field(default_factory=list)
 
 
-class WatchListRules(Struct, forbid_unknown_fields=True):
-    duration_months: Months
-    objection_working_days: WorkingDays
+class WatchListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):
     grades: list[str]
     substantiated_complaints: Annotated[int, Meta(ge=1)]
     complaints_window_months: Months
-    overdue_serious_deficiency: bool = True
+    overdue_deficiency_severities: list[str] = msgspec.field(default_factory=list)
 
 
-class RedListRules(Struct, forbid_unknown_fields=True):
-    duration_months: Months
-    notice_working_days: WorkingDays
+class RedListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):
     grade: str
     grade_months: Months
     min_stars: Stars
@@ -201,6 +234,17 @@ class ListRules(Struct, forbid_unknown_fields=True):
     black: BlackListRules
     watch: WatchListRules
     red: RedListRules
+
+    def of(self, list_type: str) -> ListProcess:
+        process: ListProcess = getattr(self, list_type)
+        return process
+
+
+class Calendar(Struct, forbid_unknown_fields=True):
+    """Days off for years the working-day library does not cover yet (the fallback)."""
+
+    holidays: list[date] = msgspec.field(default_factory=list)
+    workdays: list[date] = msgspec.field(default_factory=list)  # adjusted weekend workdays
 
 
 class PublicationMonths(Struct, forbid_unknown_fields=True):
@@ -233,7 +277,9 @@ class Policy(Struct, forbid_unknown_fields=True):
     eligibility: EligibilityRules
     programs: list[Program]
     reasons: dict[Code, Reason]
+    measures: list[Measure]
     lists: ListRules
+    calendar: Calendar
     disclosure: Disclosure
 
     @property
@@ -265,6 +311,14 @@ class Policy(Struct, forbid_unknown_fields=True):
 
     def program(self, code: str) -> Program | None:
         return next((program for program in self.programs if program.code == code), None)
+
+    def measure(self, code: str) -> Measure:
+        return next(measure for measure in self.measures if measure.code == code)
+
+    def measures_of(self, list_types: Iterable[str]) -> list[Measure]:
+        """The measures the given lists apply, each once, in policy order."""
+        codes = {code for list_type in list_types for code in self.lists.of(list_type).measures}
+        return [measure for measure in self.measures if measure.code in codes]
 
     def problems(self) -> list[str]:
         """What the types cannot say is wrong, each naming its key."""
@@ -298,6 +352,23 @@ class Policy(Struct, forbid_unknown_fields=True):
                 if field not in fields:
                     found.append(
                         f"{key}.when.{field}: {rule.kind.value} details have no such field"
+                    )
+        measure_codes = [measure.code for measure in self.measures]
+        if len(set(measure_codes)) != len(measure_codes):
+            found.append("measures: a code appears twice")
+        for list_type in ListType:
+            for code in self.lists.of(list_type).measures:
+                if code not in measure_codes:
+                    found.append(f"lists.{list_type.value}.measures: {code} is not a measure")
+        for index, trigger in enumerate(self.lists.black.triggers):
+            details = msgspec.structs.fields(BODY_OF_KIND[trigger.kind])
+            detail_type = next(f.type for f in details if f.name == "details")
+            fields = {f.name for f in msgspec.structs.fields(detail_type)}
+            for field in trigger.when:
+                if field not in fields:
+                    found.append(
+                        f"lists.black.triggers[{index}].when.{field}: "
+                        f"{trigger.kind.value} details have no such field"
                     )
         for grade in [*self.stars.cap_by_grade, *self.eligibility.ineligible_grades]:
             if grade not in names:
