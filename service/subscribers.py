@@ -1,17 +1,23 @@
 """The one place that wires domain events to the code that derives from them.
 
-Records publish events; the credit engine (and, later, the outbox) subscribe here
-without any change to the code that publishes.
+Records publish events; the credit engine, the lists' triggers (and, later, the
+outbox) subscribe here without any change to the code that publishes. Order matters:
+scores are updated before the triggers that read them.
 """
 
 from __future__ import annotations
 
 from service.credit.scoring import rescore
 from service.events import EventBus
+from service.listing.barred import refuse_barred_employment
+from service.listing.triggers import on_records
 from service.records.events import RecordEvent
+from service.registry.events import EmploymentStarting
 
 
 def build_event_bus() -> EventBus:
     bus = EventBus()
     bus.subscribe(RecordEvent, rescore)  # scores change with the records, in their transaction
+    bus.subscribe(RecordEvent, on_records)  # then the list triggers read the new scores
+    bus.subscribe(EmploymentStarting, refuse_barred_employment)
     return bus

@@ -6,6 +6,7 @@ from service.audit import models as audit_models
 from service.auth import models as auth_models
 from service.credit import models as credit_models
 from service.idempotency import models as idempotency_models
+from service.integrations import models as integrations_models
 from service.listing import models as listing_models
 from service.policy import models as policy_models
 from service.records import models as records_models
@@ -18,6 +19,7 @@ __all__ = [
     "auth_models",
     "credit_models",
     "idempotency_models",
+    "integrations_models",
     "listing_models",
     "metadata",
     "policy_models",

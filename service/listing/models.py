@@ -1,21 +1,26 @@
-"""List entries: a subject on the black, watch or red list, and when it is in force.
+"""List entries and everything their due process leaves behind.
 
-The due-process state machine of the lists stage moves an entry from proposal to
-publication and its end; what the credit engine needs is only when an entry is in
-force: published (``published_at``), between ``effective_from`` and ``effective_to``,
-and not yet ended (``ended_at``).
+An entry moves through the states of ``service.listing.machine``; each move is a
+``list_transitions`` row (who, when, under which rule and document, why), numbered per
+entry so that two workers can never both record the same step. Objections, repair
+applications and notices are rows of their own, kept for good.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from service.db.columns import id_field, one_of, optional_timestamp_field, timestamp_field
+from service.listing.machine import OPEN, EntryStatus
 from service.policy.model import ListType, SubjectType
+
+_OPEN = ", ".join(f"'{status.value}'" for status in sorted(OPEN))
 
 
 class ListEntry(SQLModel, table=True):
@@ -23,12 +28,28 @@ class ListEntry(SQLModel, table=True):
     __table_args__ = (
         one_of("list_type", ListType, "ck_list_entries_list_type"),
         one_of("subject_kind", SubjectType, "ck_list_entries_subject_kind"),
+        one_of("status", EntryStatus, "ck_list_entries_status"),
         sa.Index("ix_list_entries_subject", "subject_kind", "subject_id"),
         sa.Index(
             "ix_list_entries_published",
             "list_type",
             "region_code",
             postgresql_where=sa.text("published_at IS NOT NULL"),
+        ),
+        # One open entry per list and subject: a trigger firing twice proposes once.
+        sa.Index(
+            "uq_list_entries_open",
+            "list_type",
+            "subject_kind",
+            "subject_id",
+            unique=True,
+            postgresql_where=sa.text(f"status IN ({_OPEN})"),
+        ),
+        # The worker's question: which published entries have run out?
+        sa.Index(
+            "ix_list_entries_due",
+            "effective_to",
+            postgresql_where=sa.text("status = 'published'"),
         ),
     )
 
@@ -40,6 +61,15 @@ class ListEntry(SQLModel, table=True):
     status: str = Field(max_length=20)
     reason_code: str = Field(max_length=64)
     basis: str = Field(default="", max_length=2000)
+    trigger_record_id: uuid.UUID | None = Field(default=None)
+    proposed_by: uuid.UUID | None = Field(default=None)
+    proposed_at: datetime | None = optional_timestamp_field()
+    notified_at: datetime | None = optional_timestamp_field()
+    objection_deadline: date | None = Field(default=None)
+    deadline_by_fallback: bool = Field(default=False)
+    decided_by: uuid.UUID | None = Field(default=None)
+    decided_at: datetime | None = optional_timestamp_field()
+    publish_by: date | None = Field(default=None)
     effective_from: date | None = Field(default=None)
     effective_to: date | None = Field(default=None)
     published_at: datetime | None = optional_timestamp_field()
@@ -47,3 +77,82 @@ class ListEntry(SQLModel, table=True):
     end_reason: str | None = Field(default=None, max_length=40)
     created_at: datetime = timestamp_field()
     version: int = Field(default=1)
+
+
+class ListTransition(SQLModel, table=True):
+    __tablename__ = "list_transitions"
+    __table_args__ = (sa.UniqueConstraint("entry_id", "seq", name="uq_list_transitions_seq"),)
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
+    entry_id: uuid.UUID = Field(foreign_key="list_entries.id", index=True)
+    seq: int
+    action: str = Field(max_length=30)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    actor_id: uuid.UUID | None = Field(default=None)
+    actor_role: str = Field(max_length=20)
+    occurred_at: datetime = timestamp_field()
+    rule: str = Field(default="", max_length=200)
+    basis_document: str | None = Field(default=None, max_length=200)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class Objection(SQLModel, table=True):
+    __tablename__ = "list_objections"
+
+    id: uuid.UUID = id_field()
+    entry_id: uuid.UUID = Field(foreign_key="list_entries.id", index=True)
+    filed_on: date
+    filed_by_name: str = Field(max_length=100)
+    statement: str = Field(max_length=4000)
+    evidence: str = Field(default="", max_length=4000)
+    recorded_at: datetime = timestamp_field()
+    recorded_by: uuid.UUID | None = Field(default=None)
+    status: str = Field(default="pending", max_length=20)
+    resolved_by: uuid.UUID | None = Field(default=None)
+    resolved_at: datetime | None = optional_timestamp_field()
+    resolution: str | None = Field(default=None, max_length=2000)
+
+
+class RepairApplication(SQLModel, table=True):
+    __tablename__ = "repair_applications"
+
+    id: uuid.UUID = id_field()
+    entry_id: uuid.UUID = Field(foreign_key="list_entries.id", index=True)
+    filed_on: date
+    evidence: str = Field(max_length=4000)
+    obligations_fulfilled: bool
+    public_commitment: str = Field(max_length=4000)
+    recorded_at: datetime = timestamp_field()
+    recorded_by: uuid.UUID | None = Field(default=None)
+    status: str = Field(default="pending", max_length=20)
+    reviewed_by: uuid.UUID | None = Field(default=None)
+    reviewed_at: datetime | None = optional_timestamp_field()
+    comment: str | None = Field(default=None, max_length=2000)
+    unmet: list[str] = Field(default_factory=list, sa_type=JSONB)  # conditions not met
+
+
+class Notice(SQLModel, table=True):
+    """A written notice to the subject (or the public, for the red list), as sent."""
+
+    __tablename__ = "list_notices"
+
+    id: uuid.UUID = id_field()
+    entry_id: uuid.UUID = Field(foreign_key="list_entries.id", index=True)
+    document: str = Field(sa_type=sa.Text)
+    objection_deadline: date
+    created_at: datetime = timestamp_field()
+    delivered_at: datetime | None = optional_timestamp_field()
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+
+
+class JobRun(SQLModel, table=True):
+    """When a scheduled job last ran, so that several workers run it once a day."""
+
+    __tablename__ = "job_runs"
+
+    name: str = Field(primary_key=True, max_length=60)
+    last_run_on: date
+    last_run_at: datetime = timestamp_field()

@@ -132,6 +132,9 @@ class Employment(SQLModel, table=True):
     role: str = Field(max_length=30)
     start_date: date
     end_date: date | None = Field(default=None)
+    # Set when a reviewer let a practitioner on the black list be employed, and why.
+    override_reason: str | None = Field(default=None, max_length=1000)
+    override_by: uuid.UUID | None = Field(default=None)
     version: int = Field(default=1)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

@@ -102,6 +102,10 @@ class EmploymentCreate(Struct, forbid_unknown_fields=True):
     role: EmploymentRole
     start_date: date
     end_date: date | None = None
+    # A reviewer's reason to employ a practitioner who is on the black list anyway.
+    override_reason: Annotated[str, Meta(min_length=1, max_length=1000, pattern=NO_NUL)] | None = (
+        None
+    )
 
 
 class EmploymentUpdate(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -117,6 +121,7 @@ class EmploymentOut(Struct):
     start_date: date
     end_date: date | None
     version: int
+    override_reason: str | None = None
 
 
 def changes_of(update: Struct) -> dict[str, object]:

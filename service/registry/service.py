@@ -12,11 +12,12 @@ from sqlmodel import SQLModel, col
 
 from service.audit import chain as audit
 from service.auth.actor import Actor
-from service.auth.models import RECORDING_ROLES, STAFF_ROLES
+from service.auth.models import RECORDING_ROLES, STAFF_ROLES, Role
 from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
 from service.errors import Conflict, FieldError, Invalid
+from service.registry.events import EmploymentStarting
 from service.registry.identifiers import (
     IdentifierError,
     normalize_id_number,
@@ -305,7 +306,8 @@ async def update_practitioner(
 async def create_employment(
     session: AsyncSession, ctx: CommandContext, data: EmploymentCreate
 ) -> Employment:
-    ctx.actor.require_role(*RECORDING_ROLES)
+    # Overriding a bar on employment is a reviewer's decision, with its reason.
+    ctx.actor.require_role(*((Role.REVIEWER,) if data.override_reason else RECORDING_ROLES))
     institution = await get_or_404(session, Institution, data.institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
     await get_or_404(session, Practitioner, data.practitioner_id, "practitioner")
@@ -323,12 +325,16 @@ async def create_employment(
             "this practitioner already has a current employment at this institution",
             errors=[FieldError("practitioner_id", "already employed here")],
         )
+    starting = EmploymentStarting(data.institution_id, data.practitioner_id, data.override_reason)
+    await ctx.events.publish(session, ctx, [starting])
     employment = Employment(
         institution_id=data.institution_id,
         practitioner_id=data.practitioner_id,
         role=data.role.value,
         start_date=data.start_date,
         end_date=data.end_date,
+        override_reason=data.override_reason.strip() if data.override_reason else None,
+        override_by=ctx.actor.user_id if data.override_reason else None,
         created_at=ctx.now(),
         updated_at=ctx.now(),
     )

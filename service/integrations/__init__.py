@@ -1,0 +1,1 @@
+"""Talking to the world outside: the outbox and what delivers from it."""
