@@ -19,6 +19,7 @@ from service.credit.routes import ROUTES as CREDIT_ROUTES
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.health.routes import health, ready
+from service.listing.routes import ROUTES as LISTING_ROUTES
 from service.logs import configure_logging
 from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.protection import IdNumberVault
@@ -53,7 +54,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 await anyio.to_thread.run_sync(embedded.stop)
 
     return Litestar(
-        route_handlers=[health, ready, *REGISTRY_ROUTES, *RECORD_ROUTES, *CREDIT_ROUTES],
+        route_handlers=[
+            health,
+            ready,
+            *REGISTRY_ROUTES,
+            *RECORD_ROUTES,
+            *CREDIT_ROUTES,
+            *LISTING_ROUTES,
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],

@@ -314,6 +314,34 @@ def policy_simulate(file: Path, as_of: datetime | None, show: int) -> None:
         )
 
 
+@main.command()
+@click.option("--once", is_flag=True, help="one pass, then exit (for cron and tests)")
+@click.option("--interval", default=10.0, show_default=True, help="seconds between passes")
+def worker(once: bool, interval: float) -> None:
+    """Run expiries, daily list triggers and the outbox; several workers may run at once."""
+    from service.context import system_context
+    from service.worker import Pass, run
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    stop = asyncio.Event()
+
+    async def work(engine: AsyncEngine) -> Pass:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        return await run(
+            make_session_factory(engine), system_context, settings,
+            once=once, interval=interval, stop=stop,
+        )  # fmt: skip
+
+    done = _run_domain(settings, work)
+    click.echo(
+        f"expired {done.expired} entries, delivered {done.delivered} messages "
+        f"({done.failed} failed), daily jobs: {done.jobs or 'none due'}"
+    )
+
+
 @main.group()
 def idempotency() -> None:
     """Stored answers of retried POST requests."""

@@ -34,6 +34,7 @@ class Settings:
     log_level: str = "INFO"
     max_request_body_bytes: int = 1_048_576
     database_pool_size: int = 10
+    notice_webhook_url: str | None = None  # where the worker delivers notices to subjects
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -55,6 +56,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             max_request_body_bytes=_int(env, "MAX_REQUEST_BODY_BYTES", 1_048_576),
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10),
+            notice_webhook_url=env.get("NOTICE_WEBHOOK_URL") or None,
         )
         settings.check()
         return settings
@@ -62,6 +64,10 @@ class Settings:
     def check(self) -> None:
         if self.database_url and not self.database_url.startswith("postgresql+asyncpg://"):
             raise SettingsError("DATABASE_URL must start with postgresql+asyncpg://")
+        if self.notice_webhook_url and not self.notice_webhook_url.startswith(
+            ("http://", "https://")
+        ):
+            raise SettingsError("NOTICE_WEBHOOK_URL must be an http:// or https:// address")
         if self.environment == "production":
             if not self.secret_key:
                 raise SettingsError("SECRET_KEY is required in production")

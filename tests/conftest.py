@@ -12,7 +12,9 @@ import os
 import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -136,16 +138,33 @@ def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
     )
 
 
-@pytest.fixture(scope="session")
-async def live_server(test_settings: Settings) -> AsyncIterator[str]:
-    """The app served by uvicorn on a free loopback port, in this test session's loop."""
+class MovableClock:
+    """The server's clock: real time, unless a test pins it to a moment."""
+
+    def __init__(self) -> None:
+        self.pinned: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.pinned or datetime.now(UTC)
+
+    def set(self, moment: datetime) -> None:
+        self.pinned = moment
+
+
+SERVER_CLOCK = MovableClock()
+
+
+@pytest.fixture
+def clock() -> Iterator[MovableClock]:
+    """The live server's clock, released back to real time after the test."""
+    yield SERVER_CLOCK
+    SERVER_CLOCK.pinned = None
+
+
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port; yield its base URL."""
     config = uvicorn.Config(
-        create_app(test_settings),
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
+        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -157,6 +176,13 @@ async def live_server(test_settings: Settings) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture(scope="session")
+async def live_server(test_settings: Settings) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free loopback port, in this test session's loop."""
+    async for url in serve(create_app(test_settings, clock=SERVER_CLOCK)):
+        yield url
 
 
 @pytest.fixture

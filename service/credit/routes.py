@@ -110,6 +110,8 @@ def credit_out(standing: Standing) -> CreditOut:
         if standing.stars is None
         else msgspec.convert(standing.stars, StarsOut, from_attributes=True),
         lists=[msgspec.convert(entry, ListedOut, from_attributes=True) for entry in standing.lists],
+        measures=[m.code for m in standing.policy.measures_of(e.list_type for e in standing.lists)],
+        barred_practitioners=standing.barred_practitioners,
     )
 
 

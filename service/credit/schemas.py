@@ -93,6 +93,8 @@ class CreditOut(Struct):
     lift: LiftOut | None
     stars: StarsOut | None
     lists: list[ListedOut]
+    measures: list[str]  # the codes of the measures the lists in force apply
+    barred_practitioners: list[uuid.UUID]
 
 
 class SubjectIn(Struct, forbid_unknown_fields=True):

@@ -19,6 +19,7 @@ from service.credit.facts import facts_of
 from service.credit.scoring import moment_now
 from service.credit.star_ratings import levels_in_force
 from service.credit.stars import Stars, effective_stars
+from service.listing.barred import barred_practitioners
 from service.listing.queries import Listed, lists_in_force
 from service.policy.model import Policy
 from service.policy.store import policy_in_force
@@ -37,6 +38,7 @@ class Standing:
     assessment: Assessment
     stars: Stars | None  # institutions only
     lists: list[Listed]
+    barred_practitioners: list[uuid.UUID]  # black-listed people an institution employs
 
 
 async def standing_of(
@@ -59,10 +61,11 @@ async def standing_of(
     facts = (await facts_of(session, [key]))[key]
     assessment = assess(facts, policy, moment)
     listed = (await lists_in_force(session, [key], moment)).get(key, [])
-    stars = None
+    stars, barred = None, []
     if subject == SubjectKind.INSTITUTION:
         level = (await levels_in_force(session, [subject_id], moment)).get(subject_id)
         stars = effective_stars(level, assessment.grade, [e.list_type for e in listed], policy)
+        barred = (await barred_practitioners(session, [subject_id], moment)).get(subject_id, [])
     return Standing(
-        subject.value, subject_id, name, region, moment, policy, assessment, stars, listed
+        subject.value, subject_id, name, region, moment, policy, assessment, stars, listed, barred
     )

@@ -31,12 +31,13 @@ from service.credit.stars import Stars, effective_stars
 from service.db.arrays import text_array
 from service.db.raw import fetch
 from service.errors import Invalid, NotFound
+from service.listing.barred import black_listed_practitioner
 from service.listing.models import ListEntry
 from service.listing.queries import in_force
 from service.policy.model import Policy, Program
 from service.policy.store import policy_in_force
 from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
-from service.registry.models import Institution, Practitioner
+from service.registry.models import Employment, Institution, Practitioner
 from service.registry.protection import IdNumberVault
 
 CALLERS = (Role.ADMIN, Role.SUBSIDY_CLIENT)
@@ -131,8 +132,23 @@ def _asked_rows(kind: str, asked: Any, moment: Moment) -> sa.Select[*tuple[Any, 
             .order_by(col(StarRating.institution_id), *LATEST_FIRST)
             .cte("levels")
         )
-        query = query.add_columns(levels.c.level).outerjoin(
-            levels, levels.c.institution_id == asked.c.id
+        barred = (
+            sa.select(col(Employment.institution_id).label("institution_id"))
+            .distinct()
+            .join(ListEntry, black_listed_practitioner(col(Employment.practitioner_id), moment))
+            .where(
+                col(Employment.institution_id).in_(ids),
+                col(Employment.start_date) <= moment.as_of,
+                sa.or_(
+                    col(Employment.end_date).is_(None), col(Employment.end_date) >= moment.as_of
+                ),
+            )
+            .cte("barred")
+        )
+        query = (
+            query.add_columns(levels.c.level, barred.c.institution_id.is_not(None))
+            .outerjoin(levels, levels.c.institution_id == asked.c.id)
+            .outerjoin(barred, barred.c.institution_id == asked.c.id)
         )
     return query
 
@@ -173,6 +189,7 @@ class _Subject:
     stored: tuple[Decimal, str, date | None] | None  # score, grade, next change: if current
     level: int | None = None
     lists: tuple[str, ...] = ()
+    employs_barred: bool = False
 
 
 async def _find(
@@ -206,15 +223,17 @@ async def _find(
     found: dict[SubjectKey, _Subject] = {}
 
     def keep(kind: str, subject_id: uuid.UUID, status: str | None, row: Sequence[Any]) -> None:
-        score, grade, version, changes_on, lists, *level = row
+        score, grade, version, changes_on, lists, *institution_only = row
+        level, barred = institution_only or (None, False)
         current = version == policy.version and (changes_on is None or changes_on > moment.as_of)
         found[(kind, subject_id)] = _Subject(
             kind,
             subject_id,
             status,
             (score, grade, changes_on) if current else None,
-            level[0] if level else None,
+            level,
             tuple(sorted(lists)) if lists else (),
+            bool(barred),
         )
 
     if usccs:
@@ -296,7 +315,14 @@ async def eligibility(
         subject = found[(answer.subject_kind, answer.subject_id)]
         assert subject.stored is not None
         score, grade, _ = subject.stored
-        situation = (subject.kind, grade, subject.level, subject.lists, subject.status)
+        situation = (
+            subject.kind,
+            grade,
+            subject.level,
+            subject.lists,
+            subject.status,
+            subject.employs_barred,
+        )
         if situation not in decided:
             stars = None
             if subject.kind == "institution":
@@ -309,6 +335,7 @@ async def eligibility(
                 stars=stars,
                 lists=subject.lists,
                 operating=subject.kind != "institution" or subject.status in operating,
+                employs_barred=subject.employs_barred,
             )
             decided[situation] = (stars, decision)
         answer.stars, answer.decision = decided[situation]

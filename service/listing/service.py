@@ -23,7 +23,7 @@ from sqlmodel import col
 
 from service.audit import chain as audit
 from service.auth.actor import SYSTEM
-from service.auth.models import RECORDING_ROLES, STAFF_ROLES, Role
+from service.auth.models import STAFF_ROLES, Role
 from service.context import CommandContext
 from service.dates import add_months
 from service.db.paging import fetch_page
@@ -144,8 +144,8 @@ async def propose(
     *,
     trigger_record_id: uuid.UUID | None = None,
 ) -> ListEntry:
-    """A new entry in ``proposed``: by hand with a basis, or by a policy trigger."""
-    ctx.actor.require_role(*RECORDING_ROLES)
+    """A new entry in ``proposed``: by hand with a basis (any staff role), or by a trigger."""
+    ctx.actor.require_role(*STAFF_ROLES)
     subject = await _subject(session, data.subject_kind.value, data.subject_id)
     ctx.actor.require_region(subject.region_code)
     now = ctx.now()
@@ -227,7 +227,7 @@ async def notify(
     session: AsyncSession, ctx: CommandContext, entry_id: uuid.UUID, data: StepIn
 ) -> ListEntry:
     """Serve the written notice: basis, measures, and the deadline to object."""
-    entry = await _entry_in_region(session, ctx, entry_id, *RECORDING_ROLES)
+    entry = await _entry_in_region(session, ctx, entry_id, *STAFF_ROLES)
     next_status(EntryStatus(entry.status), Action.NOTIFY)  # refuse early, before writing
     policy = await _policy(session, ctx)
     process = policy.lists.of(entry.list_type)

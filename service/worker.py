@@ -1,0 +1,169 @@
+"""The background worker: expiries, daily scans and the outbox. Several may run at once.
+
+Each pass, in short transactions of its own:
+- ends published list entries whose period is over (``SKIP LOCKED``: no entry twice);
+- runs each daily job once a day across all workers (an advisory lock, then a
+  ``job_runs`` row saying it ran today): overdue deficiencies and red-list candidates
+  (proposals), the purge of expired idempotency keys;
+- delivers due outbox messages (notices to the subject's webhook), retrying failures
+  later with a growing delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from service.config import Settings
+from service.context import CommandContext
+from service.idempotency.store import purge_expired
+from service.integrations import outbox
+from service.listing.models import JobRun, Notice
+from service.listing.service import NOTICE_TOPIC, expire_due
+from service.listing.triggers import overdue_deficiencies, red_list_candidates
+from service.logs import get_logger
+
+log = get_logger(__name__)
+EXPIRY_BATCH = 500
+DELIVERY_BATCH = 50
+
+
+async def _purge_idempotency_keys(session: AsyncSession, ctx: CommandContext) -> int:
+    return await purge_expired(session, ctx.now())
+
+
+DAILY_JOBS: dict[str, Callable[[AsyncSession, CommandContext], Awaitable[int]]] = {
+    "overdue_deficiencies": overdue_deficiencies,
+    "red_list_candidates": red_list_candidates,
+    "idempotency_purge": _purge_idempotency_keys,
+}
+
+
+@dataclass(slots=True)
+class Pass:
+    expired: int = 0
+    jobs: dict[str, int] = field(default_factory=dict)
+    delivered: int = 0
+    failed: int = 0
+
+
+async def _claim_daily(session: AsyncSession, ctx: CommandContext, name: str) -> bool:
+    """True for exactly one worker, once a day: this transaction then runs the job."""
+    locked = await session.scalar(
+        sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtext(f"job:{name}")))
+    )
+    if not locked:
+        return False
+    last = await session.scalar(sa.select(col(JobRun.last_run_on)).where(col(JobRun.name) == name))
+    if last is not None and last >= ctx.today():
+        return False
+    await session.execute(
+        insert(JobRun)
+        .values(name=name, last_run_on=ctx.today(), last_run_at=ctx.now())
+        .on_conflict_do_update(
+            index_elements=["name"], set_={"last_run_on": ctx.today(), "last_run_at": ctx.now()}
+        )
+    )
+    return True
+
+
+async def _deliver_notices(
+    session: AsyncSession, ctx: CommandContext, client: httpx.AsyncClient, url: str
+) -> tuple[int, int]:
+    now = ctx.now()
+    delivered = failed = 0
+    for message in await outbox.claim(session, [NOTICE_TOPIC], now, DELIVERY_BATCH):
+        try:
+            response = await client.post(
+                url, json=message.payload, headers={"Idempotency-Key": f"notice-{message.id}"}
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            outbox.failed(message, now, f"{type(error).__name__}: {error}")
+            failed += 1
+            continue
+        outbox.delivered(message, now)
+        await session.execute(
+            sa.update(Notice)
+            .where(col(Notice.id) == message.payload["notice_id"])
+            .values(delivered_at=now)
+        )
+        delivered += 1
+    return delivered, failed
+
+
+async def run_pass(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: CommandContext,
+    settings: Settings,
+    client: httpx.AsyncClient,
+) -> Pass:
+    done = Pass()
+    while True:
+        async with sessions() as session, session.begin():
+            count = await expire_due(session, ctx, EXPIRY_BATCH)
+        done.expired += count
+        if count < EXPIRY_BATCH:
+            break
+    for name, job in DAILY_JOBS.items():
+        async with sessions() as session, session.begin():
+            if await _claim_daily(session, ctx, name):
+                done.jobs[name] = await job(session, ctx)
+    if settings.notice_webhook_url:
+        while True:
+            async with sessions() as session, session.begin():
+                sent, failed = await _deliver_notices(
+                    session, ctx, client, settings.notice_webhook_url
+                )
+            done.delivered += sent
+            done.failed += failed
+            if sent + failed < DELIVERY_BATCH:
+                break
+    return done
+
+
+async def run(
+    sessions: async_sessionmaker[AsyncSession],
+    context: Callable[[], CommandContext],
+    settings: Settings,
+    *,
+    once: bool,
+    interval: float,
+    stop: asyncio.Event | None = None,
+) -> Pass:
+    """Pass after pass until stopped (or once); each pass gets a fresh context (its clock)."""
+    stop = stop or asyncio.Event()
+    totals = Pass()
+    async with httpx.AsyncClient(timeout=10) as client:
+        while True:
+            done = await run_pass(sessions, context(), settings, client)
+            totals.expired += done.expired
+            totals.delivered += done.delivered
+            totals.failed += done.failed
+            totals.jobs.update(done.jobs)
+            if done.expired or done.jobs or done.delivered or done.failed:
+                log.info("worker_pass", **_summary(done))
+            if once:
+                return totals
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+                return totals
+            except TimeoutError:
+                continue
+
+
+def _summary(done: Pass) -> dict[str, Any]:
+    return {
+        "expired": done.expired,
+        "jobs": done.jobs,
+        "delivered": done.delivered,
+        "failed": done.failed,
+    }
