@@ -35,6 +35,7 @@ class Settings:
     max_request_body_bytes: int = 1_048_576
     database_pool_size: int = 10
     notice_webhook_url: str | None = None  # where the worker delivers notices to subjects
+    platforms_file: Path | None = None  # the public-credit platforms to sync with
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -57,6 +58,7 @@ class Settings:
             max_request_body_bytes=_int(env, "MAX_REQUEST_BODY_BYTES", 1_048_576),
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10),
             notice_webhook_url=env.get("NOTICE_WEBHOOK_URL") or None,
+            platforms_file=Path(env["PLATFORMS_FILE"]) if env.get("PLATFORMS_FILE") else None,
         )
         settings.check()
         return settings
