@@ -19,6 +19,9 @@ from service.credit.routes import ROUTES as CREDIT_ROUTES
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.health.routes import health, ready
+from service.integrations.platforms import load_platforms
+from service.integrations.routes import ROUTES as SYNC_ROUTES
+from service.integrations.sync import register_platforms
 from service.listing.routes import ROUTES as LISTING_ROUTES
 from service.logs import configure_logging
 from service.records.routes import ROUTES as RECORD_ROUTES
@@ -26,6 +29,7 @@ from service.registry.protection import IdNumberVault
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
 from service.subscribers import build_event_bus
 from service.web.dependencies import DEPENDENCIES
+from service.web.metrics import PROMETHEUS, MetricsController
 from service.web.problems import EXCEPTION_HANDLERS
 from service.web.request_id import request_id_middleware
 
@@ -35,6 +39,7 @@ API_VERSION = "0.1.0"
 def create_app(settings: Settings | None = None, *, clock: Clock = system_clock) -> Litestar:
     settings = (settings or Settings.from_env()).with_secret_key()
     assert settings.secret_key is not None
+    platforms = load_platforms(settings.platforms_file)  # a bad file stops the start, loudly
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -46,6 +51,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         engine = make_engine(url, settings.database_pool_size)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        if settings.platforms_file is not None:
+            # Publishing fans out to the registered platforms: register them before serving.
+            async with app.state.session_factory() as session, session.begin():
+                await register_platforms(session, platforms)
         try:
             yield
         finally:
@@ -61,10 +70,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             *RECORD_ROUTES,
             *CREDIT_ROUTES,
             *LISTING_ROUTES,
+            *SYNC_ROUTES,
+            MetricsController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, PROMETHEUS.middleware],
         lifespan=[database],
         on_startup=[
             lambda: configure_logging(settings.log_format, settings.log_level),

@@ -10,16 +10,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.auth.models import Role
 from service.config import Settings, SettingsError
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.logs import configure_logging
+
+if TYPE_CHECKING:
+    from service.integrations.platforms import Platform
+    from service.integrations.sync import Connections
 
 T = TypeVar("T")
 
@@ -380,6 +384,187 @@ def seed_demo(seed: int, if_empty: bool) -> None:
             return await seed_demo(session, seed=seed, if_empty=if_empty, secret_key=secret_key)
 
     click.echo(_run(settings, work), err=True)
+
+
+@main.group()
+def sync() -> None:
+    """Sync with the public-credit platforms of PLATFORMS_FILE."""
+
+
+def _sync_run(
+    work: Callable[[async_sessionmaker[AsyncSession], Connections], Awaitable[T]],
+) -> T:
+    """Run ``work`` with the platforms registered and one signed client per platform."""
+    from service.integrations.platforms import PlatformsError, load_platforms
+    from service.integrations.sync import connect, register_platforms
+    from service.registry.protection import IdNumberVault
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        platforms = load_platforms(settings.platforms_file)
+    except (PlatformsError, OSError) as error:
+        raise click.ClickException(str(error)) from error
+    if not platforms.platforms:
+        raise click.ClickException("no platforms: set PLATFORMS_FILE to a platforms file")
+    assert settings.secret_key is not None
+    secret_key = settings.secret_key
+
+    async def main(engine: AsyncEngine) -> T:
+        sessions = make_session_factory(engine)
+        async with sessions() as session, session.begin():
+            await register_platforms(session, platforms)
+        async with connect(platforms, IdNumberVault(secret_key)) as connections:
+            return await work(sessions, connections)
+
+    return _run_domain(settings, main)
+
+
+def _chosen(connections: Connections, name: str | None) -> list[Platform]:
+    from service.integrations.platforms import PlatformsError
+
+    try:
+        return [connections.platforms.named(name)] if name else connections.platforms.platforms
+    except PlatformsError as error:
+        raise click.ClickException(str(error)) from error
+
+
+_PLATFORM = click.option("--platform", "name", default=None, help="one platform (default: all)")
+
+
+@sync.command("push")
+@_PLATFORM
+def sync_push(name: str | None) -> None:
+    """Send what is waiting, now (the worker does this on its own)."""
+    from datetime import UTC, datetime
+
+    from service.integrations.sync import drain
+
+    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> None:
+        for platform in _chosen(connections, name):
+            lane = await drain(sessions, connections, platform, lambda: datetime.now(UTC))
+            click.echo(
+                f"{platform.name}: {lane.delivered} delivered, {lane.dead} rejected"
+                + (
+                    f"; failed: {lane.error}, next try {lane.retry_at:%H:%M:%S}"
+                    if lane.error
+                    else ""
+                )
+                + (f"; {lane.skipped}" if lane.skipped else "")
+            )
+
+    _sync_run(work)
+
+
+@sync.command("pull")
+@_PLATFORM
+def sync_pull(name: str | None) -> None:
+    """Import other departments' lists from the changes feed, from the stored cursor."""
+    from service.context import system_context
+    from service.integrations.inbound import pull
+
+    failed = False
+
+    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> None:
+        nonlocal failed
+        for platform in _chosen(connections, name):
+            report = await pull(
+                sessions, system_context(), platform, connections.client(platform),
+                connections.vault,
+            )  # fmt: skip
+            click.echo(
+                f"{platform.name}: {report.items} items, {report.imported} imported, "
+                f"{report.repeats} repeats, {report.malformed} malformed, {report.matched} "
+                f"matched, {report.proposed} black-list proposals"
+                + (f"; stopped: {report.error}" if report.error else "")
+            )
+            failed = failed or report.error is not None
+
+    _sync_run(work)
+    if failed:
+        sys.exit(1)
+
+
+@sync.command("reconcile")
+@_PLATFORM
+@click.option("--dry-run", is_flag=True, help="report the drift, re-send nothing")
+def sync_reconcile(name: str | None, dry_run: bool) -> None:
+    """Compare each platform's digest with ours; find the drift, re-send, report."""
+    from datetime import UTC, datetime
+
+    from service.integrations.reconcile import reconcile, render
+
+    drift = False
+
+    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> None:
+        nonlocal drift
+        for platform in _chosen(connections, name):
+            report = await reconcile(
+                sessions, platform, connections.client(platform), datetime.now(UTC),
+                resend=not dry_run,
+            )  # fmt: skip
+            click.echo(render(report))
+            drift = drift or not report.in_sync
+
+    _sync_run(work)
+    if drift:
+        sys.exit(2)  # scripts can tell drift (2) from a failure (1)
+
+
+@sync.command("retry-dead")
+@click.option(
+    "--platform", "name", required=True, help="the platform whose dead letters to re-send"
+)
+def sync_retry_dead(name: str) -> None:
+    """Re-send a platform's dead letters, rebuilt from their corrected sources."""
+    from service.context import system_context
+    from service.integrations.status import retry_dead
+
+    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> int:
+        platform = _chosen(connections, name)[0]
+        async with sessions() as session, session.begin():
+            return await retry_dead(session, system_context(), platform.name)
+
+    count = _sync_run(work)
+    click.echo(f"{name}: {count} dead letters queued again; the worker sends them")
+
+
+def _client_option(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, str]:
+    clients: dict[str, str] = {}
+    for value in values:
+        client_id, _, secret = value.partition("=")
+        if not client_id or not secret:
+            raise click.BadParameter(f"expected ID=SECRET, got {value!r}")
+        clients[client_id] = secret
+    return clients or {"demo": "demo-secret"}
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="0 picks a free port")  # fmt: skip
+@click.option("--client", "clients", multiple=True, callback=_client_option, metavar="ID=SECRET",
+              help="a client and its secret; repeatable (default demo=demo-secret)")  # fmt: skip
+def simulator(host: str, port: int, clients: dict[str, str]) -> None:
+    """Run a public-credit platform simulator (protocol v1, fault injection) until stopped."""
+    from service.integrations.simulator import Simulator, running
+
+    configure_logging("auto", "INFO")
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with running(Simulator(clients), host, port) as bound:
+            # Tests and scripts parse this line for the port when --port is 0.
+            click.echo(f"simulator listening on http://{host}:{bound}")
+            sys.stdout.flush()
+            await stop.wait()
+
+    asyncio.run(serve())
 
 
 if __name__ == "__main__":

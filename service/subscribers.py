@@ -1,15 +1,17 @@
 """The one place that wires domain events to the code that derives from them.
 
-Records publish events; the credit engine, the lists' triggers (and, later, the
-outbox) subscribe here without any change to the code that publishes. Order matters:
-scores are updated before the triggers that read them.
+Records publish events; the credit engine, the lists' triggers and the platform sync
+subscribe here without any change to the code that publishes. Order matters: scores
+are updated before the triggers that read them.
 """
 
 from __future__ import annotations
 
 from service.credit.scoring import rescore
 from service.events import EventBus
+from service.integrations.staging import on_list_entries, on_penalties
 from service.listing.barred import refuse_barred_employment
+from service.listing.events import ListEntryChanged
 from service.listing.triggers import on_records
 from service.records.events import RecordEvent
 from service.registry.events import EmploymentStarting
@@ -19,5 +21,7 @@ def build_event_bus() -> EventBus:
     bus = EventBus()
     bus.subscribe(RecordEvent, rescore)  # scores change with the records, in their transaction
     bus.subscribe(RecordEvent, on_records)  # then the list triggers read the new scores
+    bus.subscribe(RecordEvent, on_penalties)  # disclosed penalties go to the platforms
+    bus.subscribe(ListEntryChanged, on_list_entries)  # published entries go too
     bus.subscribe(EmploymentStarting, refuse_barred_employment)
     return bus

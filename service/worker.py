@@ -6,7 +6,9 @@ Each pass, in short transactions of its own:
   ``job_runs`` row saying it ran today): overdue deficiencies and red-list candidates
   (proposals), the purge of expired idempotency keys;
 - delivers due outbox messages (notices to the subject's webhook), retrying failures
-  later with a growing delay.
+  later with a growing delay;
+- syncs with the public-credit platforms of the platforms file: drains each
+  platform's lane and pulls its changes feed when due (``service.integrations.sync``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,14 @@ from service.config import Settings
 from service.context import CommandContext
 from service.idempotency.store import purge_expired
 from service.integrations import outbox
+from service.integrations.platforms import load_platforms
+from service.integrations.staging import withdraw_ended_penalties
+from service.integrations.sync import Connections, connect, register_platforms, sync_pass
 from service.listing.models import JobRun, Notice
 from service.listing.service import NOTICE_TOPIC, expire_due
 from service.listing.triggers import overdue_deficiencies, red_list_candidates
 from service.logs import get_logger
+from service.registry.protection import IdNumberVault
 
 log = get_logger(__name__)
 EXPIRY_BATCH = 500
@@ -44,6 +50,8 @@ DAILY_JOBS: dict[str, Callable[[AsyncSession, CommandContext], Awaitable[int]]] 
     "overdue_deficiencies": overdue_deficiencies,
     "red_list_candidates": red_list_candidates,
     "idempotency_purge": _purge_idempotency_keys,
+    "penalty_publication_end": withdraw_ended_penalties,
+    "outbox_purge": outbox.purge_settled,
 }
 
 
@@ -53,6 +61,9 @@ class Pass:
     jobs: dict[str, int] = field(default_factory=dict)
     delivered: int = 0
     failed: int = 0
+    synced: int = 0  # records the platforms confirmed
+    dead: int = 0  # records a platform rejected
+    imported: int = 0  # items imported from changes feeds
 
 
 async def _claim_daily(session: AsyncSession, ctx: CommandContext, name: str) -> bool:
@@ -105,6 +116,7 @@ async def run_pass(
     ctx: CommandContext,
     settings: Settings,
     client: httpx.AsyncClient,
+    connections: Connections | None = None,
 ) -> Pass:
     done = Pass()
     while True:
@@ -127,6 +139,11 @@ async def run_pass(
             done.failed += failed
             if sent + failed < DELIVERY_BATCH:
                 break
+    if connections is not None and connections.platforms.platforms:
+        synced = await sync_pass(sessions, ctx, connections)
+        done.synced = synced.delivered
+        done.dead = sum(lane.dead for lane in synced.lanes)
+        done.imported = sum(pulled.imported for pulled in synced.pulls)
     return done
 
 
@@ -142,14 +159,24 @@ async def run(
     """Pass after pass until stopped (or once); each pass gets a fresh context (its clock)."""
     stop = stop or asyncio.Event()
     totals = Pass()
-    async with httpx.AsyncClient(timeout=10) as client:
+    platforms = load_platforms(settings.platforms_file)
+    assert settings.secret_key is not None
+    async with (
+        httpx.AsyncClient(timeout=10) as client,
+        connect(platforms, IdNumberVault(settings.secret_key)) as connections,
+    ):
+        async with sessions() as session, session.begin():
+            await register_platforms(session, platforms)
         while True:
-            done = await run_pass(sessions, context(), settings, client)
+            done = await run_pass(sessions, context(), settings, client, connections)
             totals.expired += done.expired
             totals.delivered += done.delivered
             totals.failed += done.failed
+            totals.synced += done.synced
+            totals.dead += done.dead
+            totals.imported += done.imported
             totals.jobs.update(done.jobs)
-            if done.expired or done.jobs or done.delivered or done.failed:
+            if any(_summary(done).values()):
                 log.info("worker_pass", **_summary(done))
             if once:
                 return totals
@@ -166,4 +193,7 @@ def _summary(done: Pass) -> dict[str, Any]:
         "jobs": done.jobs,
         "delivered": done.delivered,
         "failed": done.failed,
+        "synced": done.synced,
+        "dead": done.dead,
+        "imported": done.imported,
     }

@@ -172,3 +172,13 @@ def commendation_body(institution_id: str, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def shipped_policy_version() -> str:
+    """The version of the policy this code ships (tests name it, never hard-code it)."""
+    from service.policy.load import DEFAULT_POLICY_FILE, parse_policy
+
+    return parse_policy(DEFAULT_POLICY_FILE.read_text(encoding="utf-8")).version
+
+
+SHIPPED = shipped_policy_version()

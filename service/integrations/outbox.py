@@ -17,10 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.context import CommandContext
 from service.integrations.models import OutboxMessage
 
 MAX_ATTEMPTS = 12
 MAX_DELAY = timedelta(hours=1)
+KEEP_SETTLED = timedelta(days=90)  # delivered messages stay this long, for operators' questions
 
 
 def enqueue(
@@ -65,3 +67,14 @@ def failed(message: OutboxMessage, now: datetime, error: str) -> None:
         message.status = "dead"
         return
     message.available_at = now + min(MAX_DELAY, timedelta(seconds=2 ** (message.attempts - 1)))
+
+
+async def purge_settled(session: AsyncSession, ctx: CommandContext) -> int:
+    """Daily: forget delivered and superseded messages older than ``KEEP_SETTLED``."""
+    result = await session.execute(
+        sa.delete(OutboxMessage).where(
+            col(OutboxMessage.status).in_(["sent", "superseded"]),
+            col(OutboxMessage.created_at) < ctx.now() - KEEP_SETTLED,
+        )
+    )
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]

@@ -11,6 +11,10 @@
     secret_env = "ZHEJIANG_SECRET"   # the environment variable holding the secret
     record_types = ["blacklist", "watchlist", "redlist", "penalty"]
     pull = true                   # import other departments' lists from /v1/changes
+    timeout = 10                  # optional: seconds per request, backoff
+    retry_initial = 1             #   after a failure (doubling up to retry_max),
+    retry_max = 300               #   and how often to pull (seconds)
+    pull_interval = 300
 
 ``PLATFORMS_FILE`` names the file; without it nothing is synced.
 """
@@ -48,7 +52,12 @@ class Platform(Struct, forbid_unknown_fields=True, kw_only=True):
     secret: str | None = None  # for tests and local simulators; production uses secret_env
     record_types: list[str] = msgspec.field(default_factory=lambda: list(OUTBOUND_TYPES))
     pull: bool = False
-    timeout: Annotated[float, Meta(gt=0, le=300)] = 10.0
+    timeout: Annotated[float, Meta(gt=0, le=300)] = 10.0  # seconds for one request
+    # Backoff after a failed batch: retry_initial, doubled each time, at most retry_max
+    # seconds (a Retry-After from the platform wins). Pull the changes feed this often.
+    retry_initial: Annotated[float, Meta(gt=0, le=3600)] = 1.0
+    retry_max: Annotated[float, Meta(gt=0, le=86400)] = 300.0
+    pull_interval: Annotated[float, Meta(gt=0, le=86400)] = 300.0
 
     @property
     def topic(self) -> str:

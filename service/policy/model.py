@@ -202,6 +202,14 @@ class Trigger(Struct, forbid_unknown_fields=True):
         return record_matches(self.kind, self.when, kind, details)
 
 
+class ExternalTrigger(Struct, forbid_unknown_fields=True):
+    """Another department's list entry (as a platform feeds it) that proposes the subject."""
+
+    code: Code
+    record_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+    title: str = ""
+
+
 class ListProcess(Struct, forbid_unknown_fields=True, kw_only=True):
     """Due process shared by every list: windows in Chinese working days, durations."""
 
@@ -214,6 +222,10 @@ class ListProcess(Struct, forbid_unknown_fields=True, kw_only=True):
 class BlackListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):
     repair_after_months: Months
     triggers: list[Trigger] = msgspec.field(default_factory=list)
+    external_triggers: list[ExternalTrigger] = msgspec.field(default_factory=list)
+
+    def external_trigger(self, record_type: str) -> ExternalTrigger | None:
+        return next((t for t in self.external_triggers if t.record_type == record_type), None)
 
 
 class WatchListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import MakeToken, bearer
 from factories import (
+    SHIPPED,
     abuse_body,
     complaint_body,
     inspection_body,
@@ -119,7 +120,7 @@ async def test_a_home_without_records_is_grade_a_with_nothing_to_explain(
     assert (standing["score"], standing["grade"]) == ("100.00", "A")
     assert standing["contributions"] == []
     assert standing["lift"] is None
-    assert standing["policy_version"] == "2026.2"
+    assert standing["policy_version"] == SHIPPED
     assert standing["as_of"] == TODAY.isoformat()
 
 
@@ -297,7 +298,7 @@ async def test_a_bulk_request_answers_each_subject_on_its_own(
     ]
     assert body["answers"][1]["reasons"] == ["NOT_OPERATING", "STARS_BELOW_MINIMUM"]
     assert "check character" in body["answers"][3]["message"]
-    assert {a["policy_version"] for a in body["answers"]} == {"2026.2"}
+    assert {a["policy_version"] for a in body["answers"]} == {SHIPPED}
     assert body["answers"][0]["reasons"] == ["ELIGIBLE"]
     assert body["reasons"]["ELIGIBLE"]["zh"] == "符合全部条件"
     one = await client.get(f"/api/v1/eligibility/operating_subsidy/{make_uscc(1)}", headers=subsidy)
@@ -361,7 +362,7 @@ async def test_an_unknown_programme_and_a_future_date_are_refused(
 
 def stricter(version: str, effective_from: str, a_minimum: int = 99) -> str:
     text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
-    text = text.replace('version = "2026.2"', f'version = "{version}"')
+    text = text.replace(f'version = "{SHIPPED}"', f'version = "{version}"')
     text = text.replace('effective_from = "2020-01-01"', f'effective_from = "{effective_from}"')
     return text.replace('grade = "A"\nmin = 90', f'grade = "A"\nmin = {a_minimum}')
 
@@ -403,8 +404,8 @@ async def test_policies_are_listed_read_and_installed_once(
     client: httpx.AsyncClient, admin: Headers, inspector: Headers
 ) -> None:
     listed = (await client.get("/api/v1/policies", headers=inspector)).json()
-    assert [(p["version"], p["in_force"]) for p in listed] == [("2026.2", True)]
-    document = await client.get("/api/v1/policies/2026.2", headers=inspector)
+    assert [(p["version"], p["in_force"]) for p in listed] == [(SHIPPED, True)]
+    document = await client.get(f"/api/v1/policies/{SHIPPED}", headers=inspector)
     assert document.headers["content-type"].startswith("application/toml")
     assert document.text == DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
     future = stricter("2027.1", (TODAY + timedelta(days=30)).isoformat())
@@ -439,7 +440,7 @@ async def test_policies_are_listed_read_and_installed_once(
 async def test_a_bad_policy_is_refused_naming_the_line_or_key(
     client: httpx.AsyncClient, admin: Headers, mangle: Any, says: str
 ) -> None:
-    text = mangle(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace("2026.2", "2026.3"))
+    text = mangle(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(SHIPPED, "9999.1"))
     response = await client.post("/api/v1/policies", content=text.encode(), headers=admin)
     assert response.status_code == 422
     assert says in response.json()["detail"]
@@ -462,7 +463,7 @@ async def test_what_if_counts_and_names_the_changes_without_changing_anything(
     )
     assert report.status_code == 200, report.text
     body = report.json()
-    assert (body["current_version"], body["draft_version"]) == ("2026.2", "draft")
+    assert (body["current_version"], body["draft_version"]) == (SHIPPED, "draft")
     assert body["grade_changes"] == 1
     (change,) = body["changes"]
     assert (change["subject_id"], change["before"]["grade"], change["after"]["grade"]) == (
@@ -472,7 +473,7 @@ async def test_what_if_counts_and_names_the_changes_without_changing_anything(
     )
     assert second not in str(body["changes"])
     listed = (await client.get("/api/v1/policies", headers=admin)).json()
-    assert [p["version"] for p in listed] == ["2026.2"]
+    assert [p["version"] for p in listed] == [SHIPPED]
     assert (await credit(client, admin, first))["grade"] == "A"
     forbidden = await client.post("/api/v1/admin/policy-simulations", content=b"x", headers=subsidy)
     assert forbidden.status_code == 403

@@ -84,6 +84,28 @@ async def worker_pass(
         )
 
 
+async def sync_state(
+    sessions: async_sessionmaker[AsyncSession], record_id: str
+) -> tuple[int, str, list[str], dict[str, Any]]:
+    """A record's version, action and body as the platforms will get it; its outbox topics."""
+    async with sessions() as session:
+        version, action, body = (
+            await session.execute(
+                sa.text("SELECT version, action, body FROM sync_records WHERE record_id = :id"),
+                {"id": record_id},
+            )
+        ).one()
+        topics = list(
+            (
+                await session.execute(
+                    sa.text("SELECT topic FROM outbox WHERE key = :id ORDER BY id"),
+                    {"id": record_id},
+                )
+            ).scalars()
+        )
+    return version, action, topics, body
+
+
 async def entries_of(
     client: httpx.AsyncClient, headers: Headers, subject_id: str
 ) -> list[dict[str, Any]]:
@@ -126,6 +148,13 @@ async def test_a_black_listing_from_abuse_to_repair_across_national_day(
     clock.set(
         at("2025-09-26")
     )  # a Friday; National Day runs 1-8 October, 28 Sept and 11 Oct are worked
+    async with session_factory() as session, session.begin():  # a platform to sync black lists to
+        await session.execute(
+            sa.text(
+                "INSERT INTO sync_platforms (name, record_types, pull, enabled, registered_at,"
+                " failures) VALUES ('national', '{blacklist}', false, true, now(), 0)"
+            )
+        )
     home = (
         await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
     ).json()["id"]
@@ -237,6 +266,12 @@ async def test_a_black_listing_from_abuse_to_repair_across_national_day(
     assert (published["status"], published["effective_from"], published["effective_to"]) == (
         "published", "2025-10-14", "2028-10-13",
     )  # fmt: skip
+    # Publication queued the entry for the platform, in the same transaction.
+    synced = await sync_state(session_factory, f"BL-{entry['id']}")
+    assert synced[:3] == (1, "publish", ["sync:national"])
+    assert synced[3]["decision_no"] == "湖民信决〔2025〕1号"
+    assert synced[3]["subject"] == {"kind": "org", "name": "莲都区第1颐养院", "uscc": make_uscc(1)}
+    assert (synced[3]["effective_from"], synced[3]["effective_to"]) == ("2025-10-14", "2028-10-13")
 
     # 6. The listing's measures apply: no subsidy, stars suspended.
     answer = (
@@ -283,6 +318,8 @@ async def test_a_black_listing_from_abuse_to_repair_across_national_day(
     )
     assert granted.status_code == 200, granted.text
     assert granted.json()["unmet"] == []
+    synced = await sync_state(session_factory, f"BL-{entry['id']}")  # repaired: withdrawn
+    assert synced[:3] == (2, "withdraw", ["sync:national", "sync:national"])
 
     # 8. The whole history, step by step, replays from rows.
     detail = (await client.get(f"/api/v1/list-entries/{entry['id']}", headers=inspector)).json()

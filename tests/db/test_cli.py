@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 from conftest import CLI, bearer
+from factories import SHIPPED
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -123,7 +124,7 @@ async def test_recompute_scores_every_subject_and_stores_only_changes(
     assert seeded.returncode == 0, seeded.stderr
     first = cli(cli_env, "recompute", "--batch-size", "1000")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("3300 subjects rescored under policy 2026.2")
+    assert first.stdout.startswith(f"3300 subjects rescored under policy {SHIPPED}")
     async with engine.connect() as connection:
         stored = await connection.scalar(sa.text("SELECT count(*) FROM credit_scores"))
         grades = {
@@ -148,20 +149,23 @@ def test_policy_install_list_and_simulate(
     text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
     draft = tmp_path / "draft.toml"
     draft.write_text(
-        text.replace('version = "2026.2"', 'version = "2027.1"').replace(
+        text.replace(f'version = "{SHIPPED}"', 'version = "2027.1"').replace(
             'effective_from = "2020-01-01"', 'effective_from = "2099-01-01"'
         ),
         encoding="utf-8",
     )
     simulated = cli(cli_env, "policy", "simulate", str(draft))
     assert simulated.returncode == 0, simulated.stderr
-    assert "policy 2027.1 against 2026.2 in force" in simulated.stdout
+    assert f"policy 2027.1 against {SHIPPED} in force" in simulated.stdout
     assert "grade changes: 0" in simulated.stdout
     installed = cli(cli_env, "policy", "install", str(draft))
     assert installed.returncode == 0, installed.stderr
     assert installed.stdout.strip() == "policy 2027.1 installed, effective from 2099-01-01"
     listed = cli(cli_env, "policy", "list")
-    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == ["* 2026.2", "  2027.1"]
+    assert [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
+        f"* {SHIPPED}",
+        "  2027.1",
+    ]
     broken = tmp_path / "broken.toml"
     broken.write_text(text.replace("[decay]", "[decay"), encoding="utf-8")
     refused = cli(cli_env, "policy", "install", str(broken))

@@ -9,7 +9,13 @@ from typing import Any
 import msgspec
 import pytest
 import sqlalchemy as sa
-from factories import inspection_body, institution_body, penalty_body, penalty_details
+from factories import (
+    SHIPPED,
+    inspection_body,
+    institution_body,
+    penalty_body,
+    penalty_details,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.context import CommandContext, system_context
@@ -106,9 +112,9 @@ async def test_red_list_candidates_need_the_grade_for_years_and_the_stars(
         await session.execute(
             sa.text(
                 "INSERT INTO credit_scores SELECT 'institution', id, region_code, 100, 'A',"
-                " '2026.2', :today, NULL, :now FROM institutions"
+                " :version, :today, NULL, :now FROM institutions"
             ),
-            {"today": NOW.date(), "now": NOW},
+            {"today": NOW.date(), "now": NOW, "version": SHIPPED},
         )
     async with session_factory() as session, session.begin():
         assert await red_list_candidates(session, context()) == 1

@@ -91,7 +91,9 @@ async def test_daily_jobs_run_once_a_day_whatever_the_number_of_workers(
         runs = (await connection.execute(sa.select(JobRun.name, JobRun.last_run_on))).all()
     assert sorted(name for name, _ in runs) == [
         "idempotency_purge",
+        "outbox_purge",
         "overdue_deficiencies",
+        "penalty_publication_end",
         "red_list_candidates",
     ]
     assert {day for _, day in runs} == {local_date(datetime.now(UTC))}

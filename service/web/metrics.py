@@ -1,0 +1,56 @@
+"""Prometheus metrics: Litestar's request metrics, and the sync's state per platform.
+
+The sync gauges are read from the database when Prometheus scrapes, so every replica
+reports the same numbers and none has to keep them up to date in between.
+"""
+
+from __future__ import annotations
+
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.context import CommandContext
+from service.integrations.status import sync_status
+
+PROMETHEUS = PrometheusConfig(app_name="credit_service", prefix="credit_service", group_path=True)
+
+_LABELS = ["platform"]
+BACKLOG = Gauge("credit_service_sync_backlog", "Messages waiting to be sent", _LABELS)
+OLDEST_PENDING = Gauge(
+    "credit_service_sync_oldest_pending_age_seconds",
+    "Age of the oldest message waiting to be sent (0 when none)",
+    _LABELS,
+)
+DEAD_LETTERS = Gauge(
+    "credit_service_sync_dead_letters", "Records the platform rejected, for an operator", _LABELS
+)
+LAST_SUCCESS = Gauge(
+    "credit_service_sync_last_success_timestamp_seconds",
+    "When a batch last went through (Unix time; 0 never)",
+    _LABELS,
+)
+FAILURES = Gauge(
+    "credit_service_sync_consecutive_failures", "Failed attempts since the last success", _LABELS
+)
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+
+    @get(include_in_schema=False)
+    async def get(
+        self, db_session: NamedDependency[AsyncSession], ctx: NamedDependency[CommandContext]
+    ) -> Response[bytes]:
+        for platform in await sync_status(db_session, ctx.now(), with_dead_letters=False):
+            labels = (platform.name,)
+            BACKLOG.labels(*labels).set(platform.backlog)
+            OLDEST_PENDING.labels(*labels).set(platform.oldest_pending_age_seconds or 0)
+            DEAD_LETTERS.labels(*labels).set(platform.dead_letters)
+            LAST_SUCCESS.labels(*labels).set(
+                platform.last_success_at.timestamp() if platform.last_success_at else 0
+            )
+            FAILURES.labels(*labels).set(platform.failures)
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST, status_code=200)
