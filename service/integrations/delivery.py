@@ -18,7 +18,7 @@ waits: the Retry-After the platform gave, or a doubling backoff.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -147,9 +147,10 @@ async def deliver_batch(
     sender: Sender,
     client: PlatformClient,
     vault: IdNumberVault,
-    now: datetime,
+    clock: Callable[[], datetime],
 ) -> BatchResult:
     """Send the lane's next batch and settle it, in the caller's transaction."""
+    now = clock()
     claimed, skipped = await _claim(session, platform, now)
     if skipped is not None or not claimed:
         return skipped or BatchResult()
@@ -166,7 +167,8 @@ async def deliver_batch(
         try:
             answers = await client.post_records(records)
         except (PlatformError, httpx.HTTPError) as error:
-            return await _failed(session, platform, now, ids, error, result)
+            # The wait counts from the failure (a timeout may have taken a while).
+            return await _failed(session, platform, clock(), ids, error, result)
         for record, answer in zip(records, answers, strict=True):
             status = answer.get("status")
             if status in DELIVERED:

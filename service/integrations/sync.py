@@ -100,7 +100,7 @@ async def drain(
         async with sessions() as session, session.begin():
             batch: BatchResult = await deliver_batch(
                 session, platform, connections.platforms.sender, connections.client(platform),
-                connections.vault, now(),
+                connections.vault, now,
             )  # fmt: skip
         if batch.skipped:
             report.skipped, report.retry_at = batch.skipped, batch.retry_at
