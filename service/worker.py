@@ -165,8 +165,9 @@ async def run(
         httpx.AsyncClient(timeout=10) as client,
         connect(platforms, IdNumberVault(settings.secret_key)) as connections,
     ):
-        async with sessions() as session, session.begin():
-            await register_platforms(session, platforms)
+        if settings.platforms_file is not None:  # without a file, leave the registry alone
+            async with sessions() as session, session.begin():
+                await register_platforms(session, platforms)
         while True:
             done = await run_pass(sessions, context(), settings, client, connections)
             totals.expired += done.expired

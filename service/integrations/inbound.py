@@ -264,6 +264,7 @@ async def pull(
             page = await client.changes(cursor, PAGE)
         except Exception as error:  # the feed is read again next time from the same cursor
             report.error = f"{type(error).__name__}: {error}"[:500]
+            log.warning("inbound_pull_failed", platform=platform.name, error=report.error)
             await _note_pull(sessions, ctx, platform.name, report.error)
             return report
         items = page.get("items") if isinstance(page, dict) else None

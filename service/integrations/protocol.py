@@ -27,6 +27,9 @@ STATUS_ACCEPTED, STATUS_DUPLICATE, STATUS_STALE, STATUS_REJECTED = (
     "rejected",
 )
 DELIVERED = frozenset({STATUS_ACCEPTED, STATUS_DUPLICATE, STATUS_STALE})
+# What a platform says a stored record is, by the action that stored it.
+IN_FORCE, WITHDRAWN = "in_force", "withdrawn"
+STATUS_OF_ACTION = {"publish": IN_FORCE, "withdraw": WITHDRAWN}
 
 
 def signing_message(

@@ -22,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.integrations.client import PlatformClient
 from service.integrations.platforms import Platform
-from service.integrations.protocol import digest_of
+from service.integrations.protocol import STATUS_OF_ACTION, digest_of
 
 LOOKUPS_IN_FLIGHT = 16
-STATUS_OF_ACTION = {"publish": "in_force", "withdraw": "withdrawn"}
 
 
 @dataclass(frozen=True, slots=True)

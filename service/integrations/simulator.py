@@ -47,6 +47,7 @@ import h11
 import msgspec
 
 from service.integrations.protocol import (
+    IN_FORCE,
     MAX_BATCH,
     MAX_CLOCK_SKEW,
     NONCE,
@@ -56,6 +57,7 @@ from service.integrations.protocol import (
     STATUS_DUPLICATE,
     STATUS_REJECTED,
     STATUS_STALE,
+    WITHDRAWN,
     digest_of,
     rejection,
     signature,
@@ -65,7 +67,6 @@ from service.logs import get_logger
 log = get_logger(__name__)
 
 FAULT_KINDS = ("rate_limit", "unavailable", "reset", "slow", "drop_answer")
-IN_FORCE, WITHDRAWN = "in_force", "withdrawn"
 FEED_FIELDS = (
     "record_id",
     "version",

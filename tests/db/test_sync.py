@@ -19,12 +19,14 @@ import pytest
 import sqlalchemy as sa
 from conftest import CLI, TEST_SECRET_KEY
 from factories import (
+    AUTHORITY_USCC,
     institution_body,
     make_id_number,
     make_uscc,
     penalty_body,
     penalty_details,
     practitioner_body,
+    wrong_check_character,
 )
 from simulated import (
     PLATFORM,
@@ -34,6 +36,8 @@ from simulated import (
     digests,
     eventually,
     platform_of,
+    platforms_toml,
+    record_body,
     stage_blacklist,
     withdraw_blacklist,
     write_platforms_file,
@@ -41,8 +45,8 @@ from simulated import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.integrations.models import ExternalRecord
-from service.integrations.platforms import Platforms
-from service.integrations.staging import list_entry_records, stage
+from service.integrations.platforms import Platforms, parse_platforms
+from service.integrations.staging import Staged, list_entry_records, stage
 from service.integrations.sync import connect, drain, register_platforms
 from service.listing.models import ListEntry
 from service.registry.protection import IdNumberVault
@@ -294,7 +298,7 @@ async def test_a_rejected_record_is_a_dead_letter_until_corrected_and_sent_again
 ) -> None:
     platforms = await registered(session_factory, platform_of(simulator.url))
     env = sync_env(cli_env, tmp_path, simulator.url)
-    wrong = make_uscc(7)[:-1] + ("0" if make_uscc(7)[-1] != "0" else "1")
+    wrong = wrong_check_character(make_uscc(7))
     entry = await published_entry_of_legacy_home(session_factory, wrong)
     await stage_blacklist(session_factory, range(1, 4))  # three good records in the same batch
 
@@ -518,3 +522,48 @@ async def test_publishing_and_ending_a_list_entry_or_a_penalty_writes_the_outbox
         ("sync:national", chain, 2), ("sync:provincial", chain, 2),
         ("sync:national", chain, 3), ("sync:provincial", chain, 3),
     ]  # fmt: skip
+
+
+async def test_each_platform_gets_the_record_types_it_takes(
+    simulator: SimulatorProcess,
+    session_factory: Sessions,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    clean_db: None,
+) -> None:
+    """Two platforms in one file, each with its own client, secret and record types."""
+    simulator_two = SimulatorProcess()
+    await simulator_two.start()
+    try:
+        second = platforms_toml(simulator_two.url).split("[[platforms]]")[1]
+        second = second.replace(f'name = "{PLATFORM}"', 'name = "national"')
+        second = second.replace(
+            'record_types = ["blacklist", "watchlist", "redlist", "penalty"]',
+            'record_types = ["penalty"]',
+        )
+        text = platforms_toml(simulator.url) + "\n[[platforms]]" + second
+        (tmp_path / "platforms.toml").write_text(text, encoding="utf-8")
+        env = cli_env | {"PLATFORMS_FILE": str(tmp_path / "platforms.toml")}
+        platforms = await registered(session_factory, parse_platforms(text))
+        await stage_blacklist(session_factory, range(1, 601))
+        penalty = record_body(900) | {
+            "authority": {"name": "长兴县民政局", "uscc": AUTHORITY_USCC},
+            "penalty": {"content": "罚款人民币伍仟元", "fine_amount": "5000"},
+        }
+        async with session_factory() as session, session.begin():
+            await stage(
+                session, datetime.now(UTC), [Staged("PN-test-1", "penalty", uuid.uuid4(), penalty)]
+            )
+        code, out = await run_cli(env, "sync", "push")
+        assert code == 0, out
+        assert f"{PLATFORM}: 601 delivered, 0 rejected" in out
+        assert "national: 1 delivered, 0 rejected" in out
+        province, national = platforms.platforms
+        assert (await digests(session_factory, province, "blacklist"))[1][0] == 600
+        assert (await digests(session_factory, province, "penalty"))[1][0] == 1
+        ours, theirs = await digests(session_factory, national, "penalty")
+        assert theirs == ours
+        assert ours[0] == 1
+        assert (await simulator_two.stats())["records"] == 1  # no list entry went there
+    finally:
+        await simulator_two.stop()
