@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -18,12 +20,15 @@ from service.config import Settings
 from service.credit.routes import ROUTES as CREDIT_ROUTES
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
-from service.health.routes import health, ready
+from service.health.routes import health, hello, ready
 from service.integrations.platforms import load_platforms
 from service.integrations.routes import ROUTES as SYNC_ROUTES
 from service.integrations.sync import register_platforms
 from service.listing.routes import ROUTES as LISTING_ROUTES
 from service.logs import configure_logging
+from service.public.cache import PublicCache, listen
+from service.public.pages import PAGE_ROUTES
+from service.public.routes import API_ROUTES as PUBLIC_API_ROUTES
 from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.protection import IdNumberVault
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
@@ -55,9 +60,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             # Publishing fans out to the registered platforms: register them before serving.
             async with app.state.session_factory() as session, session.begin():
                 await register_platforms(session, platforms)
+        # Public answers are cached while a connection listens for read-model changes.
+        stop_listening = asyncio.Event()
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        listener = asyncio.create_task(listen(dsn, app.state.public_cache, stop_listening))
         try:
             yield
         finally:
+            stop_listening.set()
+            await listener
             await engine.dispose()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
@@ -65,6 +76,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     return Litestar(
         route_handlers=[
             health,
+            hello,
             ready,
             *REGISTRY_ROUTES,
             *RECORD_ROUTES,
@@ -72,6 +84,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             *LISTING_ROUTES,
             *SYNC_ROUTES,
             MetricsController,
+            Router(
+                path="/",
+                route_handlers=[*PUBLIC_API_ROUTES, *PAGE_ROUTES],
+                middleware=[
+                    RateLimitConfig(rate_limit=("minute", settings.public_rate_limit)).middleware
+                ],
+            ),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -116,6 +135,7 @@ def _initial_state(settings: Settings, clock: Clock) -> State:
             "clock": clock,
             "vault": IdNumberVault(settings.secret_key),
             "events": build_event_bus(),
+            "public_cache": PublicCache(),
         }
     )
 

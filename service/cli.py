@@ -126,6 +126,7 @@ def db_upgrade(revision: str) -> None:
     from service.context import system_context
     from service.db.migrate import current_revision, upgrade
     from service.policy.store import ensure_shipped
+    from service.public.readmodel import public_view_missing, rebuild
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -136,6 +137,9 @@ def db_upgrade(revision: str) -> None:
             # The policy that ships with this code, if the database does not have it yet.
             async with make_session_factory(engine)() as session, session.begin():
                 await ensure_shipped(session, system_context())
+                # A database from before the public view: fill it once.
+                if await public_view_missing(session):
+                    await rebuild(session, system_context())
         return await current_revision(engine)
 
     click.echo(f"database at migration {_run(settings, work)}", err=True)
@@ -384,6 +388,28 @@ def seed_demo(seed: int, if_empty: bool) -> None:
             return await seed_demo(session, seed=seed, if_empty=if_empty, secret_key=secret_key)
 
     click.echo(_run(settings, work), err=True)
+
+
+@main.group()
+def public() -> None:
+    """The public read model behind the public pages and API."""
+
+
+@public.command("rebuild")
+def public_rebuild() -> None:
+    """Recompute every institution's public answer and every published entry (the worker
+    does this daily; run it after restoring a backup or changing the policy)."""
+    from service.context import system_context
+    from service.public.readmodel import rebuild
+
+    settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def work(engine: AsyncEngine) -> int:
+        async with make_session_factory(engine)() as session, session.begin():
+            return await rebuild(session, system_context())
+
+    click.echo(f"public view rebuilt: {_run_domain(settings, work)} institutions")
 
 
 @main.group()

@@ -36,6 +36,7 @@ class Settings:
     database_pool_size: int = 10
     notice_webhook_url: str | None = None  # where the worker delivers notices to subjects
     platforms_file: Path | None = None  # the public-credit platforms to sync with
+    public_rate_limit: int = 300  # public requests per minute per client address
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -59,6 +60,7 @@ class Settings:
             database_pool_size=_int(env, "DATABASE_POOL_SIZE", 10),
             notice_webhook_url=env.get("NOTICE_WEBHOOK_URL") or None,
             platforms_file=Path(env["PLATFORMS_FILE"]) if env.get("PLATFORMS_FILE") else None,
+            public_rate_limit=_int(env, "PUBLIC_RATE_LIMIT", 300),
         )
         settings.check()
         return settings

@@ -6,6 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit import chain as audit
 from service.context import system_context
+from service.listing.demo_lists import publish_demo_lists
+from service.public.readmodel import rebuild as rebuild_public_view
 from service.records.demo_records import generate_demo_records
 from service.records.seed import insert_demo_records
 from service.registry.demo_data import generate_demo_province
@@ -34,12 +36,15 @@ async def seed_demo(
         records = await insert_demo_records(
             session, ctx, registry, generate_demo_records(seed, province)
         )
+        listed = await publish_demo_lists(session, ctx)
+        await rebuild_public_view(session, ctx)
         summary = {
             "seed": seed,
             "institutions": len(registry.institutions),
             "practitioners": len(registry.practitioners),
             "employments": len(registry.employments),
             "records": records,
+            "list_entries": listed,
         }
         await audit.record(
             session,
@@ -52,5 +57,5 @@ async def seed_demo(
     return (
         f"demo province loaded (seed {seed}): {summary['institutions']} institutions, "
         f"{summary['practitioners']} practitioners, {summary['employments']} employment links, "
-        f"{summary['records']} confirmed records"
+        f"{summary['records']} confirmed records, {listed} published list entries"
     )

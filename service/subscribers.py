@@ -7,14 +7,16 @@ are updated before the triggers that read them.
 
 from __future__ import annotations
 
+from service.credit.events import StarRatingRecorded
 from service.credit.scoring import rescore
 from service.events import EventBus
 from service.integrations.staging import on_list_entries, on_penalties
 from service.listing.barred import refuse_barred_employment
 from service.listing.events import ListEntryChanged
 from service.listing.triggers import on_records
+from service.public import readmodel as public
 from service.records.events import RecordEvent
-from service.registry.events import EmploymentStarting
+from service.registry.events import EmploymentStarting, SubjectChanged
 
 
 def build_event_bus() -> EventBus:
@@ -24,4 +26,9 @@ def build_event_bus() -> EventBus:
     bus.subscribe(RecordEvent, on_penalties)  # disclosed penalties go to the platforms
     bus.subscribe(ListEntryChanged, on_list_entries)  # published entries go too
     bus.subscribe(EmploymentStarting, refuse_barred_employment)
+    # The public read model last: it shows the scores and lists the others just wrote.
+    bus.subscribe(RecordEvent, public.on_records)
+    bus.subscribe(ListEntryChanged, public.on_list_entries)
+    bus.subscribe(SubjectChanged, public.on_subjects)
+    bus.subscribe(StarRatingRecorded, public.on_star_ratings)
     return bus

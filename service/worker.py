@@ -35,6 +35,7 @@ from service.listing.models import JobRun, Notice
 from service.listing.service import NOTICE_TOPIC, expire_due
 from service.listing.triggers import overdue_deficiencies, red_list_candidates
 from service.logs import get_logger
+from service.public.readmodel import rebuild as rebuild_public_view
 from service.registry.protection import IdNumberVault
 
 log = get_logger(__name__)
@@ -52,6 +53,8 @@ DAILY_JOBS: dict[str, Callable[[AsyncSession, CommandContext], Awaitable[int]]] 
     "idempotency_purge": _purge_idempotency_keys,
     "penalty_publication_end": withdraw_ended_penalties,
     "outbox_purge": outbox.purge_settled,
+    # Last: what changes with time alone (publication periods, star ratings, scores).
+    "public_view": rebuild_public_view,
 }
 
 

@@ -14,6 +14,7 @@ from service.audit import chain as audit
 from service.auth.models import RECORDING_ROLES
 from service.clock import Moment
 from service.context import CommandContext
+from service.credit.events import StarRatingRecorded
 from service.credit.models import StarRating
 from service.credit.schemas import StarRatingIn
 from service.db.arrays import uuid_array
@@ -49,6 +50,7 @@ async def record_star_rating(
         session, ctx, action="star_rating.create", target_type="star_rating",
         target_id=rating.id, after=rating,
     )  # fmt: skip
+    await ctx.events.publish(session, ctx, [StarRatingRecorded(institution.id)])
     return rating
 
 

@@ -9,6 +9,7 @@ from service.idempotency import models as idempotency_models
 from service.integrations import models as integrations_models
 from service.listing import models as listing_models
 from service.policy import models as policy_models
+from service.public import models as public_models
 from service.records import models as records_models
 from service.registry import models as registry_models
 
@@ -23,6 +24,7 @@ __all__ = [
     "listing_models",
     "metadata",
     "policy_models",
+    "public_models",
     "records_models",
     "registry_models",
 ]

@@ -19,6 +19,11 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@get("/hello", tags=["operations"], summary="A plain JSON answer (the benchmarks' baseline)")
+async def hello() -> dict[str, str]:
+    return {"hello": "world"}
+
+
 @get("/ready", tags=["operations"], summary="The database is reachable and fully migrated")
 async def ready(state: State) -> Response[dict[str, Any]]:
     head = head_revision()

@@ -16,3 +16,11 @@ class EmploymentStarting(DomainEvent):
     institution_id: uuid.UUID
     practitioner_id: uuid.UUID
     override_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectChanged(DomainEvent):
+    """An institution or practitioner was registered or its particulars changed."""
+
+    subject_kind: str  # "institution" or "practitioner"
+    subject_id: uuid.UUID

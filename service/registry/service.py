@@ -17,7 +17,7 @@ from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
 from service.errors import Conflict, FieldError, Invalid
-from service.registry.events import EmploymentStarting
+from service.registry.events import EmploymentStarting, SubjectChanged
 from service.registry.identifiers import (
     IdentifierError,
     normalize_id_number,
@@ -137,6 +137,7 @@ async def create_institution(
         target_id=institution.id,
         after=institution,
     )
+    await ctx.events.publish(session, ctx, [SubjectChanged("institution", institution.id)])
     return institution
 
 
@@ -206,9 +207,11 @@ async def _update_subject(
         region_code = checked("region_code", normalize_region_code, str(changes["region_code"]))
         ctx.actor.require_region(region_code)
         changes["region_code"] = region_code
-    return await _save_update(
+    saved = await _save_update(
         session, ctx, subject, changes, action=f"{label}.update", target_type=label
     )
+    await ctx.events.publish(session, ctx, [SubjectChanged(label, saved.id)])
+    return saved
 
 
 # Practitioners
@@ -247,6 +250,7 @@ async def create_practitioner(
         target_id=practitioner.id,
         after=practitioner,
     )
+    await ctx.events.publish(session, ctx, [SubjectChanged("practitioner", practitioner.id)])
     return practitioner
 
 

@@ -124,6 +124,8 @@ def handle_http_exception(
     )
     if error.headers:
         response.headers.update(error.headers)
+        if error.status_code == 429 and "RateLimit-Reset" in error.headers:
+            response.headers["Retry-After"] = error.headers["RateLimit-Reset"]
     return response
 
 

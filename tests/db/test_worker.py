@@ -94,6 +94,7 @@ async def test_daily_jobs_run_once_a_day_whatever_the_number_of_workers(
         "outbox_purge",
         "overdue_deficiencies",
         "penalty_publication_end",
+        "public_view",
         "red_list_candidates",
     ]
     assert {day for _, day in runs} == {local_date(datetime.now(UTC))}

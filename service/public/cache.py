@@ -1,0 +1,99 @@
+"""An in-process cache of public answers, emptied whenever the read model changes.
+
+A cached answer is served from memory: no ORM, no database. Every change to the
+read model ends with ``NOTIFY public_changed`` in its transaction, and each process
+listens on its own connection and empties its cache when a notification arrives.
+While that connection is down the cache stands aside (nothing is served from it or
+put in it), so a missed notification can never leave a stale answer behind.
+
+A request that missed reads the database and then stores its answer only if no
+notification came in between (the generation did not move), so an answer computed
+from the state before a change cannot outlive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import asyncpg
+
+from service.logs import get_logger
+from service.public.readmodel import CHANNEL
+
+log = get_logger(__name__)
+CAPACITY = 20_000
+PING_EVERY = 5.0  # seconds: how soon a silently dead listening connection is noticed
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    body: bytes
+    media_type: str
+    etag: str
+    status: int = 200
+
+
+def entity_tag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+class PublicCache:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._entries: OrderedDict[str, Cached] = OrderedDict()
+        self._capacity = capacity
+        self.generation = 0
+        self.live = False  # True while the listening connection is up
+
+    def get(self, key: str) -> Cached | None:
+        if not self.live:
+            return None
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: str, entry: Cached, generation: int) -> None:
+        """Keep ``entry`` unless the read model changed since ``generation`` was read."""
+        if not self.live or generation != self.generation:
+            return
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+async def listen(dsn: str, cache: PublicCache, stop: asyncio.Event) -> None:
+    """Keep a connection listening on the channel; empty the cache on every notice."""
+    while not stop.is_set():
+        connection: asyncpg.Connection | None = None
+        try:
+            connection = await asyncpg.connect(dsn)
+            await connection.add_listener(CHANNEL, lambda *_: cache.clear())
+            cache.clear()
+            cache.live = True
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=PING_EVERY)
+                await asyncio.wait_for(connection.execute("SELECT 1"), timeout=PING_EVERY)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            log.warning("public_cache_listener_lost", error=f"{type(error).__name__}: {error}")
+        finally:
+            cache.live = False
+            cache.clear()
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close(timeout=2)
+        if not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)

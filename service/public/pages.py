@@ -1,0 +1,152 @@
+"""The public pages: search, institution and lists, server-rendered, Chinese or English.
+
+The language comes from ``?lang=`` or the browser's Accept-Language (Chinese by
+default); each language's page is cached on its own and says so with ``Vary``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from litestar import Request, Response, get
+
+from service.errors import NotFound
+from service.policy.model import ListType
+from service.public import queries
+from service.public.i18n import MESSAGES, choose_language
+from service.public.routes import PageNumber, Query, Region
+from service.public.serving import answer
+from service.registry.identifiers import IdentifierError, normalize_region_prefix, normalize_uscc
+
+HTML = "text/html; charset=utf-8"
+
+
+@cache
+def _templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("service.public", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _language(request: Request[Any, Any, Any]) -> str:
+    return choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def _url(path: str, params: dict[str, Any]) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "")}
+    return path + ("?" + urlencode(kept) if kept else "")
+
+
+def render(request: Request[Any, Any, Any], template: str, lang: str, **context: Any) -> bytes:
+    other = "en" if lang == "zh" else "zh"
+    params = dict(request.query_params) | {"lang": other}
+    page = (
+        _templates()
+        .get_template(template)
+        .render(
+            lang=lang,
+            t=MESSAGES[lang],
+            other_language_url=_url(request.url.path, params),
+            **context,
+        )
+    )
+    return page.encode()
+
+
+def _key(request: Request[Any, Any, Any], lang: str) -> str:
+    query = sorted((k, v) for k, v in request.query_params.items() if k != "lang")
+    return f"page:{lang}:{request.url.path}?{urlencode(query)}"
+
+
+async def _page(
+    request: Request[Any, Any, Any], lang: str, produce: Any, missing: str
+) -> Response[bytes]:
+    try:
+        return await answer(
+            request,
+            _key(request, lang),
+            produce,
+            missing=missing,
+            headers={"Vary": "Accept-Language"},
+        )
+    except NotFound as error:
+        body = render(request, "not_found.html", lang, message=error.detail)
+        return Response(body, status_code=404, media_type=HTML)
+
+
+@get("/", include_in_schema=False)
+async def search_page(
+    request: Request[Any, Any, Any], q: Query = None, region: Region = None, page: PageNumber = 1
+) -> Response[bytes]:
+    lang = _language(request)
+    try:
+        prefix = normalize_region_prefix(region) if region else None
+    except IdentifierError:
+        prefix = None  # a page forgives what the API refuses
+
+    async def produce(session: Any) -> tuple[bytes, str]:
+        found = await queries.search(session, q, prefix, page) if (q or prefix) else None
+
+        def page_url(number: int) -> str:
+            return _url("/", {"q": q, "region": region, "page": number, "lang": lang})
+
+        body = render(
+            request, "search.html", lang, q=q, region=region, found=found, page_url=page_url
+        )
+        return body, HTML
+
+    return await _page(request, lang, produce, "")
+
+
+@get("/institutions/{uscc:str}", include_in_schema=False)
+async def institution_page(request: Request[Any, Any, Any], uscc: str) -> Response[bytes]:
+    lang = _language(request)
+    message = MESSAGES[lang]["not_found"].format(uscc=uscc[:18])
+    try:
+        code = normalize_uscc(uscc)
+    except IdentifierError:
+        return Response(render(request, "not_found.html", lang, message=message), status_code=404,
+                        media_type=HTML)  # fmt: skip
+
+    async def produce(session: Any) -> tuple[bytes, str] | None:
+        document = await queries.institution(session, code)
+        if document is None:
+            return None
+        return render(request, "institution.html", lang, d=document), HTML
+
+    return await _page(request, lang, produce, message)
+
+
+@get("/lists/{list_type:str}", include_in_schema=False)
+async def list_page(
+    request: Request[Any, Any, Any], list_type: ListType, region: Region = None,
+    page: PageNumber = 1,
+) -> Response[bytes]:  # fmt: skip
+    lang = _language(request)
+    try:
+        prefix = normalize_region_prefix(region) if region else None
+    except IdentifierError:
+        prefix = None
+
+    async def produce(session: Any) -> tuple[bytes, str]:
+        found = await queries.current_entries(session, list_type.value, prefix, page)
+
+        def page_url(number: int) -> str:
+            return _url(request.url.path, {"region": region, "page": number, "lang": lang})
+
+        body = render(
+            request, "list.html", lang, list_type=list_type.value, found=found, page_url=page_url
+        )
+        return body, HTML
+
+    return await _page(request, lang, produce, "")
+
+
+PAGE_ROUTES = [search_page, institution_page, list_page]

@@ -1,0 +1,132 @@
+"""The public JSON API and CSV files: no login, cached, rate-limited per client."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.params import QueryParameter
+
+from service.policy.model import ListType
+from service.public import queries
+from service.public.serving import answer
+from service.registry.identifiers import normalize_region_prefix, normalize_uscc
+from service.tabular import write_csv
+from service.validation import checked
+
+Query = Annotated[str | None, QueryParameter(max_length=100, description="name or USCC")]
+Region = Annotated[
+    str | None, QueryParameter(max_length=6, description="region prefix: 2, 4 or 6 digits")
+]
+PageNumber = Annotated[int, QueryParameter(ge=1, le=10_000)]
+JSON = "application/json"
+CSV = "text/csv; charset=utf-8"
+ENTRY_COLUMNS = (
+    "entry_id", "list_type", "subject_kind", "name", "uscc", "id_number_masked",
+    "region_code", "reason_code", "effective_from", "effective_to", "published_at",
+    "ended_at", "end_reason",
+)  # fmt: skip
+
+
+def _region(region: str | None) -> str | None:
+    return checked("region", normalize_region_prefix, region) if region else None
+
+
+def _json(data: Any) -> tuple[bytes, str]:
+    return msgspec.json.encode(data), JSON
+
+
+def _key(request: Request[Any, Any, Any]) -> str:
+    return (
+        request.url.path
+        + "?"
+        + "&".join(sorted(f"{k}={v}" for k, v in request.query_params.items()))
+    )
+
+
+@get("/api/v1/public/institutions", tags=["public"])
+async def search_institutions(
+    request: Request[Any, Any, Any], q: Query = None, region: Region = None, page: PageNumber = 1
+) -> Response[bytes]:
+    """Search by name (typos and partial names forgiven, ranked); an exact USCC comes first."""
+    prefix = _region(region)
+
+    async def produce(session: Any) -> tuple[bytes, str]:
+        found = await queries.search(session, q, prefix, page)
+        return _json({"items": found.items, "total": found.total, "page": found.page,
+                      "page_size": found.page_size})  # fmt: skip
+
+    return await answer(request, _key(request), produce)
+
+
+@get("/api/v1/public/institutions/{uscc:str}", tags=["public"])
+async def public_institution(request: Request[Any, Any, Any], uscc: str) -> Response[bytes]:
+    """An institution's public credit status: grade, stars, lists, penalties, commendations."""
+    code = checked("uscc", normalize_uscc, uscc)
+
+    async def produce(session: Any) -> tuple[bytes, str] | None:
+        document = await queries.institution(session, code)
+        return _json(document) if document is not None else None
+
+    return await answer(
+        request, _key(request), produce, missing=f"no institution has the USCC {code}"
+    )
+
+
+@get("/api/v1/public/lists/{list_type:str}", tags=["public"])
+async def public_list(
+    request: Request[Any, Any, Any], list_type: ListType, region: Region = None,
+    page: PageNumber = 1,
+) -> Response[bytes]:  # fmt: skip
+    """The entries of a published list in force now, newest first."""
+    prefix = _region(region)
+
+    async def produce(session: Any) -> tuple[bytes, str]:
+        found = await queries.current_entries(session, list_type.value, prefix, page)
+        return _json({"list_type": list_type.value, "items": found.items, "total": found.total,
+                      "page": found.page, "page_size": found.page_size})  # fmt: skip
+
+    return await answer(request, _key(request), produce)
+
+
+@get("/api/v1/public/lists/{list_type:str}/snapshot.csv", tags=["public"])
+async def list_snapshot(
+    request: Request[Any, Any, Any], list_type: ListType, region: Region = None
+) -> Response[bytes]:
+    """Every entry in force now, as CSV (UTF-8 with BOM, opens in Excel)."""
+    prefix = _region(region)
+
+    async def produce(session: Any) -> tuple[bytes, str]:
+        found = await queries.current_entries(session, list_type.value, prefix, None)
+        rows = ([item[column] for column in ENTRY_COLUMNS] for item in found.items)
+        return write_csv(ENTRY_COLUMNS, rows), CSV
+
+    name = f"{list_type.value}-list-snapshot.csv"
+    return await answer(
+        request, _key(request), produce,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )  # fmt: skip
+
+
+@get("/api/v1/public/lists/{list_type:str}/changes.csv", tags=["public"])
+async def list_changes(
+    request: Request[Any, Any, Any], list_type: ListType, since: date, region: Region = None
+) -> Response[bytes]:
+    """Entries added and removed since a date, in order, as CSV (a monthly file, say)."""
+    prefix = _region(region)
+    columns = ("change", "changed_at", *ENTRY_COLUMNS)
+
+    async def produce(session: Any) -> tuple[bytes, str]:
+        changes = await queries.changes_since(session, list_type.value, since, prefix)
+        return write_csv(columns, ([c[column] for column in columns] for c in changes)), CSV
+
+    name = f"{list_type.value}-list-changes-since-{since.isoformat()}.csv"
+    return await answer(
+        request, _key(request), produce,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )  # fmt: skip
+
+
+API_ROUTES = [search_institutions, public_institution, public_list, list_snapshot, list_changes]
