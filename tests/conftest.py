@@ -135,6 +135,7 @@ def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         secret_key=TEST_SECRET_KEY,
         log_format="json",
         max_request_body_bytes=65_536,
+        public_rate_limit=1_000_000,  # the tests are one client; one test checks the limit
     )
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response, get
+from litestar.params import FromPath
 
 from service.errors import NotFound
 from service.policy.model import ListType
@@ -106,7 +107,7 @@ async def search_page(
 
 
 @get("/institutions/{uscc:str}", include_in_schema=False)
-async def institution_page(request: Request[Any, Any, Any], uscc: str) -> Response[bytes]:
+async def institution_page(request: Request[Any, Any, Any], uscc: FromPath[str]) -> Response[bytes]:
     lang = _language(request)
     message = MESSAGES[lang]["not_found"].format(uscc=uscc[:18])
     try:
@@ -126,7 +127,7 @@ async def institution_page(request: Request[Any, Any, Any], uscc: str) -> Respon
 
 @get("/lists/{list_type:str}", include_in_schema=False)
 async def list_page(
-    request: Request[Any, Any, Any], list_type: ListType, region: Region = None,
+    request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None,
     page: PageNumber = 1,
 ) -> Response[bytes]:  # fmt: skip
     lang = _language(request)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.clock import start_of_local_day
 from service.registry.identifiers import IdentifierError, normalize_uscc
 
 PAGE_SIZE = 20
@@ -78,7 +79,7 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
         code = normalize_uscc(term) if term else None
     conditions: list[str] = []
     params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
-    rank = "0"
+    order = "name, uscc"
     if term:
         params |= {"term": term, "like": "%" + _escape(term) + "%", "code": code or "",
                    "similarity": SIMILARITY}  # fmt: skip
@@ -86,9 +87,9 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
             "(uscc = :code OR name ILIKE :like OR similarity(name, :term) >= :similarity"
             " OR word_similarity(:term, name) >= :similarity)"
         )
-        rank = (
+        order = (
             "(uscc = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2"
-            " + greatest(similarity(name, :term), word_similarity(:term, name))"
+            " + greatest(similarity(name, :term), word_similarity(:term, name)) DESC, name, uscc"
         )
     if region:
         conditions.append("region_code LIKE :region")
@@ -101,7 +102,7 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
         await session.execute(
             sa.text(
                 f"SELECT document FROM public_institutions WHERE {where}"
-                f" ORDER BY {rank} DESC, name, uscc LIMIT :limit OFFSET :offset"
+                f" ORDER BY {order} LIMIT :limit OFFSET :offset"
             ),
             params,
         )
@@ -164,13 +165,12 @@ async def changes_since(
     session: AsyncSession, list_type: str, since: date, region: str | None
 ) -> list[dict[str, Any]]:
     """Each entry added or removed since the start of ``since`` (China time), in order."""
-    start = datetime.combine(since, datetime.min.time()).isoformat() + "+08:00"
+    start = start_of_local_day(since)
     rows = await session.execute(
         sa.text(
             f"SELECT {ENTRY_FIELDS} FROM public_list_entries"
             " WHERE list_type = :type AND region_code LIKE :region"
-            " AND (published_at >= CAST(:start AS timestamptz)"
-            "      OR ended_at >= CAST(:start AS timestamptz))"
+            " AND (published_at >= :start OR ended_at >= :start)"
             " ORDER BY changed_at, entry_id"
         ),
         {"type": list_type, "region": _escape(region or "") + "%", "start": start},
@@ -178,9 +178,8 @@ async def changes_since(
     changes = []
     for row in rows:
         entry = _entry(row)
-        start_at = datetime.fromisoformat(start)
-        if row.published_at >= start_at:
+        if row.published_at >= start:
             changes.append({"change": "added", "changed_at": entry["published_at"], **entry})
-        if row.ended_at is not None and row.ended_at >= start_at:
+        if row.ended_at is not None and row.ended_at >= start:
             changes.append({"change": "removed", "changed_at": entry["ended_at"], **entry})
     return sorted(changes, key=lambda change: (change["changed_at"], change["entry_id"]))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.params import QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from service.policy.model import ListType
 from service.public import queries
@@ -62,7 +62,9 @@ async def search_institutions(
 
 
 @get("/api/v1/public/institutions/{uscc:str}", tags=["public"])
-async def public_institution(request: Request[Any, Any, Any], uscc: str) -> Response[bytes]:
+async def public_institution(
+    request: Request[Any, Any, Any], uscc: FromPath[str]
+) -> Response[bytes]:
     """An institution's public credit status: grade, stars, lists, penalties, commendations."""
     code = checked("uscc", normalize_uscc, uscc)
 
@@ -77,7 +79,7 @@ async def public_institution(request: Request[Any, Any, Any], uscc: str) -> Resp
 
 @get("/api/v1/public/lists/{list_type:str}", tags=["public"])
 async def public_list(
-    request: Request[Any, Any, Any], list_type: ListType, region: Region = None,
+    request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None,
     page: PageNumber = 1,
 ) -> Response[bytes]:  # fmt: skip
     """The entries of a published list in force now, newest first."""
@@ -93,7 +95,7 @@ async def public_list(
 
 @get("/api/v1/public/lists/{list_type:str}/snapshot.csv", tags=["public"])
 async def list_snapshot(
-    request: Request[Any, Any, Any], list_type: ListType, region: Region = None
+    request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None
 ) -> Response[bytes]:
     """Every entry in force now, as CSV (UTF-8 with BOM, opens in Excel)."""
     prefix = _region(region)
@@ -112,7 +114,10 @@ async def list_snapshot(
 
 @get("/api/v1/public/lists/{list_type:str}/changes.csv", tags=["public"])
 async def list_changes(
-    request: Request[Any, Any, Any], list_type: ListType, since: date, region: Region = None
+    request: Request[Any, Any, Any],
+    list_type: FromPath[ListType],
+    since: FromQuery[date],
+    region: Region = None,
 ) -> Response[bytes]:
     """Entries added and removed since a date, in order, as CSV (a monthly file, say)."""
     prefix = _region(region)
