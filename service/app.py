@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from litestar import Litestar, Router
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -87,9 +88,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             Router(
                 path="/",
                 route_handlers=[*PUBLIC_API_ROUTES, *PAGE_ROUTES],
-                middleware=[
-                    RateLimitConfig(rate_limit=("minute", settings.public_rate_limit)).middleware
-                ],
+                middleware=_public_rate_limit(settings),
             ),
         ],
         dependencies=DEPENDENCIES,
@@ -113,6 +112,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             ),
         ),
     )
+
+
+def _public_rate_limit(settings: Settings) -> list[DefineMiddleware]:
+    """Requests per minute per client address on the public routes; 0 turns it off."""
+    if settings.public_rate_limit <= 0:
+        return []
+    return [RateLimitConfig(rate_limit=("minute", settings.public_rate_limit)).middleware]
 
 
 def tune_garbage_collector() -> None:

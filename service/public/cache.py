@@ -34,7 +34,7 @@ class Cached:
     body: bytes
     media_type: str
     etag: str
-    status: int = 200
+    headers: tuple[tuple[str, str], ...]  # made once, sent with every hit
 
 
 def entity_tag(body: bytes) -> str:

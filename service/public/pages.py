@@ -11,15 +11,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath
+from litestar.response.base import ASGIResponse
 
 from service.errors import NotFound
 from service.policy.model import ListType
 from service.public import queries
 from service.public.i18n import MESSAGES, choose_language
 from service.public.routes import PageNumber, Query, Region
-from service.public.serving import answer
+from service.public.serving import answer, request_key
 from service.registry.identifiers import IdentifierError, normalize_region_prefix, normalize_uscc
 
 HTML = "text/html; charset=utf-8"
@@ -61,31 +62,26 @@ def render(request: Request[Any, Any, Any], template: str, lang: str, **context:
     return page.encode()
 
 
-def _key(request: Request[Any, Any, Any], lang: str) -> str:
-    query = sorted((k, v) for k, v in request.query_params.items() if k != "lang")
-    return f"page:{lang}:{request.url.path}?{urlencode(query)}"
-
-
 async def _page(
     request: Request[Any, Any, Any], lang: str, produce: Any, missing: str
-) -> Response[bytes]:
+) -> ASGIResponse:
     try:
         return await answer(
             request,
-            _key(request, lang),
+            request_key(request, f"page:{lang}:"),
             produce,
             missing=missing,
             headers={"Vary": "Accept-Language"},
         )
     except NotFound as error:
         body = render(request, "not_found.html", lang, message=error.detail)
-        return Response(body, status_code=404, media_type=HTML)
+        return ASGIResponse(body=body, status_code=404, media_type=HTML)
 
 
 @get("/", include_in_schema=False)
 async def search_page(
     request: Request[Any, Any, Any], q: Query = None, region: Region = None, page: PageNumber = 1
-) -> Response[bytes]:
+) -> ASGIResponse:
     lang = _language(request)
     try:
         prefix = normalize_region_prefix(region) if region else None
@@ -107,14 +103,14 @@ async def search_page(
 
 
 @get("/institutions/{uscc:str}", include_in_schema=False)
-async def institution_page(request: Request[Any, Any, Any], uscc: FromPath[str]) -> Response[bytes]:
+async def institution_page(request: Request[Any, Any, Any], uscc: FromPath[str]) -> ASGIResponse:
     lang = _language(request)
     message = MESSAGES[lang]["not_found"].format(uscc=uscc[:18])
     try:
         code = normalize_uscc(uscc)
     except IdentifierError:
-        return Response(render(request, "not_found.html", lang, message=message), status_code=404,
-                        media_type=HTML)  # fmt: skip
+        body = render(request, "not_found.html", lang, message=message)
+        return ASGIResponse(body=body, status_code=404, media_type=HTML)
 
     async def produce(session: Any) -> tuple[bytes, str] | None:
         document = await queries.institution(session, code)
@@ -129,7 +125,7 @@ async def institution_page(request: Request[Any, Any, Any], uscc: FromPath[str])
 async def list_page(
     request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None,
     page: PageNumber = 1,
-) -> Response[bytes]:  # fmt: skip
+) -> ASGIResponse:  # fmt: skip
     lang = _language(request)
     try:
         prefix = normalize_region_prefix(region) if region else None

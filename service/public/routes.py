@@ -6,12 +6,13 @@ from datetime import date
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, get
 from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response.base import ASGIResponse
 
 from service.policy.model import ListType
 from service.public import queries
-from service.public.serving import answer
+from service.public.serving import answer, request_key
 from service.registry.identifiers import normalize_region_prefix, normalize_uscc
 from service.tabular import write_csv
 from service.validation import checked
@@ -38,18 +39,10 @@ def _json(data: Any) -> tuple[bytes, str]:
     return msgspec.json.encode(data), JSON
 
 
-def _key(request: Request[Any, Any, Any]) -> str:
-    return (
-        request.url.path
-        + "?"
-        + "&".join(sorted(f"{k}={v}" for k, v in request.query_params.items()))
-    )
-
-
 @get("/api/v1/public/institutions", tags=["public"])
 async def search_institutions(
     request: Request[Any, Any, Any], q: Query = None, region: Region = None, page: PageNumber = 1
-) -> Response[bytes]:
+) -> ASGIResponse:
     """Search by name (typos and partial names forgiven, ranked); an exact USCC comes first."""
     prefix = _region(region)
 
@@ -58,13 +51,11 @@ async def search_institutions(
         return _json({"items": found.items, "total": found.total, "page": found.page,
                       "page_size": found.page_size})  # fmt: skip
 
-    return await answer(request, _key(request), produce)
+    return await answer(request, request_key(request), produce)
 
 
 @get("/api/v1/public/institutions/{uscc:str}", tags=["public"])
-async def public_institution(
-    request: Request[Any, Any, Any], uscc: FromPath[str]
-) -> Response[bytes]:
+async def public_institution(request: Request[Any, Any, Any], uscc: FromPath[str]) -> ASGIResponse:
     """An institution's public credit status: grade, stars, lists, penalties, commendations."""
     code = checked("uscc", normalize_uscc, uscc)
 
@@ -73,7 +64,7 @@ async def public_institution(
         return _json(document) if document is not None else None
 
     return await answer(
-        request, _key(request), produce, missing=f"no institution has the USCC {code}"
+        request, request_key(request), produce, missing=f"no institution has the USCC {code}"
     )
 
 
@@ -81,7 +72,7 @@ async def public_institution(
 async def public_list(
     request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None,
     page: PageNumber = 1,
-) -> Response[bytes]:  # fmt: skip
+) -> ASGIResponse:  # fmt: skip
     """The entries of a published list in force now, newest first."""
     prefix = _region(region)
 
@@ -90,13 +81,13 @@ async def public_list(
         return _json({"list_type": list_type.value, "items": found.items, "total": found.total,
                       "page": found.page, "page_size": found.page_size})  # fmt: skip
 
-    return await answer(request, _key(request), produce)
+    return await answer(request, request_key(request), produce)
 
 
 @get("/api/v1/public/lists/{list_type:str}/snapshot.csv", tags=["public"])
 async def list_snapshot(
     request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None
-) -> Response[bytes]:
+) -> ASGIResponse:
     """Every entry in force now, as CSV (UTF-8 with BOM, opens in Excel)."""
     prefix = _region(region)
 
@@ -107,7 +98,7 @@ async def list_snapshot(
 
     name = f"{list_type.value}-list-snapshot.csv"
     return await answer(
-        request, _key(request), produce,
+        request, request_key(request), produce,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )  # fmt: skip
 
@@ -118,7 +109,7 @@ async def list_changes(
     list_type: FromPath[ListType],
     since: FromQuery[date],
     region: Region = None,
-) -> Response[bytes]:
+) -> ASGIResponse:
     """Entries added and removed since a date, in order, as CSV (a monthly file, say)."""
     prefix = _region(region)
     columns = ("change", "changed_at", *ENTRY_COLUMNS)
@@ -129,7 +120,7 @@ async def list_changes(
 
     name = f"{list_type.value}-list-changes-since-{since.isoformat()}.csv"
     return await answer(
-        request, _key(request), produce,
+        request, request_key(request), produce,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )  # fmt: skip
 

@@ -1,7 +1,8 @@
 """Answering a public request from the cache, or from the read model once and then cached.
 
 Public routes take no database session and no actor: on a cache hit they touch
-nothing but memory. Every answer carries an ETag; a matching If-None-Match gets 304.
+nothing but memory, and the answer goes out as prepared bytes with prepared
+headers. Every answer carries an ETag; a matching If-None-Match gets 304.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Request
+from litestar.response.base import ASGIResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import NotFound
@@ -17,11 +19,30 @@ from service.public.cache import Cached, PublicCache, entity_tag
 
 Produce = Callable[[AsyncSession], Awaitable[tuple[bytes, str] | None]]
 MAX_AGE = 60  # seconds a browser or proxy may reuse an answer without asking
+_IF_NONE_MATCH = b"if-none-match"
 
 
 def cache_of(request: Request[Any, Any, Any]) -> PublicCache:
     cache: PublicCache = request.app.state.public_cache
     return cache
+
+
+def request_key(request: Request[Any, Any, Any], prefix: str = "") -> str:
+    """The path and the raw query string: the same question, the same key."""
+    scope = request.scope
+    return f"{prefix}{scope['path']}?{scope.get('query_string', b'').decode('latin-1')}"
+
+
+def _if_none_match(request: Request[Any, Any, Any]) -> bytes:
+    for name, value in request.scope["headers"]:
+        if name == _IF_NONE_MATCH:
+            return bytes(value)
+    return b""
+
+
+def _headers(etag: str, extra: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    fields = {"etag": etag, "cache-control": f"public, max-age={MAX_AGE}", **(extra or {})}
+    return tuple((name.lower(), value) for name, value in fields.items())
 
 
 async def answer(
@@ -31,23 +52,22 @@ async def answer(
     *,
     missing: str = "not found",
     headers: dict[str, str] | None = None,
-) -> Response[bytes]:
+) -> ASGIResponse:
     cache = cache_of(request)
     entry = cache.get(key)
+    state = "hit"
     if entry is None:
+        state = "miss"
         generation = cache.generation
         async with request.app.state.session_factory() as session:
             produced = await produce(session)
         if produced is None:
             raise NotFound(missing)
         body, media_type = produced
-        entry = Cached(body, media_type, entity_tag(body))
+        etag = entity_tag(body)
+        entry = Cached(body, media_type, etag, _headers(etag, headers))
         cache.put(key, entry, generation)
-    sent = {
-        "ETag": entry.etag,
-        "Cache-Control": f"public, max-age={MAX_AGE}",
-        **(headers or {}),
-    }
-    if entry.etag in request.headers.get("if-none-match", ""):
-        return Response(b"", status_code=304, headers=sent)
-    return Response(entry.body, media_type=entry.media_type, headers=sent)
+    sent = (*entry.headers, ("x-cache", state))
+    if entry.etag.encode() in _if_none_match(request):
+        return ASGIResponse(body=b"", status_code=304, headers=sent)
+    return ASGIResponse(body=entry.body, media_type=entry.media_type, headers=sent)
