@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import start_of_local_day
+from service.db.like import contains, escape_like
 from service.registry.identifiers import IdentifierError, normalize_uscc
 
 PAGE_SIZE = 20
@@ -81,7 +82,7 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
     params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
     order = "name, uscc"
     if term:
-        params |= {"term": term, "like": "%" + _escape(term) + "%", "code": code or "",
+        params |= {"term": term, "like": contains(term), "code": code or "",
                    "similarity": SIMILARITY}  # fmt: skip
         conditions.append(
             "(uscc = :code OR name ILIKE :like OR similarity(name, :term) >= :similarity"
@@ -93,7 +94,7 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
         )
     if region:
         conditions.append("region_code LIKE :region")
-        params["region"] = _escape(region) + "%"
+        params["region"] = escape_like(region) + "%"
     where = " AND ".join(conditions) or "true"
     total = await session.scalar(
         sa.text(f"SELECT count(*) FROM public_institutions WHERE {where}"), params
@@ -108,10 +109,6 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
         )
     ).all()
     return Found([_summary(row) for row in rows], int(total or 0), page, PAGE_SIZE)
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 ENTRY_FIELDS = (
@@ -142,7 +139,7 @@ async def current_entries(
     session: AsyncSession, list_type: str, region: str | None, page: int | None
 ) -> Found:
     """Entries in force now, newest first; every one of them when ``page`` is None."""
-    params: dict[str, Any] = {"type": list_type, "region": _escape(region or "") + "%"}
+    params: dict[str, Any] = {"type": list_type, "region": escape_like(region or "") + "%"}
     where = "list_type = :type AND ended_at IS NULL AND region_code LIKE :region"
     total = await session.scalar(
         sa.text(f"SELECT count(*) FROM public_list_entries WHERE {where}"), params
@@ -173,7 +170,7 @@ async def changes_since(
             " AND (published_at >= :start OR ended_at >= :start)"
             " ORDER BY changed_at, entry_id"
         ),
-        {"type": list_type, "region": _escape(region or "") + "%", "start": start},
+        {"type": list_type, "region": escape_like(region or "") + "%", "start": start},
     )
     changes = []
     for row in rows:

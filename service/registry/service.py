@@ -14,6 +14,7 @@ from service.audit import chain as audit
 from service.auth.actor import Actor
 from service.auth.models import RECORDING_ROLES, STAFF_ROLES, Role
 from service.context import CommandContext
+from service.db.like import contains
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
 from service.errors import Conflict, FieldError, Invalid
@@ -98,11 +99,6 @@ def region_scope(actor: Actor, region: str | None) -> str | None:
     return region
 
 
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 # Institutions
 
 
@@ -169,7 +165,7 @@ async def list_institutions(
         try:
             query = query.where(col(Institution.uscc) == normalize_uscc(term))
         except IdentifierError:
-            query = query.where(col(Institution.name).ilike(_like(term)))
+            query = query.where(col(Institution.name).ilike(contains(term)))
     return await fetch_page(
         session, query, [col(Institution.name), col(Institution.id)], page, page_size
     )
@@ -286,7 +282,7 @@ async def list_practitioners(
                 col(Practitioner.id_number_hash) == vault.lookup_hash(normalize_id_number(term))
             )
         except IdentifierError:
-            query = query.where(col(Practitioner.name).ilike(_like(term)))
+            query = query.where(col(Practitioner.name).ilike(contains(term)))
     return await fetch_page(
         session, query, [col(Practitioner.name), col(Practitioner.id)], page, page_size
     )
