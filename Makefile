@@ -30,7 +30,7 @@ typecheck: install
 	$(BIN)/mypy service
 
 pytest: install
-	@command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium is not installed, so the browser tests will be skipped (apt-get install chromium to run them)"
+	@command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium is not installed, so the browser tests will not run (apt-get install chromium to run them)"
 	$(BIN)/pytest
 
 clean:

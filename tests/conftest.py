@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -36,6 +37,31 @@ from service.policy.models import PolicyVersion
 from service.policy.store import ensure_shipped
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+# The browser tests need Debian's chromium. Without it (and outside CI, which installs
+# it) they are not collected, and the run says so plainly at its start and its end.
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NO_BROWSER = "browser tests NOT RUN: chromium is not installed (apt-get install chromium)"
+
+
+def _browser_tests_left_out() -> bool:
+    return CHROMIUM is None and os.environ.get("CI") != "true"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path.name == "browser" and _browser_tests_left_out():
+        return True
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return NO_BROWSER if _browser_tests_left_out() else f"browser tests: {CHROMIUM}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _browser_tests_left_out():
+        terminalreporter.write_line(NO_BROWSER, yellow=True, bold=True)
+
+
 CLI = str(Path(sys.executable).parent / "credit-service")
 
 MakeToken = Callable[..., Awaitable[str]]

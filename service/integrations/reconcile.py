@@ -50,6 +50,7 @@ async def local_view(session: AsyncSession, platform: Platform, record_type: str
         await session.execute(
             sa.text(
                 "SELECT record_id, version, action FROM sync_records WHERE record_type = :type"
+                " ORDER BY record_id"  # the report lists drifting records in this order
             ),
             {"type": record_type},
         )

@@ -28,15 +28,16 @@ from service.clock import local_date
 from service.context import CommandContext
 from service.integrations.models import SyncAction, SyncRecord
 from service.listing.events import ListEntryChanged
-from service.listing.machine import Action
+from service.listing.machine import DISCLOSING, Action
 from service.listing.models import ListEntry, ListTransition
 from service.logs import get_logger
 from service.policy.store import policy_in_force
-from service.records.disclosure import Party, PartyKind, disclosure_row, publication_window
+from service.records.disclosure import Party, PartyKind, disclosed_now, disclosure_row
 from service.records.events import RecordEvent
 from service.records.kinds import RecordKind
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
+from service.registry.service import subjects_by_id
 
 log = get_logger(__name__)
 LIST_RECORD_TYPES = {"black": "blacklist", "watch": "watchlist", "red": "redlist"}
@@ -47,8 +48,6 @@ _NOT_PENALTY_FIELDS = frozenset(
     {"record_id", "disclosure_status", "changed_at", "withdrawal_reason", "subject_name",
      "subject_kind", "uscc", "id_number_masked"}
 )  # fmt: skip
-# The steps that publish an entry or end a published one.
-_DISCLOSED_ACTIONS = frozenset({Action.PUBLISH, Action.EXPIRE, Action.REPAIR, Action.REVOKE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,24 +159,6 @@ def _org(institution: Institution) -> dict[str, Any]:
     return {"kind": "org", "name": institution.name, "uscc": institution.uscc}
 
 
-async def _subjects(
-    session: AsyncSession, institution_ids: set[uuid.UUID], practitioner_ids: set[uuid.UUID]
-) -> tuple[dict[uuid.UUID, Institution], dict[uuid.UUID, Practitioner]]:
-    institutions: dict[uuid.UUID, Institution] = {}
-    practitioners: dict[uuid.UUID, Practitioner] = {}
-    if institution_ids:
-        rows = await session.execute(
-            sa.select(Institution).where(col(Institution.id).in_(institution_ids))
-        )
-        institutions = {row.id: row for row in rows.scalars()}
-    if practitioner_ids:
-        rows2 = await session.execute(
-            sa.select(Practitioner).where(col(Practitioner.id).in_(practitioner_ids))
-        )
-        practitioners = {row.id: row for row in rows2.scalars()}
-    return institutions, practitioners
-
-
 async def list_entry_records(session: AsyncSession, entries: Sequence[ListEntry]) -> list[Staged]:
     """The platform records of entries that were published: in force, or withdrawn since.
 
@@ -195,7 +176,7 @@ async def list_entry_records(session: AsyncSession, entries: Sequence[ListEntry]
             )
         ).all()
     )
-    institutions, practitioners = await _subjects(
+    institutions, practitioners = await subjects_by_id(
         session,
         {e.subject_id for e in entries if e.subject_kind == "institution"},
         {e.subject_id for e in entries if e.subject_kind == "practitioner"},
@@ -239,7 +220,7 @@ async def on_list_entries(
     session: AsyncSession, ctx: CommandContext, events: Sequence[ListEntryChanged]
 ) -> None:
     """Subscriber: a published entry goes out; one that ends is withdrawn."""
-    changed = [e.entry_id for e in events if e.action in _DISCLOSED_ACTIONS]
+    changed = [e.entry_id for e in events if e.action in DISCLOSING]
     if not changed:
         return
     rows = await session.execute(
@@ -304,8 +285,8 @@ async def _stage_penalties(
     publish: list[Staged] = []
     withdraw: list[str] = []
     for record, institution, practitioner in rows:
-        window = publication_window(record, policy)
-        if window is None or not (window.published_at <= now < window.withdrawn_at):
+        window = disclosed_now(record, policy, now)
+        if window is None:
             withdraw.append(penalty_record_id(record.chain_id))
             continue
         party = Party(PartyKind.LEGAL_PERSON, "")  # the row's party fields are dropped

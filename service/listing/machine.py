@@ -68,6 +68,9 @@ TRANSITIONS: dict[tuple[EntryStatus, Action], EntryStatus] = {
 OPEN = frozenset({S.PROPOSED, S.NOTIFIED, S.OBJECTED, S.OBJECTION_REJECTED, S.LISTED, S.PUBLISHED})
 # How an entry ended, by the action that ended it.
 END_REASONS = {A.EXPIRE: "expired", A.REPAIR: "repaired", A.REVOKE: "revoked"}
+# The steps that publish an entry or end a published one: what the public and the
+# platforms see change.
+DISCLOSING = frozenset({A.PUBLISH, A.EXPIRE, A.REPAIR, A.REVOKE})
 
 
 def allowed(status: EntryStatus) -> list[Action]:

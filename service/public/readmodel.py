@@ -26,22 +26,22 @@ from service.credit.scoring import moment_now
 from service.credit.star_ratings import levels_in_force
 from service.credit.stars import effective_stars
 from service.listing.events import ListEntryChanged
-from service.listing.machine import Action
+from service.listing.machine import DISCLOSING
 from service.listing.models import ListEntry
 from service.listing.queries import lists_in_force
 from service.policy.model import ListType, Policy
 from service.policy.store import policy_in_force
 from service.public.models import PublicInstitution, PublicListEntry
-from service.records.disclosure import publication_window
+from service.records.disclosure import disclosed_now
 from service.records.events import RecordEvent
 from service.records.kinds import RecordKind, RecordStatus
 from service.records.models import Record
 from service.registry.events import SubjectChanged
 from service.registry.models import Institution, Practitioner
 from service.registry.protection import mask_name
+from service.registry.service import subjects_by_id
 
 CHANNEL = "public_changed"
-_PUBLIC_ACTIONS = frozenset({Action.PUBLISH, Action.EXPIRE, Action.REPAIR, Action.REVOKE})
 REBUILD_BATCH = 2000
 
 
@@ -165,8 +165,7 @@ def _institution_row(
         if record.kind == RecordKind.COMMENDATION:
             commendations.append(_commendation(record))
         else:
-            window = publication_window(record, policy)
-            if window is None or not (window.published_at <= now < window.withdrawn_at):
+            if disclosed_now(record, policy, now) is None:
                 continue
             penalties.append(_penalty(record))
         if record.confirmed_at:
@@ -238,20 +237,11 @@ async def refresh_list_entries(
             )
         ).scalars()
     )
-    people = {e.subject_id for e in entries if e.subject_kind == "practitioner"}
-    orgs = {e.subject_id for e in entries if e.subject_kind == "institution"}
-    institutions = {
-        i.id: i
-        for i in (
-            await session.execute(sa.select(Institution).where(col(Institution.id).in_(orgs)))
-        ).scalars()
-    }
-    practitioners = {
-        p.id: p
-        for p in (
-            await session.execute(sa.select(Practitioner).where(col(Practitioner.id).in_(people)))
-        ).scalars()
-    }
+    institutions, practitioners = await subjects_by_id(
+        session,
+        [e.subject_id for e in entries if e.subject_kind == "institution"],
+        [e.subject_id for e in entries if e.subject_kind == "practitioner"],
+    )
     rows = []
     for entry in entries:
         row = _entry_row(
@@ -350,7 +340,7 @@ async def on_list_entries(
     session: AsyncSession, ctx: CommandContext, events: Sequence[ListEntryChanged]
 ) -> None:
     """Only publication and its end change what the public sees."""
-    shown = [e for e in events if e.action in _PUBLIC_ACTIONS]
+    shown = [e for e in events if e.action in DISCLOSING]
     await refresh_list_entries(session, ctx, [e.entry_id for e in shown])
     await refresh_institutions(
         session, ctx, [e.subject_id for e in shown if e.subject_kind == "institution"]

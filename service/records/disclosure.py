@@ -121,6 +121,14 @@ def publication_window(record: Record, policy: Policy) -> Window | None:
     return Window(record.confirmed_at, withdrawn_at, reason)
 
 
+def disclosed_now(record: Record, policy: Policy, now: datetime) -> Window | None:
+    """The record's window if it is published at ``now``, else None."""
+    window = publication_window(record, policy)
+    if window is None or not (window.published_at <= now < window.withdrawn_at):
+        return None
+    return window
+
+
 def disclosure_row(
     record: Record, party: Party, window: Window, now: datetime
 ) -> dict[str, Any] | None:

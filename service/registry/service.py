@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -393,3 +394,22 @@ async def update_employment(
     return await _save_update(
         session, ctx, employment, changes, action="employment.update", target_type="employment"
     )
+
+
+async def subjects_by_id(
+    session: AsyncSession,
+    institution_ids: Iterable[uuid.UUID],
+    practitioner_ids: Iterable[uuid.UUID],
+) -> tuple[dict[uuid.UUID, Institution], dict[uuid.UUID, Practitioner]]:
+    """For derived views (sync, public): the subjects they name, no jurisdiction check."""
+    institutions: dict[uuid.UUID, Institution] = {}
+    practitioners: dict[uuid.UUID, Practitioner] = {}
+    if orgs := set(institution_ids):
+        rows = await session.execute(sa.select(Institution).where(col(Institution.id).in_(orgs)))
+        institutions = {row.id: row for row in rows.scalars()}
+    if people := set(practitioner_ids):
+        found = await session.execute(
+            sa.select(Practitioner).where(col(Practitioner.id).in_(people))
+        )
+        practitioners = {row.id: row for row in found.scalars()}
+    return institutions, practitioners

@@ -1,20 +1,19 @@
 """The public pages in a real browser: Debian's chromium, headless, driven by Playwright.
 
-Skipped, saying why, where chromium is not installed; in CI (CI=true) a missing
-chromium is a failure, since `.ci/run` installs it. Screenshots land in
-test-artifacts/.
+Where chromium is not installed they are not collected (tests/conftest.py says so
+in the run's header and summary); in CI (CI=true) a missing chromium is a failure,
+since `.ci/run` installs it. Screenshots land in test-artifacts/.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import CHROMIUM
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,12 +32,9 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing in CI: .ci/run should have installed it")
-        pytest.skip("chromium is not installed: the browser tests need `apt-get install chromium`")
-    return found
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed (apt-get install chromium; .ci/run does in CI)")
+    return CHROMIUM
 
 
 @pytest.fixture
