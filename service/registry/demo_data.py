@@ -28,7 +28,9 @@ from service.registry.models import EmploymentRole, InstitutionKind, SkillLevel
 REFERENCE_DATE = date(2026, 6, 30)
 _REFERENCE_YEAR = REFERENCE_DATE.year
 _EARLIEST_START = date(2010, 1, 1)
-_BIRTH_YEARS = (1960, 2003)
+# Numbers were first issued in 1984, to people of 16 and over; a number keeps the code of
+# the county where its holder was registered then, whatever the county is called now.
+_FIRST_ID_CARDS, _ID_CARD_AGE = 1984, 16
 
 # The registry's enums are the one list of kinds, levels and roles.
 KINDS = tuple(kind.value for kind in InstitutionKind)
@@ -101,8 +103,8 @@ class _County:
 class _Regions:
     province: str
     counties: tuple[_County, ...]
-    # Every county-level name any code ever had: ID numbers must carry a code that was valid
-    # in the birth year, which for older people is often one that no longer exists.
+    # Every county-level name any code ever had: an ID number carries the code its county had
+    # when the number was issued, which for older people is often one that no longer exists.
     periods: tuple[_Period, ...]
 
 
@@ -589,28 +591,30 @@ class _Generator:
     # -- People --------------------------------------------------------------------------------
 
     def _birth_and_sex(self, role: str) -> tuple[date, bool]:
+        """A birth date giving an age (at REFERENCE_DATE) typical of the role, and the sex.
+
+        Care work is done mostly by women of 40 to 60; owners and managers are of the same
+        generation; nurses are younger. Nobody is past 62 or younger than 26.
+        """
         rng = self.rng
         if role == "legal_representative":
-            male, age = rng.random() < 0.55, rng.randint(40, 66)
+            male, age = rng.random() < 0.55, rng.randint(40, 62)
         elif role in ("manager", "responsible_person"):
-            male, age = rng.random() < 0.35, rng.randint(30, 62)
+            male, age = rng.random() < 0.35, rng.randint(35, 60)
         elif role == "nurse":
-            male, age = rng.random() < 0.05, rng.randint(23, 50)
+            male, age = rng.random() < 0.05, rng.randint(26, 55)
         elif role == "caregiver":
-            # Mostly women of 35-60, some past retirement age, a few young graduates.
+            # Most around 50; a few young graduates of care courses.
             male = rng.random() < 0.1
-            draw = rng.random()
-            if draw < 0.7:
-                age = rng.randint(35, 60)
-            elif draw < 0.88:
-                age = rng.randint(61, 66)
-            else:
-                age = rng.randint(23, 34)
+            young = rng.random() < 0.05
+            age = rng.randint(26, 34) if young else round(rng.triangular(35, 62, 52))
         else:
-            male, age = rng.random() < 0.3, rng.randint(23, 66)
-        year = min(_BIRTH_YEARS[1], max(_BIRTH_YEARS[0], _REFERENCE_YEAR - age))
-        birth = date(year, 1, 1) + timedelta(days=rng.randrange(366 if year % 4 == 0 else 365))
-        return birth, male
+            male, age = rng.random() < 0.3, rng.randint(30, 62)
+        # Born in the year up to REFERENCE_DATE (30 June, so never a 29 February) that
+        # makes them ``age`` on it.
+        latest = REFERENCE_DATE.replace(year=_REFERENCE_YEAR - age)
+        earliest = REFERENCE_DATE.replace(year=_REFERENCE_YEAR - age - 1) + timedelta(days=1)
+        return self._date_between(earliest, latest), male
 
     def _practitioner(
         self, index: int, home: _County, birth: date, male: bool, role: str
@@ -636,7 +640,7 @@ class _Generator:
         )
 
     def _id_number(self, home: _County, birth: date, male: bool) -> str:
-        place = self._birth_place(home, birth.year)
+        place = self._address_code(home, max(_FIRST_ID_CARDS, birth.year + _ID_CARD_AGE))
         while True:
             # The 3-digit sequence number is odd for men and even for women.
             sequence = 2 * self.rng.randrange(500) + (1 if male else 0)
@@ -645,17 +649,17 @@ class _Generator:
                 self.id_numbers.add(number)
                 return number
 
-    def _birth_place(self, home: _County, year: int) -> str:
-        """A region code that was valid in ``year``, as ID numbers must carry."""
+    def _address_code(self, home: _County, year: int) -> str:
+        """The county code of where the person was registered when the number was issued."""
         rng = self.rng
         draw = rng.random()
         if draw < 0.1:
-            # Migrant workers, registered here but born elsewhere.
+            # Migrant workers, registered here now but first registered elsewhere.
             periods = _periods_in_year(rng.choice(self.other_provinces), year)
             if periods:
                 return rng.choice(periods).code
         elif draw < 0.85:
-            # Born where registered, under whatever code that county had then.
+            # First registered where registered now, under whatever code that county had then.
             if home.start_year <= year:
                 return home.code
             stem = _stem(home.name)

@@ -4,19 +4,42 @@ python-stdnum computes the check characters. Its USCC validator also insists tha
 the first eight characters are digits, which refuses valid codes issued by
 authorities whose code is a letter (``Y`` and others), so the format check here
 follows GB 32100-2015 itself and only the check character comes from stdnum.
+
+Its ID-number validator is not used either: it requires the address code to have
+existed in the holder's birth year, but GB 11643's address code is where the person
+was registered when the number was issued (from 1984 on), so it refuses most workers
+born before the 1980s; and for a code its table lacks it raises KeyError. Here a code
+is accepted if it was ever in use (docs/decisions/0018-id-number-address-codes.md).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
+from functools import cache
 
+from stdnum import numdb
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import ValidationError
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_FORMAT = re.compile(rf"^[{USCC_ALPHABET}]{{2}}[0-9]{{6}}[{USCC_ALPHABET}]{{10}}$")
 _REGION_FORMAT = re.compile(r"^[0-9]{6}$")
 _REGION_PREFIX_FORMAT = re.compile(r"^[0-9]{2}([0-9]{2}){0,2}$")
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+# County-level codes created after the data of python-stdnum 2.2 (its table, taken from
+# Wikipedia, ends 下城区 and 江干区 in 2021 but lacks what replaced them). Source: the
+# Ministry of Civil Affairs' list of 2021 changes to county-level divisions (民政部
+# 县级以上行政区划变更情况, 2021: Hangzhou's 临平区 and 钱塘区, set up in April 2021). The
+# other county-level codes created from 2021 to 2025 were checked and are in stdnum's table.
+# Residence permits of Taiwan residents carry 830000 (港澳台居民居住证申领发放办法,
+# 国办发〔2018〕81号; Hong Kong's 810000 and Macao's 820000 are in the table already).
+ADDRESS_CODES_SINCE_STDNUM = {
+    "330113": "临平区",
+    "330114": "钱塘区",
+    "830000": "台湾居民居住证",
+}
 
 
 class IdentifierError(ValueError):
@@ -42,7 +65,31 @@ def uscc_with_check_character(body: str) -> str:
     return body + uscc.calc_check_digit(body)
 
 
-def normalize_id_number(value: str) -> str:
+@cache
+def known_address_codes() -> frozenset[str]:
+    """Every 6-digit code stdnum's table names in any period, and the codes created since."""
+    codes = set(ADDRESS_CODES_SINCE_STDNUM)
+    # cn/loc is a two-level tree: a province's 2 digits, then the other 4 with the names
+    # the code carried (``county="[1983-2021]下城区"``); the years do not matter here.
+    for _length, province, _high, _props, children in numdb.get("cn/loc").prefixes:
+        codes.update(
+            province + suffix for _l, suffix, _h, props, _c in children if "county" in props
+        )
+    return frozenset(codes)
+
+
+@cache
+def _known_provinces() -> frozenset[str]:
+    return frozenset(code[:2] for code in known_address_codes())
+
+
+def normalize_id_number(value: str, today: date | None = None) -> str:
+    """The ID number in upper case, if GB 11643 could have issued it by ``today``.
+
+    The check digit must be right, the birth date a real date from 1900-01-01 to
+    ``today`` (the caller's clock; the system date if not given), and the address
+    code one that was ever in use, whatever the birth year.
+    """
     number = value.strip().upper()
     if len(number) != 18:
         raise IdentifierError("must be 18 characters")
@@ -52,9 +99,18 @@ def normalize_id_number(value: str) -> str:
     if ric.calc_check_digit(number) != number[17]:
         raise IdentifierError("check digit is wrong")
     try:
-        ric.validate(number)
-    except ValidationError as error:
-        raise IdentifierError("birth date or region code is not valid") from error
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError as error:
+        raise IdentifierError("birth date (digits 7-14) is not a real date") from error
+    latest = today or date.today()
+    if not EARLIEST_BIRTH_DATE <= birth <= latest:
+        raise IdentifierError(
+            f"birth date (digits 7-14) must be between {EARLIEST_BIRTH_DATE} and {latest}"
+        )
+    if number[:2] not in _known_provinces():
+        raise IdentifierError("province code (digits 1-2) is not a province of China")
+    if number[:6] not in known_address_codes():
+        raise IdentifierError("address code (digits 1-6) is not a known administrative division")
     return number
 
 

@@ -71,9 +71,22 @@ def test_uscc_carries_the_institutions_region() -> None:
 @pytest.mark.parametrize("code", ["33", "11", "44"])
 def test_id_numbers_are_valid_and_unique(code: str) -> None:
     numbers = [practitioner.id_number for practitioner in province(1, code).practitioners]
-    assert all(normalize_id_number(number) == number for number in numbers)
+    assert all(normalize_id_number(number, today=CUTOFF) == number for number in numbers)
     assert len(set(numbers)) == len(numbers)
-    assert all(1960 <= int(number[6:10]) <= 2003 for number in numbers)
+
+
+def age_on(day: date, id_number: str) -> int:
+    born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def test_ages_are_those_of_care_workers() -> None:
+    ages = sorted(age_on(CUTOFF, p.id_number) for p in province().practitioners)
+    # Mostly 35 to 62, around 50; a few younger nurses and graduates; nobody retired.
+    assert ages[0] >= 26
+    assert ages[-1] <= 62
+    assert sum(35 <= age <= 62 for age in ages) / len(ages) > 0.9
+    assert 45 <= ages[len(ages) // 2] <= 55
 
 
 def test_care_workers_are_mostly_women() -> None:
