@@ -1,0 +1,41 @@
+"""The bounds every input is held to, in one place; the README's limits table reads them.
+
+Dates: a date outside these years is a typing slip (0001, 9999), never a fact this
+service records or asks about, and arithmetic near the calendar's edge (a day before
+0001-01-01, a moment at 9999-12-31 -14:00 in UTC) overflows. One range for every date,
+in bodies, query strings, paths and spreadsheets.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+DATE_RANGE_MESSAGE = f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+
+# JSON bodies nested deeper than this are refused before they are decoded: no request
+# body of this API nests more than a handful of levels.
+MAX_JSON_DEPTH = 32
+
+
+def date_in_range(value: date | datetime) -> bool:
+    """Whether a date, or a moment (its date where it was written), lies in the accepted range."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            try:
+                value.astimezone(UTC)
+            except OverflowError:  # 9999-12-31T23:59:59-14:00 is past the calendar's end
+                return False
+        value = value.date()
+    return EARLIEST_DATE <= value <= LATEST_DATE
+
+
+def dates_out_of_range(value: Any) -> bool:
+    """Whether a value, or any date inside a list of them, is outside the accepted range."""
+    if isinstance(value, date):
+        return not date_in_range(value)
+    if isinstance(value, list | tuple):
+        return any(dates_out_of_range(item) for item in value)
+    return False
