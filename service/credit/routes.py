@@ -234,18 +234,20 @@ async def bulk_eligibility(
     return _eligibility_out(result)
 
 
-@get("/api/v1/eligibility/{program:str}/{uscc:str}", tags=["eligibility"], security=SECURITY)
+@get("/api/v1/eligibility/{program:str}/{code:str}", tags=["eligibility"], security=SECURITY)
 async def one_eligibility(
     program: FromPath[str],
-    uscc: FromPath[str],
+    code: FromPath[str],
     db_session: NamedDependency[AsyncSession],
     ctx: NamedDependency[CommandContext],
     vault: NamedDependency[IdNumberVault],
     as_of: AsOf = None,
 ) -> AnswerOut:
-    """One institution's answer for one programme."""
+    """One subject's answer for one programme: an institution by USCC, a practitioner by
+    ID number (shown masked in the answer, never in full)."""
+    asked = [Named.by_code(code)]
     result = await eligibility(
-        db_session, ctx, vault, program_code=program, as_of=as_of, asked=[Named(uscc=uscc)]
+        db_session, ctx, vault, program_code=program, as_of=as_of, asked=asked
     )
     return _eligibility_out(result).answers[0]
 

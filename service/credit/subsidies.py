@@ -7,6 +7,7 @@ malformed identifier is that subject's answer, never the batch's failure.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from service.registry.models import Employment, Institution, Practitioner
 from service.registry.protection import IdNumberVault
 
 CALLERS = (Role.ADMIN, Role.SUBSIDY_CLIENT)
+ID_NUMBER_SHAPE = re.compile(r"[0-9]{17}[0-9Xx]")
 
 
 class Asked(Protocol):
@@ -59,6 +61,19 @@ class Named:
 
     uscc: str | None = None
     id_number: str | None = None
+
+    @classmethod
+    def by_code(cls, code: str) -> Named:
+        """A code from a URL: a valid USCC names an institution; anything else shaped
+        like an ID number (17 digits and a digit or X) names a person, so that its
+        answer shows it only masked, as the bulk route does."""
+        try:
+            return cls(uscc=normalize_uscc(code))
+        except IdentifierError:
+            pass
+        if ID_NUMBER_SHAPE.fullmatch(code.strip()):
+            return cls(id_number=code)
+        return cls(uscc=code)
 
 
 @dataclass(slots=True)

@@ -1,7 +1,8 @@
 """Practitioners on a published black list may not be employed in care.
 
-A new employment link for such a practitioner is refused (409) unless a reviewer
-overrides it with a reason; an institution that employs one is flagged, in its standing
+A new employment link for such a practitioner is refused (409) unless a reviewer or
+an admin of the institution's region overrides it with a reason (a reason for anyone
+else is refused, 422); an institution that employs one is flagged, in its standing
 and in its eligibility reasons.
 """
 
@@ -18,7 +19,7 @@ from sqlmodel import col
 from service.clock import Moment
 from service.context import CommandContext
 from service.db.arrays import uuid_array
-from service.errors import Conflict, FieldError
+from service.errors import Conflict, FieldError, Invalid
 from service.listing.models import ListEntry
 from service.listing.queries import in_force
 from service.registry.events import EmploymentStarting
@@ -37,11 +38,10 @@ def black_listed_practitioner(practitioner_id: object, moment: Moment) -> sa.Col
 async def refuse_barred_employment(
     session: AsyncSession, ctx: CommandContext, events: Sequence[EmploymentStarting]
 ) -> None:
-    """Subscriber: refuse employing a black-listed practitioner without an override."""
+    """Subscriber: refuse employing a black-listed practitioner without an override, and
+    an override where there is no bar to override."""
     moment = Moment.of(ctx.today(), ctx.now())
     for event in events:
-        if event.override_reason:
-            continue
         entry = (
             (
                 await session.execute(
@@ -53,11 +53,16 @@ async def refuse_barred_employment(
             .scalars()
             .first()
         )
-        if entry is not None:
+        if event.override_reason and entry is None:
+            raise Invalid.field(
+                "override_reason",
+                "only for a practitioner on a published black list; this one is not on it",
+            )
+        if entry is not None and not event.override_reason:
             raise Conflict(
                 f"the practitioner is on the black list (entry {entry.id}, in force until "
-                f"{entry.effective_to}) and may not be employed in care; a reviewer may "
-                "override this with an override_reason",
+                f"{entry.effective_to}) and may not be employed in care; a reviewer or an admin "
+                "of the region may override this with an override_reason",
                 errors=[FieldError("practitioner_id", "on a published black list")],
             )
 

@@ -32,6 +32,7 @@ from service.records.import_rows import (
     unknown_columns,
 )
 from service.records.kinds import RecordKind
+from service.records.reach import out_of_reach, out_of_reach_message
 from service.records.rules import check_record
 from service.records.schemas import RecordBase
 from service.records.service import Subjects, store_batch
@@ -150,7 +151,16 @@ async def _candidates(
             )
         if not group.problems:
             candidates.append(_Candidate(group, body, subjects))
-    return candidates
+    named = [(c.subjects.practitioner, c.body.occurred_on) for c in candidates]
+    beyond = await out_of_reach(session, ctx.actor, [(p, day) for p, day in named if p])
+    for candidate in candidates:
+        practitioner, day = candidate.subjects.practitioner, candidate.body.occurred_on
+        if practitioner is not None and (practitioner.id, day) in beyond:
+            message = out_of_reach_message(ctx.actor, day)
+            candidate.group.problems.append(
+                RowProblem(candidate.group.first.line, PRACTITIONER_COLUMN, message)
+            )
+    return [candidate for candidate in candidates if not candidate.group.problems]
 
 
 def _held_back(groups: list[RowGroup]) -> list[RowProblem]:

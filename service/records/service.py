@@ -34,6 +34,7 @@ from service.records.events import (
 )
 from service.records.kinds import RecordKind, RecordStatus, SubjectKind
 from service.records.models import Deficiency, Record
+from service.records.reach import require_in_reach
 from service.records.rules import check_record, kind_of, stored_details
 from service.records.schemas import (
     CorrectionIn,
@@ -217,6 +218,9 @@ async def _checked_subjects(
     subjects, missing = await resolve_subjects(session, body, prefix)
     raise_for(errors + missing)
     ctx.actor.require_region(subjects.region_code)
+    if subjects.practitioner is not None:
+        field = prefix + "practitioner_id"
+        await require_in_reach(session, ctx.actor, subjects.practitioner, body.occurred_on, field)
     return subjects
 
 
@@ -427,6 +431,13 @@ async def confirm_record(
 ) -> RecordView:
     ctx.actor.require_role(*RECORDING_ROLES)
     record = await _locked_in_region(session, ctx, record_id)
+    if record.practitioner_id is not None:  # whoever drafted it, the confirmer must reach them
+        practitioner = await get_or_404(
+            session, Practitioner, record.practitioner_id, "practitioner"
+        )
+        await require_in_reach(
+            session, ctx.actor, practitioner, record.occurred_on, "practitioner_id"
+        )
     await _confirm(session, ctx, record)
     return await view_of(session, record)
 

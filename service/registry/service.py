@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from service.audit import chain as audit
-from service.auth.actor import Actor
+from service.auth.actor import SYSTEM_ROLE, Actor
 from service.auth.models import RECORDING_ROLES, STAFF_ROLES, Role
 from service.context import CommandContext
 from service.db.like import contains
@@ -41,6 +41,9 @@ from service.registry.schemas import (
 from service.validation import checked, not_blank
 
 Row = TypeVar("Row", Institution, Practitioner, Employment)
+# Who may employ a black-listed practitioner anyway (override_reason), in the
+# institution's region: a second person above the inspector who records employments.
+OVERRIDERS = (Role.REVIEWER, Role.ADMIN)
 Subject = TypeVar("Subject", Institution, Practitioner)
 
 
@@ -307,10 +310,16 @@ async def update_practitioner(
 async def create_employment(
     session: AsyncSession, ctx: CommandContext, data: EmploymentCreate
 ) -> Employment:
-    # Overriding a bar on employment is a reviewer's decision, with its reason.
-    ctx.actor.require_role(*((Role.REVIEWER,) if data.override_reason else RECORDING_ROLES))
+    # Overriding a bar on employment is a reviewer's (or an admin's) decision, with its
+    # reason; the listing subscriber refuses a reason when there is no bar to override.
+    ctx.actor.require_role(*(STAFF_ROLES if data.override_reason else RECORDING_ROLES))
     institution = await get_or_404(session, Institution, data.institution_id, "institution")
     ctx.actor.require_region(institution.region_code)
+    if data.override_reason and ctx.actor.role not in (*OVERRIDERS, SYSTEM_ROLE):
+        raise Invalid.field(
+            "override_reason",
+            f"only a reviewer or an admin may override a bar on employment, not {ctx.actor.role}",
+        )
     await get_or_404(session, Practitioner, data.practitioner_id, "practitioner")
     if data.end_date is not None and data.end_date < data.start_date:
         raise Invalid.field("end_date", "must not be before start_date")
