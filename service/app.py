@@ -10,11 +10,10 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from litestar import Litestar, Router
 from litestar.datastructures import State
-from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import Middleware
 
 from service.clock import Clock, system_clock
 from service.config import Settings
@@ -28,7 +27,8 @@ from service.integrations.sync import register_platforms
 from service.listing.routes import ROUTES as LISTING_ROUTES
 from service.logs import configure_logging
 from service.public.cache import PublicCache, listen
-from service.public.pages import PAGE_ROUTES
+from service.public.pages import PAGE_ROUTES, PUBLIC_ASSETS
+from service.public.rate_limit import SharedRateLimit, rate_limit_middleware
 from service.public.routes import API_ROUTES as PUBLIC_API_ROUTES
 from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.protection import IdNumberVault
@@ -38,6 +38,7 @@ from service.web.dependencies import DEPENDENCIES
 from service.web.metrics import PROMETHEUS, MetricsController
 from service.web.problems import EXCEPTION_HANDLERS
 from service.web.request_id import request_id_middleware
+from service.web.security_headers import add_security_headers
 
 API_VERSION = "0.1.0"
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     settings = (settings or Settings.from_env()).with_secret_key()
     assert settings.secret_key is not None
     platforms = load_platforms(settings.platforms_file)  # a bad file stops the start, loudly
+    rate_limiter = SharedRateLimit(settings.public_rate_limit)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -65,11 +67,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         stop_listening = asyncio.Event()
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         listener = asyncio.create_task(listen(dsn, app.state.public_cache, stop_listening))
+        await rate_limiter.start(dsn)
         try:
             yield
         finally:
             stop_listening.set()
             await listener
+            await rate_limiter.stop()
             await engine.dispose()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
@@ -88,11 +92,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             Router(
                 path="/",
                 route_handlers=[*PUBLIC_API_ROUTES, *PAGE_ROUTES],
-                middleware=_public_rate_limit(settings),
+                middleware=_public_rate_limit(rate_limiter),
             ),
+            PUBLIC_ASSETS,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[add_security_headers],
         middleware=[request_id_middleware, PROMETHEUS.middleware],
         lifespan=[database],
         on_startup=[
@@ -114,11 +120,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
     )
 
 
-def _public_rate_limit(settings: Settings) -> list[DefineMiddleware]:
-    """Requests per minute per client address on the public routes; 0 turns it off."""
-    if settings.public_rate_limit <= 0:
+def _public_rate_limit(limiter: SharedRateLimit) -> list[Middleware]:
+    """Requests per minute per client address on the public routes, counted in
+    PostgreSQL for every worker and host together; 0 turns it off."""
+    if limiter.limit <= 0:
         return []
-    return [RateLimitConfig(rate_limit=("minute", settings.public_rate_limit)).middleware]
+    return [rate_limit_middleware(limiter)]
 
 
 def tune_garbage_collector() -> None:

@@ -110,7 +110,11 @@ def serve(host: str, port: int, workers: int) -> None:
             workers=workers,
             access_log=False,
             log_config=None,
-            proxy_headers=True,
+            # X-Forwarded-For names the client only when a configured proxy sent it;
+            # from anyone else (loopback included) it is ignored, so a client cannot
+            # pick the address the public rate limit counts.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
         )
 
 

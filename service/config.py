@@ -7,6 +7,7 @@ must supply ``SECRET_KEY``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,10 @@ class Settings:
     notice_webhook_url: str | None = None  # where the worker delivers notices to subjects
     platforms_file: Path | None = None  # the public-credit platforms to sync with
     public_rate_limit: int = 300  # public requests per minute per client address
+    # Proxies whose X-Forwarded-For names the client (addresses or CIDRs); none by default,
+    # so a client cannot choose the address the rate limit counts.
+    trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str | None = None  # when set, /metrics wants it as a bearer token
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -61,6 +66,8 @@ class Settings:
             notice_webhook_url=env.get("NOTICE_WEBHOOK_URL") or None,
             platforms_file=Path(env["PLATFORMS_FILE"]) if env.get("PLATFORMS_FILE") else None,
             public_rate_limit=_int(env, "PUBLIC_RATE_LIMIT", 300),
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+            metrics_token=env.get("METRICS_TOKEN") or None,
         )
         settings.check()
         return settings
@@ -108,3 +115,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as error:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
+
+
+def _networks(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (``10.0.0.5, 10.1.0.0/16``), checked."""
+    items = tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as error:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks (CIDR), separated by commas; "
+                f"{item!r} is neither"
+            ) from error
+    return items

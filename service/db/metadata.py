@@ -10,6 +10,7 @@ from service.integrations import models as integrations_models
 from service.listing import models as listing_models
 from service.policy import models as policy_models
 from service.public import models as public_models
+from service.public import rate_limit as public_rate_models
 from service.records import models as records_models
 from service.registry import models as registry_models
 
@@ -25,6 +26,7 @@ __all__ = [
     "metadata",
     "policy_models",
     "public_models",
+    "public_rate_models",
     "records_models",
     "registry_models",
 ]

@@ -7,13 +7,16 @@ default); each language's page is cached on its own and says so with ``Vary``.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from litestar import Request, get
+from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
+from litestar.static_files import create_static_files_router
 
 from service.errors import NotFound
 from service.policy.model import ListType
@@ -22,6 +25,7 @@ from service.public.i18n import MESSAGES, choose_language
 from service.public.routes import PageNumber, Query, Region
 from service.public.serving import answer, request_key
 from service.registry.identifiers import IdentifierError, normalize_region_prefix, normalize_uscc
+from service.web.request_id import redact_path
 
 HTML = "text/html; charset=utf-8"
 
@@ -46,7 +50,10 @@ def _url(path: str, params: dict[str, Any]) -> str:
     return path + ("?" + urlencode(kept) if kept else "")
 
 
-def render(request: Request[Any, Any, Any], template: str, lang: str, **context: Any) -> bytes:
+def render(
+    request: Request[Any, Any, Any], template: str, lang: str, *, path: str | None = None,
+    **context: Any,
+) -> bytes:  # fmt: skip
     other = "en" if lang == "zh" else "zh"
     params = dict(request.query_params) | {"lang": other}
     page = (
@@ -55,11 +62,20 @@ def render(request: Request[Any, Any, Any], template: str, lang: str, **context:
         .render(
             lang=lang,
             t=MESSAGES[lang],
-            other_language_url=_url(request.url.path, params),
+            other_language_url=_url(path or request.url.path, params),
             **context,
         )
     )
     return page.encode()
+
+
+def not_found_page(request: Request[Any, Any, Any], lang: str, message: str) -> ASGIResponse:
+    """The 404 page; whatever the path held that looks like an ID number is masked."""
+    body = render(
+        request, "not_found.html", lang, path=redact_path(request.url.path),
+        message=redact_path(message),
+    )  # fmt: skip
+    return ASGIResponse(body=body, status_code=404, media_type=HTML)
 
 
 async def _page(
@@ -74,8 +90,7 @@ async def _page(
             headers={"Vary": "Accept-Language"},
         )
     except NotFound as error:
-        body = render(request, "not_found.html", lang, message=error.detail)
-        return ASGIResponse(body=body, status_code=404, media_type=HTML)
+        return not_found_page(request, lang, error.detail)
 
 
 @get("/", include_in_schema=False)
@@ -109,8 +124,7 @@ async def institution_page(request: Request[Any, Any, Any], uscc: FromPath[str])
     try:
         code = normalize_uscc(uscc)
     except IdentifierError:
-        body = render(request, "not_found.html", lang, message=message)
-        return ASGIResponse(body=body, status_code=404, media_type=HTML)
+        return not_found_page(request, lang, message)
 
     async def produce(session: Any) -> tuple[bytes, str] | None:
         document = await queries.institution(session, code)
@@ -147,3 +161,10 @@ async def list_page(
 
 
 PAGE_ROUTES = [search_page, institution_page, list_page]
+# The pages' stylesheet, from the package (the pages' CSP allows no inline style).
+PUBLIC_ASSETS = create_static_files_router(
+    path="/static/public",
+    directories=[Path(__file__).parent / "static"],
+    cache_control=CacheControlHeader(public=True, max_age=3600),
+    name="public_assets",
+)

@@ -6,13 +6,17 @@ reports the same numbers and none has to keep them up to date in between.
 
 from __future__ import annotations
 
-from litestar import Response, get
+import hmac
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.context import CommandContext
+from service.errors import Unauthorized
 from service.integrations.status import sync_status
 
 # Request metrics for the staff and machine API. The public pages and lookups are left
@@ -43,14 +47,33 @@ FAILURES = Gauge(
 )
 
 
+def require_metrics_token(authorization: str | None, token: str | None) -> None:
+    """One rule, whoever asks: with no METRICS_TOKEN configured /metrics is open to
+    anyone who can reach it, whatever Authorization they send (it names no user, so a
+    user's token is neither needed nor checked); with one, that bearer token is needed."""
+    if token is None:
+        return
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise Unauthorized(
+            "/metrics needs the metrics token: Authorization: Bearer <METRICS_TOKEN>"
+        )
+
+
 class MetricsController(PrometheusController):
     path = "/metrics"
 
     @get(include_in_schema=False)
     async def get(
-        self, db_session: NamedDependency[AsyncSession], ctx: NamedDependency[CommandContext]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        state: State,
     ) -> Response[bytes]:
-        for platform in await sync_status(db_session, ctx.now(), with_dead_letters=False):
+        require_metrics_token(request.headers.get("authorization"), state.settings.metrics_token)
+        for platform in await sync_status(db_session, state.clock(), with_dead_letters=False):
             labels = (platform.name,)
             BACKLOG.labels(*labels).set(platform.backlog)
             OLDEST_PENDING.labels(*labels).set(platform.oldest_pending_age_seconds or 0)

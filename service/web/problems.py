@@ -23,7 +23,7 @@ from service.errors import (
     Unauthorized,
 )
 from service.logs import get_logger
-from service.web.request_id import REQUEST_ID_HEADER, current_request_id
+from service.web.request_id import REQUEST_ID_HEADER, current_request_id, redact_path
 
 log = get_logger(__name__)
 
@@ -54,7 +54,9 @@ class Problem(msgspec.Struct, omit_defaults=True):
 
 
 def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[Problem]:
-    problem.instance = request.url.path
+    # A path (and a detail quoting one of its segments) may hold an ID number: masked.
+    problem.instance = redact_path(request.url.path)
+    problem.detail = redact_path(problem.detail)
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
     problem.request_id = current_request_id()
     if problem.request_id is None:

@@ -1,8 +1,9 @@
 """A request id on every request, every log line and every response.
 
-A caller's ``X-Request-ID`` is kept when it is a plain token, so a trace can cross
-services; otherwise a new one is made. The access line records the path without
-its query string, which may carry names or ID numbers.
+A caller's ``X-Request-ID`` is kept when it is a plain token that cannot carry an
+ID number or a card number, so a trace can cross services; otherwise a new one is
+made. The access line records the path without its query string, which may carry
+names or ID numbers, and with any ID-number-shaped segment masked.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from service.logs import get_logger
 
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A canonical UUID is always kept: its longest run of digits is 12.
+_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+# Other tokens are refused when, separators aside, they hold 15 digits in a row: the
+# length of an old 15-digit ID number, and less than an 18-digit one or a bank card.
+_LONG_DIGIT_RUN = re.compile(r"[0-9]{15}")
+_SEPARATORS = re.compile(r"[._-]")
 # Anything shaped like a resident ID number is masked before a path is logged.
 _ID_NUMBER_LIKE = re.compile(r"(\d{6})\d{8}(\d{3}[\dXx])")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -29,6 +36,7 @@ log = get_logger("service.access")
 
 
 def redact_path(path: str) -> str:
+    """The path with every ID-number-shaped run masked as the public masks ID numbers."""
     return _ID_NUMBER_LIKE.sub(lambda m: m.group(1) + "********" + m.group(2), path)
 
 
@@ -36,11 +44,20 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def safe_request_id(candidate: str) -> bool:
+    """Whether a caller's request id may be logged and echoed as it is."""
+    if _UUID.match(candidate):
+        return True
+    return bool(_ACCEPTABLE.match(candidate)) and not _LONG_DIGIT_RUN.search(
+        _SEPARATORS.sub("", candidate)
+    )
+
+
 def _incoming_request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER.encode():
             candidate = value.decode("latin-1")
-            if _ACCEPTABLE.match(candidate):
+            if safe_request_id(candidate):
                 return candidate
     return uuid.uuid4().hex
 

@@ -22,7 +22,7 @@ from factories import (
     penalty_body,
     penalty_details,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.app import create_app
 from service.config import Settings
@@ -157,9 +157,12 @@ async def own_server(test_settings: Settings) -> AsyncIterator[tuple[str, Any]]:
         yield url, app
 
 
-async def test_a_cached_lookup_touches_no_database(
-    own_server: tuple[str, Any], client: httpx.AsyncClient, admin: Headers
+async def test_a_cached_lookup_reads_nothing_from_the_database(
+    own_server: tuple[str, Any], client: httpx.AsyncClient, admin: Headers, engine: AsyncEngine
 ) -> None:
+    """A hit is answered from memory: the ORM engine runs no statement for it. The only
+    database work a public request does is the rate limit's count, one statement on the
+    limiter's own small pool (it must be shared by every worker): counted here too."""
     url, app = own_server
     await register(client, admin, 1, "长兴县颐养院")
     statements: list[str] = []
@@ -167,7 +170,7 @@ async def test_a_cached_lookup_touches_no_database(
     def seen(*args: Any) -> None:
         statements.append(str(args[2]))
 
-    engine = app.state.engine.sync_engine
+    served_engine = app.state.engine.sync_engine
     for _ in range(200):  # the cache serves once its listening connection is up
         if app.state.public_cache.live:
             break
@@ -175,13 +178,16 @@ async def test_a_cached_lookup_touches_no_database(
     async with httpx.AsyncClient(base_url=url) as own:
         path = API + f"/institutions/{make_uscc(1)}"
         assert (await own.get(path)).status_code == 200  # a miss: read from the read model
-        sa.event.listen(engine, "before_cursor_execute", seen)
+        sa.event.listen(served_engine, "before_cursor_execute", seen)
         try:
             for _ in range(5):
                 assert (await own.get(path)).status_code == 200
         finally:
-            sa.event.remove(engine, "before_cursor_execute", seen)
+            sa.event.remove(served_engine, "before_cursor_execute", seen)
     assert statements == []
+    async with engine.connect() as connection:
+        counted = await connection.scalar(sa.text("SELECT sum(hits) FROM public_rate_counts"))
+    assert counted == 6  # the miss and the five hits, and nothing else was read or written
 
 
 async def test_too_many_requests_get_a_429_problem_with_retry_after(
