@@ -247,6 +247,13 @@ def policy() -> None:
     """Policy versions: install, list, simulate a draft."""
 
 
+def _policy_text(file: Path) -> str:
+    try:
+        return file.read_text("utf-8")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{file}: a policy file is UTF-8 TOML text") from error
+
+
 @policy.command("install")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def policy_install(file: Path) -> None:
@@ -257,7 +264,7 @@ def policy_install(file: Path) -> None:
     settings = _settings()
     configure_logging(settings.log_format, "WARNING")
 
-    document = file.read_text("utf-8")
+    document = _policy_text(file)
 
     async def work(engine: AsyncEngine) -> str:
         async with make_session_factory(engine)() as session, session.begin():
@@ -298,11 +305,15 @@ def policy_simulate(file: Path, as_of: datetime | None, show: int) -> None:
     """Say what a draft policy would change (grades, stars, eligibility), changing nothing."""
     from service.context import system_context
     from service.credit.whatif import Simulation, simulate
+    from service.errors import DomainError
     from service.policy.store import checked_document
 
     settings = _settings()
     configure_logging(settings.log_format, "WARNING")
-    draft = checked_document(file.read_text("utf-8"), str(file))
+    try:
+        draft = checked_document(_policy_text(file), str(file))
+    except DomainError as error:
+        raise click.ClickException(error.detail) from error
 
     async def work(engine: AsyncEngine) -> Simulation:
         ctx = system_context()

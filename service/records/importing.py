@@ -9,11 +9,13 @@ whole, and its other rows are reported as held back by it.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -39,9 +41,12 @@ from service.records.service import Subjects, store_batch
 from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 from service.registry.models import Institution, Practitioner
 from service.registry.protection import IdNumberVault
-from service.tabular import TableError, read_table
+from service.tabular import TableError, TableRow, read_table
+from service.upload_limits import MAX_IMPORT_ROWS, PARALLEL_SPREADSHEET_READS
 
-MAX_IMPORT_ROWS = 10_000
+# Reading a spreadsheet is CPU-bound: it runs in a worker thread, so the event loop keeps
+# answering other requests, and only this many at once, so memory stays bounded.
+_SPREADSHEET_READERS = threading.BoundedSemaphore(PARALLEL_SPREADSHEET_READS)
 
 
 class ImportMode(StrEnum):
@@ -163,6 +168,11 @@ async def _candidates(
     return [candidate for candidate in candidates if not candidate.group.problems]
 
 
+def _read_upload(content: bytes) -> tuple[list[str], list[TableRow]]:
+    with _SPREADSHEET_READERS:
+        return read_table(content, MAX_IMPORT_ROWS)
+
+
 def _held_back(groups: list[RowGroup]) -> list[RowProblem]:
     """Rows refused only because another row of the same inspection was bad."""
     held: list[RowProblem] = []
@@ -191,7 +201,7 @@ async def import_records(
 ) -> ImportResult:
     ctx.actor.require_role(*RECORDING_ROLES)
     try:
-        header, rows = read_table(content, MAX_IMPORT_ROWS)
+        header, rows = await anyio.to_thread.run_sync(_read_upload, content)
     except TableError as error:
         raise Invalid.field("body", str(error)) from error
     columns = KindColumns.of(kind)

@@ -20,7 +20,7 @@ from service.errors import Invalid
 from service.policy.load import shipped_policy
 from service.records import service
 from service.records.disclosure import COLUMN_KEYS, penalty_disclosures
-from service.records.importing import MAX_IMPORT_ROWS, ImportMode, import_records
+from service.records.importing import ImportMode, import_records
 from service.records.kinds import RecordKind, RecordStatus, SubjectKind
 from service.records.schemas import (
     ChainOut,
@@ -36,12 +36,12 @@ from service.records.schemas import (
 )
 from service.registry.protection import IdNumberVault
 from service.tabular import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, write_csv, write_xlsx
+from service.upload_limits import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from service.web.etags import etag, expected_version
 from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.pagination import Page, PageNumber, PageSize
 from service.web.params import SECURITY, IfMatch, RegionFilter
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 Confirm = Annotated[bool, QueryParameter(description="confirm at once instead of leaving a draft")]
 
 
