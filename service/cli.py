@@ -513,6 +513,10 @@ def sync_pull(name: str | None) -> None:
                 sessions, system_context(), platform, connections.client(platform),
                 connections.vault,
             )  # fmt: skip
+            if report.skipped:  # asked for by name, it is a failure; otherwise say so
+                click.echo(f"{platform.name}: not pulled ({report.skipped})", err=bool(name))
+                failed = failed or bool(name)
+                continue
             click.echo(
                 f"{platform.name}: {report.items} items, {report.imported} imported, "
                 f"{report.repeats} repeats, {report.malformed} malformed, {report.matched} "
@@ -529,10 +533,12 @@ def sync_pull(name: str | None) -> None:
 @sync.command("reconcile")
 @_PLATFORM
 @click.option("--dry-run", is_flag=True, help="report the drift, re-send nothing")
-def sync_reconcile(name: str | None, dry_run: bool) -> None:
-    """Compare each platform's digest with ours; find the drift, re-send, report."""
-    from datetime import UTC, datetime
-
+@click.option(
+    "--deep", is_flag=True, help="compare every record's content, even when the digests agree"
+)
+def sync_reconcile(name: str | None, dry_run: bool, deep: bool) -> None:
+    """Rebuild records from their sources, compare digests (and content), re-send, report."""
+    from service.context import system_context
     from service.integrations.reconcile import reconcile, render
 
     drift = False
@@ -541,8 +547,8 @@ def sync_reconcile(name: str | None, dry_run: bool) -> None:
         nonlocal drift
         for platform in _chosen(connections, name):
             report = await reconcile(
-                sessions, platform, connections.client(platform), datetime.now(UTC),
-                resend=not dry_run,
+                sessions, system_context(), platform, connections.client(platform),
+                connections.platforms.sender, resend=not dry_run, deep=deep,
             )  # fmt: skip
             click.echo(render(report))
             drift = drift or not report.in_sync

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from service.auth.actor import SYSTEM, Actor
 from service.clock import Clock, local_date, system_clock
@@ -16,6 +17,9 @@ class CommandContext:
     request_id: str | None = None
     clock: Clock = field(default=system_clock)
     events: EventBus = field(default_factory=EventBus)
+    # What a command looks up once and reads many times (the policy in force, say), so
+    # every part of one command sees the same answer. One context per command.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from service.credit.events import StarRatingRecorded
 from service.credit.scoring import rescore
 from service.events import EventBus
-from service.integrations.staging import on_list_entries, on_penalties
+from service.integrations.staging import on_list_entries, on_penalties, on_subjects
 from service.listing.barred import refuse_barred_employment
 from service.listing.events import ListEntryChanged
 from service.listing.triggers import on_records
@@ -25,6 +25,7 @@ def build_event_bus() -> EventBus:
     bus.subscribe(RecordEvent, on_records)  # then the list triggers read the new scores
     bus.subscribe(RecordEvent, on_penalties)  # disclosed penalties go to the platforms
     bus.subscribe(ListEntryChanged, on_list_entries)  # published entries go too
+    bus.subscribe(SubjectChanged, on_subjects)  # and again when the subject they name changes
     bus.subscribe(EmploymentStarting, refuse_barred_employment)
     # The public read model last: it shows the scores and lists the others just wrote.
     bus.subscribe(RecordEvent, public.on_records)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from service.clock import Moment
 from service.context import CommandContext
 from service.credit.bulk import store_all_scores, store_scores
-from service.policy.store import policy_in_force, policy_version
+from service.policy.store import policy_in_force, policy_now, policy_version
 from service.records.events import RecordEvent
 
 
@@ -35,7 +35,7 @@ async def rescore(
         dict.fromkeys((str(kind), subject_id) for e in events for kind, subject_id in e.subjects)
     )
     moment = moment_now(ctx)
-    policy = await policy_in_force(session, moment.as_of, moment.known_at)
+    policy = await policy_now(session, ctx)
     await store_scores(session, policy, moment, "record", keys=keys)
 
 

@@ -106,8 +106,9 @@ def backoff(platform: Platform, failures: int) -> float:
     return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
 
 
-def wire_record(row: Any, sender: Sender, vault: IdNumberVault) -> dict[str, Any]:
-    """The record as the protocol has it, from its ``sync_records`` row."""
+def wire_record(row: Any, sender: Sender, vault: IdNumberVault | None) -> dict[str, Any]:
+    """The record as the protocol has it, from its ``sync_records`` row (without a
+    person's ID number when no vault is given: to compare content, not to send)."""
     record: dict[str, Any] = {
         "record_id": row.record_id,
         "version": row.version,
@@ -116,7 +117,7 @@ def wire_record(row: Any, sender: Sender, vault: IdNumberVault) -> dict[str, Any
         **row.body,
     }
     record.setdefault("authority", {"name": sender.name, "uscc": sender.uscc})
-    if row.id_number_encrypted is not None:
+    if vault is not None and row.id_number_encrypted is not None:
         record["subject"] = {
             **record["subject"],
             "id_number": vault.reveal(row.id_number_encrypted),

@@ -33,7 +33,7 @@ from service.listing.schemas import ProposalIn
 from service.listing.service import propose_unless_open
 from service.logs import get_logger
 from service.policy.model import ListType, SubjectType
-from service.policy.store import policy_in_force
+from service.policy.store import policy_now
 from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 from service.registry.models import Institution, Practitioner
 from service.registry.protection import IdNumberVault, mask_id_number, mask_name
@@ -54,6 +54,7 @@ class PullReport:
     matched: int = 0
     proposed: int = 0  # black-list proposals made
     error: str | None = None
+    skipped: str | None = None  # why nothing was read (the platform is not pulled from)
 
 
 def _date(value: Any) -> date | None:
@@ -206,7 +207,7 @@ async def _act(
     report: PullReport,
 ) -> None:
     """A matched entry of a type the policy names proposes its subject (once)."""
-    policy = await policy_in_force(session, ctx.today(), ctx.now())
+    policy = await policy_now(session, ctx)
     trigger = policy.lists.black.external_trigger(values["record_type"])
     if trigger is None:
         return
@@ -251,8 +252,12 @@ async def pull(
     *,
     max_pages: int | None = None,
 ) -> PullReport:
-    """Read the feed from the stored cursor until it is empty (or ``max_pages``)."""
+    """Read the feed from the stored cursor until it is empty (or ``max_pages``); nothing
+    from a platform whose ``pull`` is off, whoever asks."""
     report = PullReport(platform.name)
+    if not platform.pull:
+        report.skipped = "pull = false in the platforms file"
+        return report
     while max_pages is None or report.pages < max_pages:
         async with sessions() as session:
             cursor = await session.scalar(

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
+
 from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 
 MAX_BATCH = 500
@@ -52,6 +54,25 @@ def digest_of(lines: Iterable[tuple[str, int, str]]) -> str:
     for record_id, version, status in sorted(lines):
         digest.update(f"{record_id}:{version}:{status}\n".encode())
     return digest.hexdigest()
+
+
+# What is not a record's content: its identity and version, the action (compared as
+# the status), and what a platform adds when it answers GET /v1/records/{id}.
+_NOT_CONTENT = frozenset({"record_id", "version", "action", "status", "receipt_id"})
+
+
+def content_hash(record: Mapping[str, Any]) -> str:
+    """sha256 of what a record says, whatever the order of its keys.
+
+    A person's ID number is left out: we keep it encrypted and decrypt it only to send,
+    and a platform may hold it masked. The digest of the protocol covers only ids,
+    versions and statuses; this is how reconciliation compares the content itself.
+    """
+    content = {key: value for key, value in record.items() if key not in _NOT_CONTENT}
+    subject = content.get("subject")
+    if isinstance(subject, Mapping):
+        content["subject"] = {key: value for key, value in subject.items() if key != "id_number"}
+    return hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
 
 
 def rejection(record: Mapping[str, Any]) -> str | None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -31,11 +32,12 @@ from service.listing.events import ListEntryChanged
 from service.listing.machine import DISCLOSING, Action
 from service.listing.models import ListEntry, ListTransition
 from service.logs import get_logger
-from service.policy.store import policy_in_force
-from service.records.disclosure import Party, PartyKind, disclosed_now, disclosure_row
+from service.policy.store import policy_now
+from service.records.disclosure import Party, PartyKind, disclosure_row, publication_window
 from service.records.events import RecordEvent
 from service.records.kinds import RecordKind
 from service.records.models import Record
+from service.registry.events import SubjectChanged
 from service.registry.models import Institution, Practitioner
 from service.registry.service import subjects_by_id
 
@@ -266,14 +268,51 @@ async def on_penalties(
     """
     penalty_events = [e for e in events if e.kind == RecordKind.PENALTY]
     if penalty_events:
-        await _stage_penalties(session, ctx, [e.record_id for e in penalty_events])
+        built = await _penalty_records(session, ctx, [e.record_id for e in penalty_events])
+        await _stage_rebuilt(session, ctx.now(), built)
 
 
-async def _stage_penalties(
-    session: AsyncSession, ctx: CommandContext, record_ids: Sequence[uuid.UUID]
+async def on_subjects(
+    session: AsyncSession, ctx: CommandContext, events: Sequence[SubjectChanged]
 ) -> None:
-    """Publish each of these penalty records that is in its disclosure period now (as the
-    record of its chain); withdraw the chain of each that is not, if it was published."""
+    """Subscriber: a renamed (or otherwise changed) institution or practitioner changes
+    every record that names it, so each goes out again as a new version."""
+    subject_ids = list({event.subject_id for event in events})
+    named = await session.execute(
+        sa.text(
+            """
+            SELECT record_id FROM sync_records
+            WHERE source_id IN (SELECT id FROM list_entries
+                                WHERE subject_id = ANY(CAST(:ids AS uuid[])))
+               OR source_id IN (SELECT chain_id FROM records
+                                WHERE kind = 'penalty'
+                                  AND (institution_id = ANY(CAST(:ids AS uuid[]))
+                                       OR practitioner_id = ANY(CAST(:ids AS uuid[]))))
+            """
+        ),
+        {"ids": subject_ids},
+    )
+    await restage(session, ctx, list(named.scalars()))
+
+
+@dataclass(slots=True)
+class Rebuilt:
+    """Records as their sources say they should be now."""
+
+    staged: list[Staged] = field(default_factory=list)  # content and action, rebuilt
+    withdrawn: list[str] = field(default_factory=list)  # no longer disclosed; content as sent
+
+    def extend(self, other: Rebuilt) -> None:
+        self.staged.extend(other.staged)
+        self.withdrawn.extend(other.withdrawn)
+
+
+async def _penalty_records(
+    session: AsyncSession, ctx: CommandContext, record_ids: Sequence[uuid.UUID]
+) -> Rebuilt:
+    """Each of these penalty records as the record of its chain: published while it is in
+    its disclosure period, withdrawn (with its content) once that has ended, and withdrawn
+    as it was sent if it is never to be disclosed (a correction to a warning alone)."""
     now = ctx.now()
     rows = await session.execute(
         sa.select(Record, Institution, Practitioner)
@@ -281,45 +320,117 @@ async def _stage_penalties(
         .outerjoin(Practitioner, col(Practitioner.id) == col(Record.practitioner_id))
         .where(col(Record.id).in_(record_ids))
     )
-    policy = await policy_in_force(session, ctx.today(), now)
-    publish: list[Staged] = []
-    withdraw: list[str] = []
+    policy = await policy_now(session, ctx)
+    built = Rebuilt()
     for record, institution, practitioner in rows:
-        window = disclosed_now(record, policy, now)
-        if window is None:
-            withdraw.append(penalty_record_id(record.chain_id))
+        window = publication_window(record, policy)
+        if window is None or now < window.published_at:
+            built.withdrawn.append(penalty_record_id(record.chain_id))
             continue
         party = Party(PartyKind.LEGAL_PERSON, "")  # the row's party fields are dropped
         row = disclosure_row(record, party, window, now)
         assert row is not None  # published_at <= now
-        publish.append(_penalty_record(record, institution, practitioner, row))
-    await stage(session, now, publish)
-    await stage_withdrawn(session, now, withdraw)
+        staged = _penalty_record(record, institution, practitioner, row)
+        if now >= window.withdrawn_at:  # revoked, corrected or its period over
+            staged = replace(staged, action=SyncAction.WITHDRAW)
+        built.staged.append(staged)
+    return built
 
 
-async def restage(session: AsyncSession, ctx: CommandContext, record_ids: Iterable[str]) -> None:
-    """Build these records again from their sources (after an operator corrected one);
-    a record whose content changed gets a new version and goes out again."""
-    entry_ids: list[uuid.UUID] = []
-    chain_ids: list[uuid.UUID] = []
-    for record_id in record_ids:
-        prefix, _, source = record_id.partition("-")
-        (chain_ids if prefix == PENALTY_PREFIX else entry_ids).append(uuid.UUID(source))
+async def _stage_rebuilt(session: AsyncSession, now: datetime, built: Rebuilt) -> None:
+    await stage(session, now, built.staged)
+    await stage_withdrawn(session, now, built.withdrawn)
+
+
+async def rebuild(session: AsyncSession, ctx: CommandContext, record_ids: Iterable[str]) -> Rebuilt:
+    """These records as their sources say they should be now (a record whose source is
+    gone is left out: there is nothing to rebuild it from)."""
+    sources = (
+        await session.execute(
+            sa.select(col(SyncRecord.record_type), col(SyncRecord.source_id)).where(
+                col(SyncRecord.record_id).in_(list(record_ids))
+            )
+        )
+    ).all()
+    entry_ids = [source for kind, source in sources if kind != "penalty"]
+    chain_ids = [source for kind, source in sources if kind == "penalty"]
+    built = Rebuilt()
     if entry_ids:
         rows = await session.execute(
             sa.select(ListEntry).where(
                 col(ListEntry.id).in_(entry_ids), col(ListEntry.published_at).is_not(None)
             )
         )
-        await stage(session, ctx.now(), await list_entry_records(session, list(rows.scalars())))
+        built.staged.extend(await list_entry_records(session, list(rows.scalars())))
     if chain_ids:
         latest = await session.execute(
             sa.select(col(Record.id))
             .where(col(Record.chain_id).in_(chain_ids), col(Record.status) != "draft")
             .order_by(col(Record.chain_id), col(Record.confirmed_at).desc())
-            .distinct(col(Record.chain_id))
+            .ext(distinct_on(col(Record.chain_id)))
         )
-        await _stage_penalties(session, ctx, list(latest.scalars()))
+        built.extend(await _penalty_records(session, ctx, list(latest.scalars())))
+    return built
+
+
+async def restage(session: AsyncSession, ctx: CommandContext, record_ids: Iterable[str]) -> None:
+    """Build these records again from their sources (a subject renamed, a source an
+    operator corrected): a record whose content changed gets a new version and goes out."""
+    ids = list(dict.fromkeys(record_ids))
+    if ids:
+        await _stage_rebuilt(session, ctx.now(), await rebuild(session, ctx, ids))
+
+
+async def stale_here(
+    session: AsyncSession, ctx: CommandContext, record_ids: Sequence[str]
+) -> list[str]:
+    """Those of these records whose source says something else than ``sync_records``
+    holds (a change that was not staged): what ``restage`` would give a new version."""
+    built = await rebuild(session, ctx, record_ids)
+    held = {
+        row.record_id: row
+        for row in await session.execute(
+            sa.select(col(SyncRecord.record_id), col(SyncRecord.action), col(SyncRecord.body))
+            .where(col(SyncRecord.record_id).in_(list(record_ids)))
+        )
+    }  # fmt: skip
+    stale = {
+        item.record_id
+        for item in built.staged
+        if (row := held.get(item.record_id)) is not None
+        and (row.action != item.action.value or row.body != _as_stored(item.body))
+    }
+    stale.update(
+        record_id
+        for record_id in built.withdrawn
+        if (row := held.get(record_id)) is not None and row.action == SyncAction.PUBLISH.value
+    )
+    return sorted(stale)
+
+
+def _as_stored(body: dict[str, Any]) -> Any:
+    """The body as it reads back from its JSONB column."""
+    return msgspec.json.decode(msgspec.json.encode(body))
+
+
+async def bump(session: AsyncSession, now: datetime, record_ids: Iterable[str]) -> int:
+    """A new version of these records with the same content, for every platform taking
+    them: for a platform that holds other content at our version (it would answer
+    ``duplicate`` to the same version sent again)."""
+    ids = list(dict.fromkeys(record_ids))
+    if not ids:
+        return 0
+    rows = (
+        await session.execute(
+            sa.update(SyncRecord)
+            .where(col(SyncRecord.record_id).in_(ids))
+            .values(version=col(SyncRecord.version) + 1, updated_at=now)
+            .returning(
+                col(SyncRecord.record_id), col(SyncRecord.record_type), col(SyncRecord.version)
+            )
+        )
+    ).all()
+    return await _fan_out(session, now, rows)
 
 
 async def withdraw_ended_penalties(session: AsyncSession, ctx: CommandContext) -> int:

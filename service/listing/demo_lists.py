@@ -15,7 +15,7 @@ from service.listing.events import ListEntryChanged
 from service.listing.machine import Action, EntryStatus
 from service.listing.models import ListEntry, ListTransition
 from service.listing.triggers import red_list_candidates
-from service.policy.store import policy_in_force
+from service.policy.store import policy_now
 
 CARRIED_OVER = "demo: carried over from the 2025 spreadsheets, due process done there"
 
@@ -23,7 +23,7 @@ CARRIED_OVER = "demo: carried over from the 2025 spreadsheets, due process done 
 async def publish_demo_lists(session: AsyncSession, ctx: CommandContext) -> int:
     """Publish every open proposal (and the red-list candidates) as of today."""
     await red_list_candidates(session, ctx)
-    policy = await policy_in_force(session, ctx.today(), ctx.now())
+    policy = await policy_now(session, ctx)
     entries = (
         await session.execute(
             sa.select(ListEntry)

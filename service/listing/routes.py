@@ -35,7 +35,7 @@ from service.listing.schemas import (
     TransitionOut,
 )
 from service.policy.model import ListType, Policy
-from service.policy.store import policy_in_force
+from service.policy.store import policy_now
 from service.web.etags import etag
 from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.pagination import Page, PageNumber, PageSize
@@ -58,7 +58,7 @@ def _many(shape: type[Any], rows: list[Any]) -> list[Any]:
 async def _answer(
     session: AsyncSession, ctx: CommandContext, entry: ListEntry, status_code: int = 200
 ) -> Response[EntryOut]:
-    policy = await policy_in_force(session, ctx.today(), ctx.now())
+    policy = await policy_now(session, ctx)
     headers = {"ETag": etag(entry.version)}
     if status_code == 201:
         headers["Location"] = f"/api/v1/list-entries/{entry.id}"
@@ -132,7 +132,7 @@ class ListEntryController(Controller):
             page=page,
             page_size=page_size,
         )
-        policy = await policy_in_force(db_session, ctx.today(), ctx.now())
+        policy = await policy_now(db_session, ctx)
         items = [entry_out(row, policy) for row in rows]
         return Page(items=items, page=page, page_size=page_size, total=total)
 
@@ -145,7 +145,7 @@ class ListEntryController(Controller):
     ) -> EntryDetailOut:
         """An entry with every step it took, its objections, notices and repair applications."""
         view = await service.entry_view(db_session, ctx, entry_id)
-        policy = await policy_in_force(db_session, ctx.today(), ctx.now())
+        policy = await policy_now(db_session, ctx)
         return EntryDetailOut(
             entry=entry_out(view.entry, policy),
             transitions=_many(TransitionOut, view.transitions),

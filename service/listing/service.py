@@ -47,7 +47,7 @@ from service.listing.schemas import (
 )
 from service.listing.workdays import working_days_after
 from service.policy.model import ListType, Policy
-from service.policy.store import policy_in_force
+from service.policy.store import policy_now
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
 from service.registry.service import region_scope
@@ -66,7 +66,7 @@ class EntryView:
 
 
 async def _policy(session: AsyncSession, ctx: CommandContext) -> Policy:
-    return await policy_in_force(session, ctx.today(), ctx.now())
+    return await policy_now(session, ctx)
 
 
 async def _subject(
@@ -216,7 +216,7 @@ async def propose_unless_open(
     """For triggers: propose as the system, unless the subject already has an open entry."""
     if await open_entry_of(session, data.list_type.value, data.subject_kind.value, data.subject_id):
         return None
-    system = CommandContext(SYSTEM, ctx.request_id, ctx.clock, ctx.events)
+    system = CommandContext(SYSTEM, ctx.request_id, ctx.clock, ctx.events, ctx.memo)
     try:
         return await propose(session, system, data, trigger_record_id=trigger_record_id)
     except Conflict:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,16 +26,36 @@ from service.context import CommandContext
 from service.credit.models import CreditScore
 from service.credit.star_ratings import levels_in_force
 from service.credit.stars import effective_stars
-from service.dates import add_months
+from service.dates import add_months, months_before
 from service.listing.queries import lists_in_force
 from service.listing.schemas import ProposalIn
 from service.listing.service import propose_unless_open
-from service.policy.model import ListType, Policy, SubjectType
-from service.policy.store import policy_in_force
+from service.policy.model import ListType, Policy, RecordCondition, SubjectType
+from service.policy.store import policy_now
 from service.records.events import RecordConfirmed, RecordCorrected, RecordEvent
 from service.records.models import Deficiency, Record
 
 SubjectKey = tuple[str, uuid.UUID]
+
+
+def records_matching(condition: RecordCondition) -> sa.ColumnElement[bool]:
+    """The SQL twin of ``RecordCondition.matches``: the record's kind, and each ``when``
+    field holding one of its allowed values (for a list field, any of its items)."""
+    clauses = [col(Record.kind) == condition.kind.value]
+    for field, allowed in condition.when.items():
+        clauses.append(
+            col(Record.details)[field].has_any(sa.cast(sa.literal(allowed), ARRAY(sa.Text)))
+        )
+    return sa.and_(*clauses)
+
+
+def substantiated_complaints(policy: Policy, since: date) -> sa.ColumnElement[bool]:
+    """Confirmed records the policy counts as substantiated complaints, from ``since`` on."""
+    return sa.and_(
+        records_matching(policy.lists.substantiated_complaint),
+        col(Record.status) == "confirmed",
+        col(Record.occurred_on) >= since,
+    )
 
 
 def _proposal(list_type: ListType, key: SubjectKey, code: str, basis: str) -> ProposalIn:
@@ -51,7 +72,7 @@ async def on_records(
     session: AsyncSession, ctx: CommandContext, events: Sequence[RecordEvent]
 ) -> None:
     """Subscriber: run the record-driven triggers in the transaction of the records."""
-    policy = await policy_in_force(session, ctx.today(), ctx.now())
+    policy = await policy_now(session, ctx)
     added = [e.record_id for e in events if isinstance(e, RecordConfirmed | RecordCorrected)]
     if not added:
         return
@@ -100,10 +121,7 @@ async def _watch_by_grade_and_complaints(
             sa.select(col(Record.institution_id), sa.func.count())
             .where(
                 col(Record.institution_id).in_(ids),
-                col(Record.kind) == "complaint",
-                col(Record.status) == "confirmed",
-                col(Record.details)["outcome"].astext == "substantiated",
-                col(Record.occurred_on) >= since,
+                substantiated_complaints(policy, since),
             )
             .group_by(col(Record.institution_id))
         )
@@ -130,7 +148,7 @@ async def _watch_by_grade_and_complaints(
 async def overdue_deficiencies(session: AsyncSession, ctx: CommandContext) -> int:
     """Daily: propose for the watch list every institution with a serious deficiency past
     its rectification deadline and still not rectified."""
-    policy = await policy_in_force(session, ctx.today(), ctx.now())
+    policy = await policy_now(session, ctx)
     severities = policy.lists.watch.overdue_deficiency_severities
     if not severities:
         return 0
@@ -169,10 +187,10 @@ async def overdue_deficiencies(session: AsyncSession, ctx: CommandContext) -> in
 async def red_list_candidates(session: AsyncSession, ctx: CommandContext) -> int:
     """Daily: institutions at the red list's grade for its months running, with enough
     effective stars and no substantiated complaint in its window."""
-    policy = await policy_in_force(session, ctx.today(), ctx.now())
+    policy = await policy_now(session, ctx)
     rules = policy.lists.red
     now = ctx.now()
-    since = now - timedelta(days=round(rules.grade_months * 30.44))
+    since = months_before(now, rules.grade_months)
     complaint_free_since = add_months(ctx.today(), -rules.complaint_free_months)
     candidates = await session.execute(
         sa.text(
@@ -193,16 +211,22 @@ async def red_list_candidates(session: AsyncSession, ctx: CommandContext) -> int
                     SELECT 1 FROM credit_score_history n
                     WHERE n.subject_kind = 'institution' AND n.subject_id = i.id
                       AND n.grade <> :grade AND n.computed_at > :since)
-              AND NOT EXISTS (
-                    SELECT 1 FROM records r
-                    WHERE r.institution_id = i.id AND r.kind = 'complaint'
-                      AND r.status = 'confirmed' AND r.details ->> 'outcome' = 'substantiated'
-                      AND r.occurred_on >= :complaint_free_since)
             """
         ),
-        {"grade": rules.grade, "since": since, "complaint_free_since": complaint_free_since},
+        {"grade": rules.grade, "since": since},
     )
-    ids = [row[0] for row in candidates]
+    at_grade = [row[0] for row in candidates]
+    complained_of = set(
+        (
+            await session.execute(
+                sa.select(col(Record.institution_id)).where(
+                    col(Record.institution_id).in_(at_grade),
+                    substantiated_complaints(policy, complaint_free_since),
+                )
+            )
+        ).scalars()
+    )
+    ids = [institution_id for institution_id in at_grade if institution_id not in complained_of]
     moment = Moment.of(ctx.today(), now)
     levels = await levels_in_force(session, ids, moment)
     listed = await lists_in_force(session, [("institution", i) for i in ids], moment)

@@ -202,6 +202,21 @@ class Trigger(Struct, forbid_unknown_fields=True):
         return record_matches(self.kind, self.when, kind, details)
 
 
+class RecordCondition(Struct, forbid_unknown_fields=True):
+    """Which records count as a kind of fact a rule needs (a substantiated complaint)."""
+
+    kind: RecordKind
+    when: dict[str, list[str]] = msgspec.field(default_factory=dict)
+
+    def matches(self, kind: str, details: dict[str, object]) -> bool:
+        return record_matches(self.kind, self.when, kind, details)
+
+
+def _substantiated_complaint() -> RecordCondition:
+    # Policies before 2026.4 did not spell the rule out; this is the one they applied.
+    return RecordCondition(kind=RecordKind.COMPLAINT, when={"outcome": ["substantiated"]})
+
+
 class ExternalTrigger(Struct, forbid_unknown_fields=True):
     """Another department's list entry (as a platform feeds it) that proposes the subject."""
 
@@ -246,6 +261,10 @@ class ListRules(Struct, forbid_unknown_fields=True):
     black: BlackListRules
     watch: WatchListRules
     red: RedListRules
+    # What the watch list counts and the red list must not have in its window.
+    substantiated_complaint: RecordCondition = msgspec.field(
+        default_factory=_substantiated_complaint
+    )
 
     def of(self, list_type: str) -> ListProcess:
         process: ListProcess = getattr(self, list_type)
@@ -372,15 +391,19 @@ class Policy(Struct, forbid_unknown_fields=True):
             for code in self.lists.of(list_type).measures:
                 if code not in measure_codes:
                     found.append(f"lists.{list_type.value}.measures: {code} is not a measure")
-        for index, trigger in enumerate(self.lists.black.triggers):
-            details = msgspec.structs.fields(BODY_OF_KIND[trigger.kind])
+        conditions: list[tuple[str, Trigger | RecordCondition]] = [
+            (f"lists.black.triggers[{index}]", trigger)
+            for index, trigger in enumerate(self.lists.black.triggers)
+        ]
+        conditions.append(("lists.substantiated_complaint", self.lists.substantiated_complaint))
+        for key, condition in conditions:
+            details = msgspec.structs.fields(BODY_OF_KIND[condition.kind])
             detail_type = next(f.type for f in details if f.name == "details")
             fields = {f.name for f in msgspec.structs.fields(detail_type)}
-            for field in trigger.when:
+            for field in condition.when:
                 if field not in fields:
                     found.append(
-                        f"lists.black.triggers[{index}].when.{field}: "
-                        f"{trigger.kind.value} details have no such field"
+                        f"{key}.when.{field}: {condition.kind.value} details have no such field"
                     )
         for grade in [*self.stars.cap_by_grade, *self.eligibility.ineligible_grades]:
             if grade not in names:

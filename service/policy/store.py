@@ -24,6 +24,7 @@ from service.policy.model import Policy
 from service.policy.models import PolicyVersion
 
 _parsed: dict[str, Policy] = {}  # versions never change once stored, so parse each once
+_POLICY_NOW = "policy_now"
 
 
 def parsed(version: PolicyVersion) -> Policy:
@@ -77,7 +78,11 @@ async def install(
 
 
 async def ensure_shipped(session: AsyncSession, ctx: CommandContext) -> PolicyVersion:
-    """Install the policy that ships with this code, if this database lacks it."""
+    """Install the policy that ships with this code, if this database lacks it.
+
+    The only reader of the shipped file: every rule is applied from the installed
+    version in force (``policy_now``), never from the file on disk.
+    """
     return await install(session, ctx, DEFAULT_POLICY_FILE.read_text(encoding="utf-8"))
 
 
@@ -105,6 +110,20 @@ async def version_in_force(session: AsyncSession, as_of: date, known_at: datetim
 
 async def policy_in_force(session: AsyncSession, as_of: date, known_at: datetime) -> Policy:
     return parsed(await version_in_force(session, as_of, known_at))
+
+
+async def policy_now(session: AsyncSession, ctx: CommandContext) -> Policy:
+    """The installed policy in force when the command runs, looked up once per command.
+
+    Every rule a command applies (a record's default publication end, the disclosure
+    export, the sync, the public view, the list triggers) comes from this one answer,
+    so no two parts of a command can disagree. The shipped file is only installed.
+    """
+    policy: Policy | None = ctx.memo.get(_POLICY_NOW)
+    if policy is None:
+        policy = await policy_in_force(session, ctx.today(), ctx.now())
+        ctx.memo[_POLICY_NOW] = policy
+    return policy
 
 
 async def stored_version(session: AsyncSession, version: str) -> PolicyVersion:

@@ -30,7 +30,7 @@ from service.listing.machine import DISCLOSING
 from service.listing.models import ListEntry
 from service.listing.queries import lists_in_force
 from service.policy.model import ListType, Policy
-from service.policy.store import policy_in_force
+from service.policy.store import policy_now
 from service.public.models import PublicInstitution, PublicListEntry
 from service.records.disclosure import disclosed_now
 from service.records.events import RecordEvent
@@ -91,7 +91,7 @@ async def refresh_institutions(
         return 0
     now = ctx.now()
     moment = moment_now(ctx)
-    policy = await policy_in_force(session, moment.as_of, moment.known_at)
+    policy = await policy_now(session, ctx)
     institutions = (
         await session.execute(sa.select(Institution).where(col(Institution.id).in_(ids)))
     ).scalars()

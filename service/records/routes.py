@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.clock import CHINA_TZ
 from service.context import CommandContext
 from service.errors import Invalid
-from service.policy.load import shipped_policy
+from service.policy.store import policy_now
 from service.records import service
 from service.records.disclosure import COLUMN_KEYS, penalty_disclosures
 from service.records.importing import ImportMode, import_records
@@ -348,7 +348,8 @@ async def penalty_disclosure_export(
 ) -> Response[Any]:
     """Administrative penalties as dual disclosure publishes them (双公示), in JSON, CSV or XLSX."""
     moment = _since(since)
-    rows = await penalty_disclosures(db_session, ctx, shipped_policy(), since=moment, region=region)
+    policy = await policy_now(db_session, ctx)
+    rows = await penalty_disclosures(db_session, ctx, policy, since=moment, region=region)
     now = ctx.now()
     if format == ExportFormat.JSON:
         body = {"generated_at": now, "since": moment, "columns": COLUMN_KEYS, "items": rows}

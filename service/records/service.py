@@ -23,7 +23,8 @@ from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
 from service.errors import Conflict, FieldError, Invalid, NotFound
-from service.policy.load import shipped_policy
+from service.policy.model import Policy
+from service.policy.store import policy_now
 from service.records.events import (
     DeficiencyRectified,
     RecordConfirmed,
@@ -123,8 +124,9 @@ async def resolve_subjects(
     return Subjects(institution, practitioner), errors
 
 
-def _content(body: RecordBase, subjects: Subjects) -> dict[str, Any]:
-    """The columns a record's body sets, the same for a new draft and an edited one."""
+def _content(body: RecordBase, subjects: Subjects, policy: Policy) -> dict[str, Any]:
+    """The columns a record's body sets, the same for a new draft and an edited one
+    (a penalty's default publication end from the policy in force)."""
     return {
         "institution_id": body.institution_id,
         "practitioner_id": body.practitioner_id,
@@ -132,7 +134,7 @@ def _content(body: RecordBase, subjects: Subjects) -> dict[str, Any]:
         "occurred_on": body.occurred_on,
         "document_no": body.document_no.strip() if body.document_no else None,
         "legal_basis": body.legal_basis.strip() if body.legal_basis else None,
-        "details": stored_details(body, shipped_policy()),
+        "details": stored_details(body, policy),
     }
 
 
@@ -140,6 +142,7 @@ def record_row(
     body: RecordBase,
     subjects: Subjects,
     ctx: CommandContext,
+    policy: Policy,
     *,
     supersedes: Record | None = None,
     correction_reason: str | None = None,
@@ -154,7 +157,7 @@ def record_row(
         "chain_id": supersedes.chain_id if supersedes else record_id,
         "supersedes_id": supersedes.id if supersedes else None,
         "correction_reason": correction_reason,
-        **_content(body, subjects),
+        **_content(body, subjects, policy),
         "version": 1,
         "recorded_at": now,
         "recorded_by": ctx.actor.user_id,
@@ -198,13 +201,19 @@ def build_record(
     body: RecordBase,
     subjects: Subjects,
     ctx: CommandContext,
+    policy: Policy,
     *,
     supersedes: Record | None = None,
     correction_reason: str | None = None,
 ) -> tuple[Record, list[Deficiency]]:
     """The rows of a new draft as models (not yet added to the session)."""
     row = record_row(
-        body, subjects, ctx, supersedes=supersedes, correction_reason=correction_reason
+        body,
+        subjects,
+        ctx,
+        policy,
+        supersedes=supersedes,
+        correction_reason=correction_reason,
     )
     deficiencies = [Deficiency(**d) for d in deficiency_rows(body, row["id"], ctx)]
     return Record(**row), deficiencies
@@ -273,7 +282,7 @@ async def create_record(
 ) -> RecordView:
     ctx.actor.require_role(*RECORDING_ROLES)
     subjects = await _checked_subjects(session, ctx, body)
-    record, deficiencies = build_record(body, subjects, ctx)
+    record, deficiencies = build_record(body, subjects, ctx, await policy_now(session, ctx))
     await _store_draft(session, ctx, record, deficiencies)
     if confirm:
         await _confirm(session, ctx, record)
@@ -295,8 +304,9 @@ async def store_batch(
     """
     records: list[dict[str, Any]] = []
     deficiencies: list[dict[str, Any]] = []
+    policy = await policy_now(session, ctx)
     for body, subjects in items:
-        row = record_row(body, subjects, ctx)
+        row = record_row(body, subjects, ctx, policy)
         records.append(row)
         deficiencies.extend(deficiency_rows(body, row["id"], ctx))
     if not records:
@@ -398,7 +408,8 @@ async def replace_draft(
     subjects = await _checked_subjects(session, ctx, body)
     await session.execute(sa.delete(Deficiency).where(col(Deficiency.record_id) == record.id))
     session.add_all(Deficiency(**d) for d in deficiency_rows(body, record.id, ctx))
-    await _change(session, ctx, record, "record.update", **_content(body, subjects))
+    content = _content(body, subjects, await policy_now(session, ctx))
+    await _change(session, ctx, record, "record.update", **content)
     return await view_of(session, record)
 
 
@@ -497,6 +508,7 @@ async def correct_record(
         correction.record,
         subjects,
         ctx,
+        await policy_now(session, ctx),
         supersedes=original,
         correction_reason=correction.reason.strip(),
     )

@@ -187,7 +187,7 @@ def test_a_plain_row_is_exactly_what_the_model_stores() -> None:
     home = Institution(name="颐养院", uscc="x", region_code="330522", kind="residential")
     ctx = system_context(clock=lambda: datetime(2026, 11, 23, tzinfo=UTC), events=EventBus())
     inspection = msgspec.convert(inspection_body(str(home.id)), RecordIn)
-    row = record_row(inspection, Subjects(home, None), ctx)
+    row = record_row(inspection, Subjects(home, None), ctx, shipped_policy())
     assert Record(**row).model_dump() == row
     for deficiency in deficiency_rows(inspection, row["id"], ctx):
         assert Deficiency(**deficiency).model_dump() == deficiency
