@@ -38,6 +38,7 @@ from service.integrations.sync import connect, drain, register_platforms
 from service.logs import configure_logging
 from service.registry.identifiers import id_number_with_check_digit
 from service.registry.protection import IdNumberVault
+from service.secret import Secret
 
 SECRET_KEY = "bench-secret-key-" + "x" * 32
 CLIENT, CLIENT_SECRET = "bench", "bench-secret"
@@ -241,7 +242,7 @@ async def push(url: str, sim_url: str, vault: IdNumberVault, faults: bool) -> fl
 async def main(url: str, records: int) -> None:
     configure_logging("console", "ERROR")  # the faults' warnings are expected here
     await prepare(url)
-    vault = IdNumberVault(SECRET_KEY)
+    vault = IdNumberVault(Secret(SECRET_KEY))
     started = time.perf_counter()
     await load(url, records, vault)
     print(f"staged {records:,} records in {time.perf_counter() - started:.1f} s", flush=True)

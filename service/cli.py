@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,13 +19,127 @@ from service.auth.models import Role
 from service.config import Settings, SettingsError
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
-from service.logs import configure_logging
+from service.logs import configure_logging, redact
 
 if TYPE_CHECKING:
-    from service.integrations.platforms import Platform
+    from service.integrations.platforms import Platform, Platforms
     from service.integrations.sync import Connections
 
 T = TypeVar("T")
+
+
+class OneLineErrors(click.Group):
+    """The command group: a failure an operator can fix ends in one line on stderr (what is
+    wrong, what to do) and exit code 1, not a traceback. The one place for it: commands
+    only raise; anything not known here still shows its (redacted) traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            message = explained(error)
+            if message is None:
+                raise
+            raise click.ClickException(redact(message)) from None
+
+
+def explained(error: BaseException) -> str | None:
+    """One line for a known failure anywhere in the chain of causes; None if unknown."""
+    import socket
+
+    import asyncpg
+    import httpx
+
+    from service.integrations.client import PlatformError
+    from service.integrations.platforms import PlatformsError
+
+    for cause in _causes(error):
+        if isinstance(cause, asyncpg.InvalidCatalogNameError):
+            return (
+                f"{cause}: create it (createdb) or point DATABASE_URL at an existing database, "
+                "then run `credit-service db upgrade`"
+            )
+        if isinstance(
+            cause, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+        ):
+            return (
+                f"the database refused the login ({cause}): check DATABASE_URL's user and password"
+            )
+        if isinstance(cause, asyncpg.UndefinedTableError):
+            return "the database has no tables yet: run `credit-service db upgrade` first"
+        # Before OSError: httpx's transport errors are caused by one.
+        if isinstance(cause, httpx.TransportError):
+            return (
+                f"cannot reach the platform at {_origin(cause)} ({type(cause).__name__}"
+                f"{': ' + str(cause) if str(cause) else ''}): check its url in PLATFORMS_FILE "
+                "and that it is up, then run the command again"
+            )
+        if isinstance(cause, PlatformError):
+            return (
+                f"the platform did not give a usable answer ({cause}): run the command again later"
+            )
+        if isinstance(cause, PlatformsError):
+            return str(cause)
+        if isinstance(cause, ConnectionError | TimeoutError | socket.gaierror):
+            return (
+                f"cannot reach the database server {_database_address()} ({cause}): "
+                "check DATABASE_URL's host and port and that PostgreSQL is running"
+            )
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, what caused it, and so on (a group with one error stands for it)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup) and len(current.exceptions) == 1:
+            current = current.exceptions[0]
+            continue
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _origin(error: Any) -> str:
+    """scheme://host:port of the request that failed: never its path, query or credentials."""
+    try:
+        url = error.request.url
+    except RuntimeError:  # httpx raises this when the error has no request
+        return "its url"
+    return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+
+
+def _database_address() -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(os.environ.get("DATABASE_URL", ""))
+    except (ArgumentError, ValueError):  # only a hint in a message
+        return "of DATABASE_URL"
+    return f"{url.host or 'localhost'}:{url.port or 5432}"
+
+
+def _one_shot_log_level(settings: Settings) -> str:
+    """Commands that run once log warnings only, unless LOG_LEVEL asks for more: their
+    output is for a person, and a failure is then its one line on stderr."""
+    return settings.log_level if os.environ.get("LOG_LEVEL") else "WARNING"
+
+
+def _platforms_ready(settings: Settings) -> Platforms:
+    """The platforms file, with every platform's secret there: checked when a command that
+    signs requests starts, not at its first batch."""
+    from service.integrations.platforms import PlatformsError, load_platforms
+
+    try:
+        platforms = load_platforms(settings.platforms_file)
+        platforms.require_secrets()
+    except (PlatformsError, OSError) as error:
+        raise click.ClickException(str(error)) from error
+    return platforms
 
 
 def _settings() -> Settings:
@@ -79,7 +193,7 @@ def _run_domain(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]])
         raise click.ClickException(str(error)) from error
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 def main() -> None:
     """Regulatory credit and red/black-list service for elderly care."""
 
@@ -101,7 +215,7 @@ def serve(host: str, port: int, workers: int) -> None:
         # Workers are separate processes: they find the database (and the secret
         # generated under DATA_DIR) through the environment, not through this process.
         os.environ["DATABASE_URL"] = url
-        os.environ["SECRET_KEY"] = settings.secret_key or ""
+        os.environ["SECRET_KEY"] = settings.secret_key.reveal() if settings.secret_key else ""
         uvicorn.run(
             "service.app:app_from_env",
             factory=True,
@@ -133,7 +247,7 @@ def db_upgrade(revision: str) -> None:
     from service.public.readmodel import public_view_missing, rebuild
 
     settings = _settings()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, _one_shot_log_level(settings))
 
     async def work(engine: AsyncEngine) -> str | None:
         await upgrade(engine, revision)
@@ -347,6 +461,7 @@ def worker(once: bool, interval: float) -> None:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
+    _platforms_ready(settings)
     stop = asyncio.Event()
 
     async def work(engine: AsyncEngine) -> Pass:
@@ -436,16 +551,12 @@ def _sync_run(
     work: Callable[[async_sessionmaker[AsyncSession], Connections], Awaitable[T]],
 ) -> T:
     """Run ``work`` with the platforms registered and one signed client per platform."""
-    from service.integrations.platforms import PlatformsError, load_platforms
     from service.integrations.sync import connect, register_platforms
     from service.registry.protection import IdNumberVault
 
     settings = _settings()
-    configure_logging(settings.log_format, settings.log_level)
-    try:
-        platforms = load_platforms(settings.platforms_file)
-    except (PlatformsError, OSError) as error:
-        raise click.ClickException(str(error)) from error
+    configure_logging(settings.log_format, _one_shot_log_level(settings))
+    platforms = _platforms_ready(settings)
     if not platforms.platforms:
         raise click.ClickException("no platforms: set PLATFORMS_FILE to a platforms file")
     assert settings.secret_key is not None
@@ -597,8 +708,11 @@ def _client_option(
 def simulator(host: str, port: int, clients: dict[str, str]) -> None:
     """Run a public-credit platform simulator (protocol v1, fault injection) until stopped."""
     from service.integrations.simulator import Simulator, running
+    from service.secret import register
 
     configure_logging("auto", "INFO")
+    for secret in clients.values():
+        register(secret)
 
     async def serve() -> None:
         stop = asyncio.Event()

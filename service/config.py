@@ -14,6 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from service.secret import Secret, register
+
 Environment = Literal["development", "test", "production"]
 LogFormat = Literal["auto", "json", "console"]
 
@@ -30,7 +35,7 @@ class Settings:
     environment: Environment = "development"
     database_url: str | None = None
     data_dir: Path = field(default_factory=lambda: Path("var"))
-    secret_key: str | None = None
+    secret_key: Secret | None = None  # hidden in every repr; reveal() where keys are derived
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
     max_request_body_bytes: int = 1_048_576
@@ -58,7 +63,7 @@ class Settings:
             environment=environment,  # type: ignore[arg-type]
             database_url=env.get("DATABASE_URL") or None,
             data_dir=Path(env.get("DATA_DIR", "var")),
-            secret_key=env.get("SECRET_KEY") or None,
+            secret_key=Secret.configured(env["SECRET_KEY"]) if env.get("SECRET_KEY") else None,
             log_format=log_format,  # type: ignore[arg-type]
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             max_request_body_bytes=_int(env, "MAX_REQUEST_BODY_BYTES", 1_048_576),
@@ -73,8 +78,8 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        if self.database_url and not self.database_url.startswith("postgresql+asyncpg://"):
-            raise SettingsError("DATABASE_URL must start with postgresql+asyncpg://")
+        if self.database_url:
+            _check_database_url(self.database_url)
         if self.notice_webhook_url and not self.notice_webhook_url.startswith(
             ("http://", "https://")
         ):
@@ -84,14 +89,14 @@ class Settings:
                 raise SettingsError("SECRET_KEY is required in production")
             if not self.database_url:
                 raise SettingsError("DATABASE_URL is required in production")
-        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+        if self.secret_key is not None and len(self.secret_key.reveal()) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
 
     def with_secret_key(self) -> Settings:
         """Return settings whose secret key is set, generating one under DATA_DIR once."""
         if self.secret_key:
             return self
-        return replace(self, secret_key=load_or_create_secret_key(self.data_dir))
+        return replace(self, secret_key=Secret.configured(load_or_create_secret_key(self.data_dir)))
 
 
 def load_or_create_secret_key(data_dir: Path) -> str:
@@ -105,6 +110,21 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _check_database_url(url: str) -> None:
+    """A usable URL, or a message that does not repeat it (it may hold a password)."""
+    if not url.startswith("postgresql+asyncpg://"):
+        raise SettingsError("DATABASE_URL must start with postgresql+asyncpg://")
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        raise SettingsError(
+            "DATABASE_URL is not a valid URL: "
+            "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE (the port a number)"
+        ) from None
+    if password:
+        register(str(password))  # redacted from the logs like any configured secret
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

@@ -13,13 +13,14 @@ from service.records.seed import insert_demo_records
 from service.registry.demo_data import generate_demo_province
 from service.registry.protection import IdNumberVault
 from service.registry.seed import insert_demo_registry, registry_is_empty
+from service.secret import Secret
 
 
 async def seed_demo(
     session: AsyncSession,
     *,
     seed: int,
-    secret_key: str,
+    secret_key: Secret,
     if_empty: bool = False,
     institutions: int = 300,
     practitioners: int = 3000,

@@ -35,6 +35,7 @@ from service.db.metadata import metadata
 from service.db.migrate import upgrade
 from service.policy.models import PolicyVersion
 from service.policy.store import ensure_shipped
+from service.secret import Secret
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 # The browser tests need Debian's chromium. Without it (and outside CI, which installs
@@ -158,7 +159,7 @@ def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         environment="test",
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
-        secret_key=TEST_SECRET_KEY,
+        secret_key=Secret.configured(TEST_SECRET_KEY),
         log_format="json",
         max_request_body_bytes=65_536,
         public_rate_limit=1_000_000,  # the tests are one client; one test checks the limit

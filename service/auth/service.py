@@ -19,6 +19,7 @@ from service.auth.models import REGIONAL_ROLES, Role, User
 from service.context import CommandContext
 from service.errors import Invalid
 from service.registry.identifiers import IdentifierError, normalize_region_prefix
+from service.secret import Secret
 
 TOKEN_PREFIX = "cs_"
 
@@ -62,10 +63,10 @@ async def create_user(
     return user, token
 
 
-async def authenticate(session: AsyncSession, token: str) -> Actor | None:
+async def authenticate(session: AsyncSession, token: Secret) -> Actor | None:
     result = await session.execute(
         select(col(User.id), col(User.role), col(User.region_code)).where(
-            col(User.token_hash) == hash_token(token), col(User.active).is_(True)
+            col(User.token_hash) == hash_token(token.reveal()), col(User.active).is_(True)
         )
     )
     row = result.first()

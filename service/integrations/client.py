@@ -69,7 +69,7 @@ class PlatformClient:
             "X-Timestamp": timestamp,
             "X-Nonce": nonce,
             "X-Signature": signature(
-                self.platform.resolved_secret(), method, target, timestamp, nonce, body
+                self.platform.resolved_secret().reveal(), method, target, timestamp, nonce, body
             ),
         }
 

@@ -24,13 +24,14 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
 
 from service.integrations.protocol import OUTBOUND_TYPES
 from service.registry.identifiers import IdentifierError, normalize_uscc
+from service.secret import Secret
 
 Name = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 
@@ -49,7 +50,8 @@ class Platform(Struct, forbid_unknown_fields=True, kw_only=True):
     url: Annotated[str, Meta(pattern=r"^https?://")]
     client_id: Annotated[str, Meta(min_length=1, max_length=100)]
     secret_env: str | None = None
-    secret: str | None = None  # for tests and local simulators; production uses secret_env
+    # For tests and local simulators; production uses secret_env. Shown as *** in a repr.
+    secret: Secret | None = None
     record_types: list[str] = msgspec.field(default_factory=lambda: list(OUTBOUND_TYPES))
     pull: bool = False
     timeout: Annotated[float, Meta(gt=0, le=300)] = 10.0  # seconds for one request
@@ -63,15 +65,16 @@ class Platform(Struct, forbid_unknown_fields=True, kw_only=True):
     def topic(self) -> str:
         return f"sync:{self.name}"
 
-    def resolved_secret(self) -> str:
+    def resolved_secret(self) -> Secret:
         if self.secret:
             return self.secret
         value = os.environ.get(self.secret_env or "")
         if not value:
             raise PlatformsError(
-                f"platform {self.name}: set the environment variable {self.secret_env}"
+                f"platform {self.name}: its secret is missing; set the environment variable "
+                f"{self.secret_env}"
             )
-        return value
+        return Secret.configured(value)
 
 
 class Platforms(Struct, forbid_unknown_fields=True):
@@ -89,13 +92,36 @@ class Platforms(Struct, forbid_unknown_fields=True):
     def receiving(self, record_type: str) -> list[Platform]:
         return [p for p in self.platforms if record_type in p.record_types]
 
+    def require_secrets(self) -> None:
+        """Resolve every secret when a command that signs requests starts (rather than fail
+        at its first batch), registering each for redaction from the logs."""
+        missing = [
+            f"{p.secret_env} (platform {p.name})"
+            for p in self.platforms
+            if not p.secret and not os.environ.get(p.secret_env or "")
+        ]
+        if missing:
+            raise PlatformsError(
+                "set the environment variable holding each platform's secret: " + ", ".join(missing)
+            )
+        for platform in self.platforms:
+            platform.resolved_secret()
+
 
 NONE = Platforms(sender=Sender(name="", uscc=""))
 
 
+def _secret_from_file(kind: type, value: Any) -> Any:
+    if kind is Secret:
+        if not isinstance(value, str):
+            raise ValueError("Expected `str`")  # msgspec adds where
+        return Secret.configured(value)
+    raise NotImplementedError
+
+
 def parse_platforms(text: str, source: str = "platforms") -> Platforms:
     try:
-        config = msgspec.convert(tomllib.loads(text), Platforms)
+        config = msgspec.convert(tomllib.loads(text), Platforms, dec_hook=_secret_from_file)
     except (tomllib.TOMLDecodeError, msgspec.ValidationError) as error:
         raise PlatformsError(f"{source}: {error}") from error
     problems = []

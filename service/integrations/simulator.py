@@ -8,7 +8,8 @@ can be told to misbehave so the sender's retry and idempotency logic is exercise
 Unsigned control endpoints under ``/_sim/`` drive it:
 
 - ``POST /_sim/faults`` ``{"faults": [{"kind": K, "times": n, ...}]}`` queues faults (FIFO)
-  for the next authenticated ``POST /v1/records`` requests, one request per use:
+  for the next authenticated ``POST /v1/records`` requests, one request per use (with
+  ``"on": "reads"``, for the next reads instead: a record, the digest, the changes feed):
 
   - ``rate_limit``  429 with ``Retry-After: retry_after`` (default 1); nothing stored.
   - ``unavailable`` 503; nothing stored.
@@ -67,6 +68,7 @@ from service.logs import get_logger
 log = get_logger(__name__)
 
 FAULT_KINDS = ("rate_limit", "unavailable", "reset", "slow", "drop_answer")
+FAULT_TARGETS = ("records", "reads")  # POST /v1/records; the GET routes
 FEED_FIELDS = (
     "record_id",
     "version",
@@ -160,6 +162,7 @@ class _Fault:
     times: int
     retry_after: int = 1
     seconds: float = 2.0
+    on: str = "records"
 
 
 def _new_stats() -> dict[str, Any]:
@@ -225,16 +228,40 @@ class Simulator:
         if path.startswith("/v1/records/"):
             if method != "GET":
                 return _error(405, "method_not_allowed")
-            return self._get_record(client, unquote(path.removeprefix("/v1/records/")))
+            record_id = unquote(path.removeprefix("/v1/records/"))
+            return self._read_with_faults(lambda: self._get_record(client, record_id))
         if path == "/v1/digest":
             if method != "GET":
                 return _error(405, "method_not_allowed")
-            return self._digest(client, _query(query))
+            return self._read_with_faults(lambda: self._digest(client, _query(query)))
         if path == "/v1/changes":
             if method != "GET":
                 return _error(405, "method_not_allowed")
-            return self._changes(_query(query))
+            return self._read_with_faults(lambda: self._changes(_query(query)))
         return _error(404, "not_found")
+
+    def _take_fault(self, on: str) -> _Fault | None:
+        """The fault at the head of the queue, used once, if it is for this kind of request."""
+        if not self._faults or self._faults[0].on != on:
+            return None
+        fault = self._faults[0]
+        fault.times -= 1
+        if fault.times <= 0:
+            self._faults.popleft()
+        self._stats["faults_applied"][fault.kind] += 1
+        return fault
+
+    def _read_with_faults(self, answer: Callable[[], Response]) -> Outcome:
+        fault = self._take_fault("reads")
+        if fault is None:
+            return answer()
+        if fault.kind == "rate_limit":
+            return _json(429, {"error": "rate_limited"}, (("Retry-After", str(fault.retry_after)),))
+        if fault.kind == "unavailable":
+            return _error(503, "unavailable")
+        if fault.kind == "slow":
+            return Delay(fault.seconds, answer)
+        return Abort()  # reset, drop_answer: a read has nothing to store first
 
     # -- authentication ---------------------------------------------------------------
 
@@ -291,13 +318,9 @@ class Simulator:
         # still sent when it was sent.
         for record in batch:
             self._note_order(client, record)
-        if not self._faults:
+        fault = self._take_fault("records")
+        if fault is None:
             return self._store_batch(client, batch)
-        fault = self._faults[0]
-        fault.times -= 1
-        if fault.times <= 0:
-            self._faults.popleft()
-        self._stats["faults_applied"][fault.kind] += 1
         if fault.kind == "rate_limit":
             return _json(429, {"error": "rate_limited"}, (("Retry-After", str(fault.retry_after)),))
         if fault.kind == "unavailable":
@@ -459,13 +482,16 @@ class Simulator:
             times = spec.get("times", 1)
             retry_after = spec.get("retry_after", 1)
             seconds = spec.get("seconds", 2.0)
+            on = spec.get("on", "records")
             if type(times) is not int or times < 1:
                 raise ValueError("times must be a positive integer")
             if type(retry_after) is not int or retry_after < 0:
                 raise ValueError("retry_after must be a non-negative integer")
             if type(seconds) not in (int, float) or seconds < 0:
                 raise ValueError("seconds must be a non-negative number")
-            parsed.append(_Fault(spec["kind"], times, retry_after, float(seconds)))
+            if on not in FAULT_TARGETS:
+                raise ValueError(f"on must be one of {', '.join(FAULT_TARGETS)}")
+            parsed.append(_Fault(spec["kind"], times, retry_after, float(seconds), on))
         self._faults.extend(parsed)
 
     def _add_faults(self, body: bytes) -> Response:

@@ -19,10 +19,12 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from service.secret import Secret
 
-def _derive(secret_key: str, purpose: bytes) -> bytes:
+
+def _derive(secret_key: Secret, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
-        secret_key.encode()
+        secret_key.reveal().encode()
     )
 
 
@@ -47,7 +49,9 @@ class ProtectedIdNumber:
 
 
 class IdNumberVault:
-    def __init__(self, secret_key: str) -> None:
+    """Holds the derived keys; its repr is the default one, which shows neither."""
+
+    def __init__(self, secret_key: Secret) -> None:
         self._hash_key = _derive(secret_key, b"id-number-lookup")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"id-number-encrypt")))
 

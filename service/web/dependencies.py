@@ -19,6 +19,7 @@ from service.auth.service import authenticate
 from service.context import CommandContext
 from service.errors import Unauthorized
 from service.registry.protection import IdNumberVault
+from service.secret import Secret
 from service.web.request_id import current_request_id
 
 
@@ -42,7 +43,7 @@ async def provide_actor(
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-    actor = await authenticate(db_session, token.strip())
+    actor = await authenticate(db_session, Secret(token.strip()))
     if actor is None:
         raise Unauthorized("the bearer token is not valid")
     return actor

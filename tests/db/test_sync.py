@@ -50,6 +50,7 @@ from service.integrations.staging import Staged, list_entry_records, stage
 from service.integrations.sync import connect, drain, register_platforms
 from service.listing.models import ListEntry
 from service.registry.protection import IdNumberVault
+from service.secret import Secret
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -236,7 +237,7 @@ async def test_the_lane_waits_as_long_as_retry_after_says(
     await stage_blacklist(session_factory, range(1, 11))
     await simulator.faults({"kind": "rate_limit", "retry_after": 30})
     before = datetime.now(UTC)
-    async with connect(platforms, IdNumberVault(TEST_SECRET_KEY)) as connections:
+    async with connect(platforms, IdNumberVault(Secret(TEST_SECRET_KEY))) as connections:
         refused = await drain(session_factory, connections, platform, lambda: datetime.now(UTC))
         assert refused.error is not None
         assert "429" in refused.error

@@ -15,6 +15,7 @@ from service.registry.identifiers import (
     normalize_uscc,
 )
 from service.registry.protection import IdNumberVault, mask_id_number, mask_name
+from service.secret import Secret
 
 
 @pytest.mark.parametrize("code", ["91110000600037341L", "91512081MA62K0260E"])
@@ -134,7 +135,7 @@ def test_masks_follow_the_domain_defaults() -> None:
 
 def test_vault_hash_is_keyed_and_ciphertext_round_trips() -> None:
     number = "11010519491231002X"
-    one, other = IdNumberVault("a" * 40), IdNumberVault("b" * 40)
+    one, other = IdNumberVault(Secret("a" * 40)), IdNumberVault(Secret("b" * 40))
     protected = one.protect(number)
     assert protected.lookup_hash == one.lookup_hash(number)
     assert protected.lookup_hash != other.lookup_hash(number)

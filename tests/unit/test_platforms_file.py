@@ -31,7 +31,8 @@ def test_the_example_in_the_docs_configures_the_simulator() -> None:
         "http://127.0.0.1:9100",
         True,
     )
-    assert platform.resolved_secret() == "demo-secret"
+    assert platform.resolved_secret().reveal() == "demo-secret"
+    assert "demo-secret" not in repr(config)
     assert config.receiving("penalty") == [platform]
 
 
@@ -42,7 +43,7 @@ def test_a_secret_comes_from_the_environment_variable_named(
     with pytest.raises(PlatformsError, match="NATIONAL_SECRET"):
         platform.resolved_secret()
     monkeypatch.setenv("NATIONAL_SECRET", "s3cret")
-    assert platform.resolved_secret() == "s3cret"
+    assert platform.resolved_secret().reveal() == "s3cret"
     assert platform.topic == "sync:national"
 
 
