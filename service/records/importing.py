@@ -13,7 +13,9 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from functools import partial
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -97,13 +99,14 @@ def _code(group: RowGroup, column: str, normalize: Callable[[str], str]) -> str 
 
 
 def _subject_codes(
-    vault: IdNumberVault, groups: list[RowGroup]
+    vault: IdNumberVault, groups: list[RowGroup], today: date
 ) -> list[tuple[RowGroup, str | None, str | None]]:
     """Each group with its USCC and ID-number hash; bad codes become problems."""
+    id_number_by_today = partial(normalize_id_number, today=today)
     coded = []
     for group in groups:
         uscc = _code(group, INSTITUTION_COLUMN, normalize_uscc)
-        id_number = _code(group, PRACTITIONER_COLUMN, normalize_id_number)
+        id_number = _code(group, PRACTITIONER_COLUMN, id_number_by_today)
         coded.append((group, uscc, vault.lookup_hash(id_number) if id_number else None))
     return coded
 
@@ -115,7 +118,7 @@ async def _candidates(
     columns: KindColumns,
     groups: list[RowGroup],
 ) -> list[_Candidate]:
-    coded = _subject_codes(vault, groups)
+    coded = _subject_codes(vault, groups, ctx.today())
     institutions = await _institutions(session, {uscc for _, uscc, _ in coded if uscc})
     practitioners = await _practitioners(session, {h for _, _, h in coded if h})
     candidates = []

@@ -7,10 +7,12 @@ and counties created since python-stdnum's data (临平区, 钱塘区) are real 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from conftest import MovableClock
 from factories import institution_body, make_id_number, make_uscc, practitioner_body
 
 from service.registry.identifiers import id_number_with_check_digit
@@ -71,6 +73,20 @@ async def test_numbers_that_cannot_exist_are_refused_naming_id_number(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert error_fields(response) == ["id_number"]
+
+
+async def test_a_birth_date_is_checked_against_the_servers_clock(
+    client: httpx.AsyncClient, admin: Headers, clock: MovableClock
+) -> None:
+    number = id_number_with_check_digit("33052220260601002")
+    body = practitioner_body(1, id_number=number)
+    clock.set(datetime(2026, 5, 31, 12, tzinfo=UTC))
+    refused = await client.post("/api/v1/practitioners", json=body, headers=admin)
+    assert refused.status_code == 422
+    assert error_fields(refused) == ["id_number"]
+    clock.set(datetime(2026, 6, 1, 12, tzinfo=UTC))
+    accepted = await client.post("/api/v1/practitioners", json=body, headers=admin)
+    assert accepted.status_code == 201, accepted.text
 
 
 async def test_a_spreadsheet_naming_older_workers_is_imported(
