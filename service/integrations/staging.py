@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -277,20 +277,29 @@ async def on_subjects(
 ) -> None:
     """Subscriber: a renamed (or otherwise changed) institution or practitioner changes
     every record that names it, so each goes out again as a new version."""
-    subject_ids = list({event.subject_id for event in events})
+    # Each branch walks an index from the subjects to the few records naming them.
     named = await session.execute(
         sa.text(
             """
-            SELECT record_id FROM sync_records
-            WHERE source_id IN (SELECT id FROM list_entries
-                                WHERE subject_id = ANY(CAST(:ids AS uuid[])))
-               OR source_id IN (SELECT chain_id FROM records
-                                WHERE kind = 'penalty'
-                                  AND (institution_id = ANY(CAST(:ids AS uuid[]))
-                                       OR practitioner_id = ANY(CAST(:ids AS uuid[]))))
+            SELECT s.record_id FROM list_entries e JOIN sync_records s ON s.source_id = e.id
+            WHERE (e.subject_kind = 'institution' AND e.subject_id = ANY(:institutions))
+               OR (e.subject_kind = 'practitioner' AND e.subject_id = ANY(:practitioners))
+            UNION
+            SELECT s.record_id FROM records r JOIN sync_records s ON s.source_id = r.chain_id
+            WHERE r.kind = 'penalty'
+              AND (r.institution_id = ANY(:institutions)
+                   OR r.practitioner_id = ANY(:practitioners))
             """
+        ).bindparams(
+            sa.bindparam("institutions", type_=ARRAY(sa.Uuid())),
+            sa.bindparam("practitioners", type_=ARRAY(sa.Uuid())),
         ),
-        {"ids": subject_ids},
+        {
+            "institutions": list({e.subject_id for e in events if e.subject_kind == "institution"}),
+            "practitioners": list(
+                {e.subject_id for e in events if e.subject_kind == "practitioner"}
+            ),
+        },
     )
     await restage(session, ctx, list(named.scalars()))
 
