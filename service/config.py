@@ -46,7 +46,7 @@ class Settings:
     # Proxies whose X-Forwarded-For names the client (addresses or CIDRs); none by default,
     # so a client cannot choose the address the rate limit counts.
     trusted_proxies: tuple[str, ...] = ()
-    metrics_token: str | None = None  # when set, /metrics wants it as a bearer token
+    metrics_token: Secret | None = None  # when set, /metrics wants it as a bearer token
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -63,7 +63,7 @@ class Settings:
             environment=environment,  # type: ignore[arg-type]
             database_url=env.get("DATABASE_URL") or None,
             data_dir=Path(env.get("DATA_DIR", "var")),
-            secret_key=Secret.configured(env["SECRET_KEY"]) if env.get("SECRET_KEY") else None,
+            secret_key=_secret(env, "SECRET_KEY"),
             log_format=log_format,  # type: ignore[arg-type]
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             max_request_body_bytes=_int(env, "MAX_REQUEST_BODY_BYTES", 1_048_576),
@@ -72,7 +72,7 @@ class Settings:
             platforms_file=Path(env["PLATFORMS_FILE"]) if env.get("PLATFORMS_FILE") else None,
             public_rate_limit=_int(env, "PUBLIC_RATE_LIMIT", 300),
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
-            metrics_token=env.get("METRICS_TOKEN") or None,
+            metrics_token=_secret(env, "METRICS_TOKEN"),
         )
         settings.check()
         return settings
@@ -110,6 +110,12 @@ def load_or_create_secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _secret(env: dict[str, str], name: str) -> Secret | None:
+    """A secret from the environment, registered so that the logs redact it."""
+    value = env.get(name)
+    return Secret.configured(value) if value else None
 
 
 def _check_database_url(url: str) -> None:

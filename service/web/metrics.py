@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Unauthorized
 from service.integrations.status import sync_status
+from service.secret import Secret
 
 # Request metrics for the staff and machine API. The public pages and lookups are left
 # out: they are served from memory at a rate where the per-request histogram would be
@@ -47,7 +48,7 @@ FAILURES = Gauge(
 )
 
 
-def require_metrics_token(authorization: str | None, token: str | None) -> None:
+def require_metrics_token(authorization: str | None, token: Secret | None) -> None:
     """One rule, whoever asks: with no METRICS_TOKEN configured /metrics is open to
     anyone who can reach it, whatever Authorization they send (it names no user, so a
     user's token is neither needed nor checked); with one, that bearer token is needed."""
@@ -55,7 +56,7 @@ def require_metrics_token(authorization: str | None, token: str | None) -> None:
         return
     scheme, _, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
+        given.strip().encode(), token.reveal().encode()
     ):
         raise Unauthorized(
             "/metrics needs the metrics token: Authorization: Bearer <METRICS_TOKEN>"

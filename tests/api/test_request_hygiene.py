@@ -23,6 +23,7 @@ from factories import institution_body, make_id_number
 
 from service.app import create_app
 from service.config import Settings
+from service.secret import Secret
 
 Headers = dict[str, str]
 # One whose check character is X, to try its lower case too.
@@ -123,7 +124,7 @@ async def test_open_metrics_ignore_whatever_authorization_is_sent(
 
 @pytest.fixture
 async def metrics_server(test_settings: Settings) -> AsyncIterator[str]:
-    app = create_app(replace(test_settings, metrics_token="scrape-" + "s" * 32))
+    app = create_app(replace(test_settings, metrics_token=Secret("scrape-" + "s" * 32)))
     async for url in serve(app):
         yield url
 

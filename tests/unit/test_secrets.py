@@ -33,11 +33,13 @@ def test_settings_and_platforms_hide_their_secrets(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
             "SECRET_KEY": "k" * 40,
+            "METRICS_TOKEN": "scrape-token-0123456789",
             "DATABASE_URL": "postgresql+asyncpg://app:db-password-123@db:5432/credit",
             "DATA_DIR": str(tmp_path),
         }
     )
     assert "k" * 40 not in repr(settings)
+    assert "scrape-token" not in repr(settings)
     platforms = parse_platforms(
         '[sender]\nname = "湖州市民政局"\nuscc = "11330500002638915N"\n\n[[platforms]]\n'
         'name = "p"\nurl = "http://127.0.0.1:9"\nclient_id = "c"\nsecret = "platform-secret-1"\n'
