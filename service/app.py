@@ -11,7 +11,6 @@ import anyio.to_thread
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Middleware
 
@@ -34,8 +33,11 @@ from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.protection import IdNumberVault
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
 from service.subscribers import build_event_bus
+from service.web.api_docs import API_DOCS_ASSETS, swagger_page
 from service.web.dependencies import DEPENDENCIES
+from service.web.guards import refuse_hostile_input
 from service.web.metrics import PROMETHEUS, MetricsController
+from service.web.openapi import document_problems
 from service.web.problems import EXCEPTION_HANDLERS
 from service.web.request_id import request_id_middleware
 from service.web.security_headers import add_security_headers
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             hello,
@@ -95,8 +97,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
                 middleware=_public_rate_limit(rate_limiter),
             ),
             PUBLIC_ASSETS,
+            API_DOCS_ASSETS,
         ],
         dependencies=DEPENDENCIES,
+        before_request=refuse_hostile_input,
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_security_headers],
         middleware=[request_id_middleware, PROMETHEUS.middleware],
@@ -112,12 +116,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             title="Elderly-care regulatory credit service",
             version=API_VERSION,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[swagger_page()],
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
             ),
         ),
     )
+    document_problems(app)
+    return app
 
 
 def _public_rate_limit(limiter: SharedRateLimit) -> list[Middleware]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from msgspec import Struct
+
 from service.errors import Invalid
+from service.limits import DATE_RANGE_MESSAGE, dates_out_of_range
 
 
 def checked(field: str, normalize: Callable[[str], str], value: str) -> str:
@@ -20,3 +23,17 @@ def not_blank(field: str, value: str) -> str:
     if not stripped:
         raise Invalid.field(field, "must not be blank")
     return stripped
+
+
+class DatedBody(Struct):
+    """A request body whose dates are held to the one accepted range (service.limits).
+
+    msgspec runs ``__post_init__`` after decoding and reports a ValueError as a
+    validation error at the body's path; the message names the field, so the problem
+    answer does too.
+    """
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            if dates_out_of_range(getattr(self, name)):
+                raise ValueError(f"date field `{name}` {DATE_RANGE_MESSAGE}")

@@ -22,6 +22,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.app import create_app
@@ -61,6 +62,30 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _browser_tests_left_out():
         terminalreporter.write_line(NO_BROWSER, yellow=True, bold=True)
+
+
+# Without the background-networking flags chromium keeps calling home, which is closed here.
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed (apt-get install chromium; .ci/run does in CI)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        await launched.close()
 
 
 CLI = str(Path(sys.executable).parent / "credit-service")

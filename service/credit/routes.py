@@ -43,12 +43,14 @@ from service.policy import store as policies
 from service.records.kinds import SubjectKind
 from service.registry.protection import IdNumberVault
 from service.web.idempotency import IdempotencyKeyHeader, idempotent
+from service.web.openapi import raw_body
 from service.web.params import SECURITY
 
 AsOf = Annotated[
     date | None,
     QueryParameter(description="the date to answer for (China time); default today"),
 ]
+TOML_MEDIA_TYPE = "application/toml"
 MAX_ELIGIBILITY_BYTES = 4 * 1024 * 1024
 CENT = Decimal("0.01")
 
@@ -295,7 +297,13 @@ async def read_policy(
     return (await policies.stored_version(db_session, version)).document
 
 
-@post("/api/v1/policies", status_code=201, tags=["policies"], security=SECURITY)
+@post(
+    "/api/v1/policies",
+    status_code=201,
+    tags=["policies"],
+    security=SECURITY,
+    opt=raw_body("the policy, a TOML document", TOML_MEDIA_TYPE, "text/plain"),
+)
 async def install_policy(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
@@ -315,7 +323,13 @@ async def install_policy(
     )
 
 
-@post("/api/v1/admin/policy-simulations", status_code=200, tags=["policies"], security=SECURITY)
+@post(
+    "/api/v1/admin/policy-simulations",
+    status_code=200,
+    tags=["policies"],
+    security=SECURITY,
+    opt=raw_body("the draft policy, a TOML document", TOML_MEDIA_TYPE, "text/plain"),
+)
 async def simulate_policy(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],

@@ -10,12 +10,13 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from service.registry.schemas import NO_NUL
+from service.validation import DatedBody
 
 MAX_ELIGIBILITY_SUBJECTS = 10_000
 Code = Annotated[str, Meta(min_length=1, max_length=40)]
 
 
-class StarRatingIn(Struct, forbid_unknown_fields=True, kw_only=True):
+class StarRatingIn(DatedBody, forbid_unknown_fields=True, kw_only=True):
     level: Annotated[int, Meta(ge=1, le=5)]
     assessor: Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
     assessed_on: date
@@ -104,7 +105,7 @@ class SubjectIn(Struct, forbid_unknown_fields=True):
     id_number: Code | None = None
 
 
-class EligibilityIn(Struct, forbid_unknown_fields=True):
+class EligibilityIn(DatedBody, forbid_unknown_fields=True):
     program: Annotated[str, Meta(min_length=1, max_length=64)]
     subjects: Annotated[list[SubjectIn], Meta(min_length=1, max_length=MAX_ELIGIBILITY_SUBJECTS)]
     as_of: date | None = None

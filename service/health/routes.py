@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Response, get
 from litestar.datastructures import State
 
+from service.db.failures import DATABASE_UNAVAILABLE
 from service.db.migrate import current_revision, head_revision
 from service.logs import get_logger
 from service.web.problems import PROBLEM_MEDIA_TYPE
@@ -39,4 +40,5 @@ async def ready(state: State) -> Response[dict[str, Any]]:
 
 def _not_ready(detail: str) -> Response[dict[str, Any]]:
     body = {"type": "about:blank", "title": "Not ready", "status": 503, "detail": detail}
-    return Response(body, status_code=503, media_type=PROBLEM_MEDIA_TYPE)
+    headers = {"Retry-After": str(DATABASE_UNAVAILABLE.retry_after)}
+    return Response(body, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers=headers)

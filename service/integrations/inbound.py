@@ -29,6 +29,7 @@ from service.integrations.client import PlatformClient
 from service.integrations.models import ExternalRecord, SyncPlatform
 from service.integrations.platforms import Platform
 from service.integrations.protocol import ACTIONS
+from service.limits import date_in_range
 from service.listing.schemas import ProposalIn
 from service.listing.service import propose_unless_open
 from service.logs import get_logger
@@ -58,14 +59,17 @@ class PullReport:
 
 
 def _date(value: Any) -> date | None:
+    """A platform's date, or None when it is not one or lies outside the accepted range."""
     try:
-        return date.fromisoformat(str(value)) if value else None
+        day = date.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
+    return day if day is not None and date_in_range(day) else None
 
 
 def _text(value: Any, limit: int) -> str:
-    return str(value or "")[:limit]
+    # PostgreSQL text cannot hold NUL: a platform's stray one must not stop the import.
+    return str(value or "").replace("\x00", "")[:limit]
 
 
 @dataclass(frozen=True, slots=True)

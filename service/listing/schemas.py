@@ -11,6 +11,7 @@ from msgspec import Meta, Struct
 from service.listing.machine import EntryStatus
 from service.policy.model import ListType, SubjectType
 from service.registry.schemas import NO_NUL
+from service.validation import DatedBody
 
 Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=NO_NUL)]
 LongText = Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
@@ -36,7 +37,7 @@ class StepIn(Struct, forbid_unknown_fields=True, kw_only=True):
     comment: LongText | None = None
 
 
-class ObjectionIn(Struct, forbid_unknown_fields=True, kw_only=True):
+class ObjectionIn(DatedBody, forbid_unknown_fields=True, kw_only=True):
     filed_by_name: Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
     statement: Annotated[str, Meta(min_length=1, max_length=4000, pattern=NO_NUL)]
     evidence: LongText = ""
@@ -55,7 +56,7 @@ class DecisionIn(Struct, forbid_unknown_fields=True, kw_only=True):
     basis_document: Document
 
 
-class RevocationIn(Struct, forbid_unknown_fields=True, kw_only=True):
+class EntryRevocationIn(Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Text
     basis_document: Document
 

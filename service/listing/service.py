@@ -37,12 +37,12 @@ from service.listing.notices import NoticeFacts, render_notice
 from service.listing.repair import unmet_conditions
 from service.listing.schemas import (
     DecisionIn,
+    EntryRevocationIn,
     ObjectionDecisionIn,
     ObjectionIn,
     ProposalIn,
     RepairDecisionIn,
     RepairIn,
-    RevocationIn,
     StepIn,
 )
 from service.listing.workdays import working_days_after
@@ -391,7 +391,7 @@ async def withdraw(
 
 
 async def revoke(
-    session: AsyncSession, ctx: CommandContext, entry_id: uuid.UUID, data: RevocationIn
+    session: AsyncSession, ctx: CommandContext, entry_id: uuid.UUID, data: EntryRevocationIn
 ) -> ListEntry:
     """End a listing whose basis has fallen (the record revoked, the decision overturned)."""
     entry = await _entry_in_region(session, ctx, entry_id, *DECIDERS)

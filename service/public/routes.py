@@ -7,11 +7,13 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response.base import ASGIResponse
 
 from service.policy.model import ListType
 from service.public import queries
+from service.public.schemas import PublicInstitutionOut, PublicListPage, PublicSearchPage
 from service.public.serving import answer, request_key
 from service.registry.identifiers import normalize_region_prefix, normalize_uscc
 from service.tabular import write_csv
@@ -29,6 +31,23 @@ ENTRY_COLUMNS = (
     "region_code", "reason_code", "effective_from", "effective_to", "published_at",
     "ended_at", "end_reason",
 )  # fmt: skip
+CHANGE_COLUMNS = ("change", "changed_at", *ENTRY_COLUMNS)
+
+
+def _json_answer(shape: type[Any]) -> dict[int, ResponseSpec]:
+    """The documented success answer of a route that sends prepared JSON bytes."""
+    return {200: ResponseSpec(shape, description="the answer", media_type=JSON)}
+
+
+def _csv_answer(columns: tuple[str, ...]) -> dict[int, ResponseSpec]:
+    return {
+        200: ResponseSpec(
+            str,
+            description="UTF-8 CSV with a BOM; columns: " + ", ".join(columns),
+            media_type=CSV,
+            generate_examples=False,
+        )
+    }
 
 
 def _region(region: str | None) -> str | None:
@@ -39,7 +58,7 @@ def _json(data: Any) -> tuple[bytes, str]:
     return msgspec.json.encode(data), JSON
 
 
-@get("/api/v1/public/institutions", tags=["public"])
+@get("/api/v1/public/institutions", tags=["public"], responses=_json_answer(PublicSearchPage))
 async def search_institutions(
     request: Request[Any, Any, Any], q: Query = None, region: Region = None, page: PageNumber = 1
 ) -> ASGIResponse:
@@ -54,7 +73,11 @@ async def search_institutions(
     return await answer(request, request_key(request), produce)
 
 
-@get("/api/v1/public/institutions/{uscc:str}", tags=["public"])
+@get(
+    "/api/v1/public/institutions/{uscc:str}",
+    tags=["public"],
+    responses=_json_answer(PublicInstitutionOut),
+)
 async def public_institution(request: Request[Any, Any, Any], uscc: FromPath[str]) -> ASGIResponse:
     """An institution's public credit status: grade, stars, lists, penalties, commendations."""
     code = checked("uscc", normalize_uscc, uscc)
@@ -68,7 +91,9 @@ async def public_institution(request: Request[Any, Any, Any], uscc: FromPath[str
     )
 
 
-@get("/api/v1/public/lists/{list_type:str}", tags=["public"])
+@get(
+    "/api/v1/public/lists/{list_type:str}", tags=["public"], responses=_json_answer(PublicListPage)
+)
 async def public_list(
     request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None,
     page: PageNumber = 1,
@@ -84,7 +109,11 @@ async def public_list(
     return await answer(request, request_key(request), produce)
 
 
-@get("/api/v1/public/lists/{list_type:str}/snapshot.csv", tags=["public"])
+@get(
+    "/api/v1/public/lists/{list_type:str}/snapshot.csv",
+    tags=["public"],
+    responses=_csv_answer(ENTRY_COLUMNS),
+)
 async def list_snapshot(
     request: Request[Any, Any, Any], list_type: FromPath[ListType], region: Region = None
 ) -> ASGIResponse:
@@ -103,7 +132,11 @@ async def list_snapshot(
     )  # fmt: skip
 
 
-@get("/api/v1/public/lists/{list_type:str}/changes.csv", tags=["public"])
+@get(
+    "/api/v1/public/lists/{list_type:str}/changes.csv",
+    tags=["public"],
+    responses=_csv_answer(CHANGE_COLUMNS),
+)
 async def list_changes(
     request: Request[Any, Any, Any],
     list_type: FromPath[ListType],
@@ -112,7 +145,7 @@ async def list_changes(
 ) -> ASGIResponse:
     """Entries added and removed since a date, in order, as CSV (a monthly file, say)."""
     prefix = _region(region)
-    columns = ("change", "changed_at", *ENTRY_COLUMNS)
+    columns = CHANGE_COLUMNS
 
     async def produce(session: Any) -> tuple[bytes, str]:
         changes = await queries.changes_since(session, list_type.value, since, prefix)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.clock import CHINA_TZ
 from service.context import CommandContext
 from service.errors import Invalid
+from service.limits import DATE_RANGE_MESSAGE, date_in_range
 from service.policy.store import policy_now
 from service.records import service
 from service.records.disclosure import COLUMN_KEYS, penalty_disclosures
@@ -30,8 +31,8 @@ from service.records.schemas import (
     ImportReport,
     RecordIn,
     RecordOut,
+    RecordRevocationIn,
     RectificationIn,
-    RevocationIn,
     RowError,
 )
 from service.registry.protection import IdNumberVault
@@ -39,6 +40,7 @@ from service.tabular import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, write_csv, write_xl
 from service.upload_limits import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from service.web.etags import etag, expected_version
 from service.web.idempotency import IdempotencyKeyHeader, idempotent
+from service.web.openapi import raw_body
 from service.web.pagination import Page, PageNumber, PageSize
 from service.web.params import SECURITY, IfMatch, RegionFilter
 
@@ -192,7 +194,7 @@ class RecordController(Controller):
         self,
         request: Request[Any, Any, Any],
         record_id: FromPath[uuid.UUID],
-        data: JSONBody[RevocationIn],
+        data: JSONBody[RecordRevocationIn],
         db_session: NamedDependency[AsyncSession],
         ctx: NamedDependency[CommandContext],
         idempotency_key: IdempotencyKeyHeader = None,
@@ -229,6 +231,7 @@ class RecordController(Controller):
         request_max_body_size=MAX_IMPORT_BYTES,
         description=f"A CSV (UTF-8 or GB18030) or XLSX file as the raw body, at most "
         f"{MAX_IMPORT_ROWS} rows; the first row names the columns.",
+        opt=raw_body("the spreadsheet", "text/csv", XLSX_MEDIA_TYPE, binary=True),
     )
     async def import_file(
         self,
@@ -335,7 +338,10 @@ def _since(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value.strip())
     except ValueError as error:
         raise Invalid.field("since", "must be a date (2026-11-01) or an ISO 8601 moment") from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TZ)
+    if not date_in_range(moment):
+        raise Invalid.field("since", DATE_RANGE_MESSAGE)
+    return moment
 
 
 @get("/api/v1/disclosures/penalties", tags=["records"], security=SECURITY)

@@ -30,6 +30,7 @@ from service.records.kinds import (
     ViolationCategory,
 )
 from service.registry.schemas import NO_NUL, PersonName
+from service.validation import DatedBody
 
 ShortText = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
 Text = Annotated[str, Meta(min_length=1, max_length=500, pattern=NO_NUL)]
@@ -54,7 +55,7 @@ class InspectionDetails(Struct, forbid_unknown_fields=True, kw_only=True):
     summary: LongText = ""
 
 
-class DeficiencyIn(Struct, forbid_unknown_fields=True, kw_only=True):
+class DeficiencyIn(DatedBody, forbid_unknown_fields=True, kw_only=True):
     item: Text
     code: ShortText | None = None
     severity: DeficiencySeverity
@@ -76,7 +77,7 @@ class AbuseFindingDetails(Struct, forbid_unknown_fields=True, kw_only=True):
     description: LongText = ""
 
 
-class PenaltyDetails(Struct, forbid_unknown_fields=True, kw_only=True):
+class PenaltyDetails(DatedBody, forbid_unknown_fields=True, kw_only=True):
     """The dual-disclosure (双公示) fields of an administrative penalty decision.
 
     The decision date is the record's ``occurred_on`` and the decision number its
@@ -107,7 +108,7 @@ class CommendationDetails(Struct, forbid_unknown_fields=True, kw_only=True):
     description: LongText = ""
 
 
-class RecordBase(Struct, forbid_unknown_fields=True, kw_only=True, tag_field="kind"):
+class RecordBase(DatedBody, forbid_unknown_fields=True, kw_only=True, tag_field="kind"):
     institution_id: uuid.UUID | None = None
     practitioner_id: uuid.UUID | None = None
     occurred_on: Annotated[date, Meta(description="the date it happened (decision date)")]
@@ -154,12 +155,12 @@ class CorrectionIn(Struct, forbid_unknown_fields=True):
     record: RecordIn
 
 
-class RevocationIn(Struct, forbid_unknown_fields=True):
+class RecordRevocationIn(Struct, forbid_unknown_fields=True):
     reason: Reason
     document_no: DocumentNo | None = None
 
 
-class RectificationIn(Struct, forbid_unknown_fields=True):
+class RectificationIn(DatedBody, forbid_unknown_fields=True):
     rectified_on: date
     note: LongText = ""
 

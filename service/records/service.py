@@ -41,8 +41,8 @@ from service.records.schemas import (
     CorrectionIn,
     InspectionIn,
     RecordBase,
+    RecordRevocationIn,
     RectificationIn,
-    RevocationIn,
 )
 from service.registry.models import Institution, Practitioner
 from service.registry.service import get_institution, get_practitioner, region_scope
@@ -496,8 +496,10 @@ async def correct_record(
     confirm: bool,
 ) -> RecordView:
     ctx.actor.require_role(*RECORDING_ROLES)
-    original = await get_or_404(session, Record, record_id, "record")
-    ctx.actor.require_region(original.region_code)
+    # Lock the original first, as every other step on a record does: concurrent
+    # corrections then queue here, and each later one finds it superseded (409),
+    # instead of each holding a key-share lock from its insert and deadlocking.
+    original = await _locked_in_region(session, ctx, record_id)
     await _require_in_force(session, original, "corrected")
     if kind_of(correction.record) != original.kind:
         raise Invalid.field(
@@ -519,7 +521,7 @@ async def correct_record(
 
 
 async def revoke_record(
-    session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID, revocation: RevocationIn
+    session: AsyncSession, ctx: CommandContext, record_id: uuid.UUID, revocation: RecordRevocationIn
 ) -> RecordView:
     record = await lock_or_404(session, Record, record_id, "record")
     revokers = PENALTY_REVOKERS if record.kind == RecordKind.PENALTY else STAFF_ROLES

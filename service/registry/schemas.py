@@ -16,6 +16,7 @@ from service.registry.models import (
     PractitionerStatus,
     SkillLevel,
 )
+from service.validation import DatedBody
 
 # PostgreSQL text cannot hold NUL; refuse it at the edge, naming the field.
 NO_NUL = r"^[^\x00]*$"
@@ -96,7 +97,7 @@ class PractitionerOut(Struct):
     updated_at: datetime
 
 
-class EmploymentCreate(Struct, forbid_unknown_fields=True):
+class EmploymentCreate(DatedBody, forbid_unknown_fields=True):
     institution_id: uuid.UUID
     practitioner_id: uuid.UUID
     role: EmploymentRole
@@ -108,7 +109,7 @@ class EmploymentCreate(Struct, forbid_unknown_fields=True):
     )
 
 
-class EmploymentUpdate(Struct, forbid_unknown_fields=True, omit_defaults=True):
+class EmploymentUpdate(DatedBody, forbid_unknown_fields=True, omit_defaults=True):
     role: EmploymentRole | UnsetType = UNSET
     end_date: date | UnsetType | None = UNSET
 

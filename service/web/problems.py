@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
+from service.db.failures import KnownFailure, classify, sqlstate_of
 from service.errors import (
     Conflict,
     DomainError,
@@ -41,16 +42,28 @@ DOMAIN_STATUS: dict[type[DomainError], int] = {
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_DATE_FIELD = re.compile(r"date field `([^`]+)`")  # service.validation.DatedBody
+
+
+class FieldProblem(msgspec.Struct, omit_defaults=True):
+    """One thing wrong with a request: the field (or column, or header) and why."""
+
+    field: str
+    message: str
+    line: int | None = None  # the line of an uploaded file, when the field is a column
+    source: str | None = None  # body, query, path or header
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details: every error this service answers has this shape."""
+
     title: str
     status: int
     detail: str
     type: str = "about:blank"
     instance: str | None = None
     request_id: str | None = None
-    errors: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    errors: list[FieldProblem] = msgspec.field(default_factory=list)
 
 
 def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[Problem]:
@@ -68,7 +81,7 @@ def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Resp
     )
 
 
-def _field_errors(extra: Any) -> list[dict[str, Any]]:
+def _field_errors(extra: Any) -> list[FieldProblem]:
     """Litestar's validation details, reshaped so each names the field at fault."""
     if not isinstance(extra, list):
         return []
@@ -78,7 +91,7 @@ def _field_errors(extra: Any) -> list[dict[str, Any]]:
             continue
         message = str(item.get("message", "invalid"))
         field = item.get("key") or "body"
-        for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD):
+        for pattern in (_UNKNOWN_FIELD, _MISSING_FIELD, _DATE_FIELD):
             if match := pattern.search(message):
                 prefix = "" if field in ("data", "body") else f"{field}."
                 field = prefix + match.group(1)
@@ -86,19 +99,13 @@ def _field_errors(extra: Any) -> list[dict[str, Any]]:
         if source == "header":
             # Name the header the client sent (Idempotency-Key), not our argument for it.
             field = "-".join(part.capitalize() for part in str(field).split("_"))
-        error: dict[str, Any] = {"field": str(field), "message": message}
-        if source:
-            error["source"] = source
-        errors.append(error)
+        errors.append(FieldProblem(str(field), message, source=source or None))
     return errors
 
 
 def handle_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Problem]:
     status = next((code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind)), 400)
-    errors: list[dict[str, Any]] = [
-        {"field": e.field, "message": e.message} | ({"line": e.line} if e.line else {})
-        for e in error.errors
-    ]
+    errors = [FieldProblem(e.field, e.message, line=e.line or None) for e in error.errors]
     return _problem_response(
         request, Problem(title=error.title, status=status, detail=error.detail, errors=errors)
     )
@@ -110,9 +117,9 @@ def handle_http_exception(
     errors = _field_errors(error.extra)
     detail = error.detail
     if isinstance(error, ValidationException) and errors:
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
     elif error.status_code == 413 or (error.status_code == 400 and not errors):
-        errors = [{"field": "body", "message": detail}]
+        errors = [FieldProblem("body", detail)]
     title = {
         400: "Bad request",
         401: "Unauthorized",
@@ -132,6 +139,8 @@ def handle_http_exception(
 
 
 def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Problem]:
+    if (known := classify(error)) is not None:
+        return _known_failure(request, error, known)
     # Log the type and traceback, never the message alone: it may quote input.
     log.error("unhandled_error", error_type=type(error).__name__, exc_info=error)
     return _problem_response(
@@ -144,10 +153,29 @@ def handle_unexpected(request: Request[Any, Any, Any], error: Exception) -> Resp
     )
 
 
+def _known_failure(
+    request: Request[Any, Any, Any], error: Exception, failure: KnownFailure
+) -> Response[Problem]:
+    log.warning(
+        "request_failed",
+        error_type=type(error).__name__,
+        failure=failure.title,
+        sqlstate=sqlstate_of(error),
+    )
+    errors = [FieldProblem(failure.field, failure.detail)] if failure.field else []
+    response = _problem_response(
+        request,
+        Problem(title=failure.title, status=failure.status, detail=failure.detail, errors=errors),
+    )
+    if failure.retry_after is not None:
+        response.headers["Retry-After"] = str(failure.retry_after)
+    return response
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "Problem"]
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_MEDIA_TYPE", "FieldProblem", "Problem"]

@@ -145,7 +145,10 @@ async def test_concurrent_corrections_of_one_record_one_wins_the_others_conflict
     ).json()
     original = (
         await client.post(
-            "/api/v1/records", params={"confirm": "true"}, json=penalty_body(home["id"]), headers=admin
+            "/api/v1/records",
+            params={"confirm": "true"},
+            json=penalty_body(home["id"]),
+            headers=admin,
         )
     ).json()
 
@@ -154,7 +157,10 @@ async def test_concurrent_corrections_of_one_record_one_wins_the_others_conflict
         return await client.post(
             f"/api/v1/records/{original['id']}/corrections",
             params={"confirm": "true"},
-            json={"reason": f"罚款金额更正 {n}", "record": penalty_body(home["id"], details=details)},
+            json={
+                "reason": f"罚款金额更正 {n}",
+                "record": penalty_body(home["id"], details=details),
+            },
             headers=admin,
         )
 
@@ -164,8 +170,6 @@ async def test_concurrent_corrections_of_one_record_one_wins_the_others_conflict
     for answer in answers:
         if answer.status_code == 409:
             assert_problem(answer, 409)
-    history = (
-        await client.get(f"/api/v1/institutions/{home['id']}/records", headers=admin)
-    ).json()
+    history = (await client.get(f"/api/v1/institutions/{home['id']}/records", headers=admin)).json()
     (chain,) = history["chains"]
     assert sorted(record["status"] for record in chain["records"]) == ["confirmed", "superseded"]

@@ -8,13 +8,11 @@ since `.ci/run` installs it. Screenshots land in test-artifacts/.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import CHROMIUM
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
@@ -23,28 +21,6 @@ from service.demo import seed_demo
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 MASKED_ID = re.compile(r"\d{6}\*{8}\d{3}[\dX]")
-# Without the background-networking flags chromium keeps calling home, which is closed here.
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed (apt-get install chromium; .ci/run does in CI)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
-        )
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.db.migrate import upgrade
 from service.policy.store import ensure_shipped
+from service.secret import Secret
 
 ZERO_ID = "00000000-0000-0000-0000-000000000000"
 # A value for each path parameter the API has, by its name.
@@ -87,7 +88,7 @@ async def test_every_route_answers_503_while_the_database_is_down_then_recovers(
         environment="test",
         database_url=cluster.url,
         data_dir=tmp_path / "data",
-        secret_key=TEST_SECRET_KEY,
+        secret_key=Secret.configured(TEST_SECRET_KEY),
         log_format="json",
         public_rate_limit=1_000_000,
     )

@@ -38,7 +38,7 @@ from service.records.events import (
 )
 from service.records.kinds import SubjectKind
 from service.records.models import Record
-from service.records.schemas import CorrectionIn, RecordIn, RectificationIn, RevocationIn
+from service.records.schemas import CorrectionIn, RecordIn, RecordRevocationIn, RectificationIn
 from service.registry.schemas import InstitutionCreate
 from service.registry.service import create_institution
 
@@ -95,7 +95,9 @@ async def test_subscribers_run_in_the_commands_transaction(session_factory: Sess
             reason="更正", record=body(complaint_body(home, occurred_on="2026-04-03"))
         )
         corrected = await service.correct_record(session, ctx, view.record.id, fix, confirm=True)
-        await service.revoke_record(session, ctx, corrected.record.id, RevocationIn(reason="撤销"))
+        await service.revoke_record(
+            session, ctx, corrected.record.id, RecordRevocationIn(reason="撤销")
+        )
         inspection = await service.create_record(
             session, ctx, body(inspection_body(home)), confirm=True
         )

@@ -49,8 +49,10 @@ def test_brackets_inside_strings_do_not_count(text: str) -> None:
 
 json_documents = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab', max_size=6),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(alphabet='[]{}"\\ab', max_size=4), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(alphabet='[]{}"\\ab', max_size=4), children, max_size=3)
+    ),
     max_leaves=40,
 )
 
