@@ -1,6 +1,6 @@
 """Benchmark: the public lookup by USCC at concurrency 64, against the same server's /hello.
 
-    .venv/bin/python bench/lookup.py [--seconds 15] [--connections 64]
+    .venv/bin/python bench/lookup.py [--seconds 15] [--connections 64] [--rounds 1] [--demo]
 
 Uses the national dataset (bench/common.py; 100,000 institutions on PostgreSQL) and
 builds its public read model once. Starts `credit-service serve` (one uvicorn
@@ -8,7 +8,9 @@ process) on it, warms the cache with one pass over the looked-up codes, then run
 wrk (`apt-get install wrk`) twice with the same settings, in the same run:
 `GET /api/v1/public/institutions/{uscc}` rotating over 2,000 institutions, and
 `GET /hello`, a plain JSON answer. Reports requests per second, the ratio and p99.
-wrk is one client, so the per-client rate limit is off for the run (PUBLIC_RATE_LIMIT=0).
+wrk is one client, so the per-client rate limit is off for those runs (PUBLIC_RATE_LIMIT=0).
+A second server counts the rate limit (in PostgreSQL) with a limit out of reach; its
+lookups alternate with the others' (``--rounds`` times), to measure what counting costs.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ import random
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import httpx
-from common import bench_database, dsn, national_dataset
+from common import bench_database, dsn, national_dataset, prepare
 
 from service.context import system_context
 from service.db.engine import make_engine, make_session_factory
@@ -56,7 +61,18 @@ async def public_view(url: str) -> list[str]:
         codes = [row[0] for row in await connection.fetch("SELECT uscc FROM public_institutions")]
     finally:
         await connection.close()
-    return random.Random(7).sample(codes, LOOKED_UP)
+    return random.Random(7).sample(codes, min(LOOKED_UP, len(codes)))
+
+
+async def demo_dataset(url: str) -> dict[str, int]:
+    """The demo province (300 institutions): enough for the hit path, which is memory."""
+    await prepare(url)
+    env = os.environ | {"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32}
+    await asyncio.to_thread(
+        subprocess.run, [CLI, "seed-demo", "--if-empty"], env=env, check=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return {"institutions": 300}
 
 
 def wrk(url: str, seconds: int, connections: int, script: Path | None) -> tuple[float, float]:
@@ -75,22 +91,18 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None) -> tuple[
     return rate, p99
 
 
-async def main(url: str, seconds: int, connections: int) -> None:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
-    counts = await national_dataset(url)
-    print(f"dataset: {counts}", flush=True)
-    codes = await public_view(url)
+@asynccontextmanager
+async def serving(url: str, rate_limit: int, port: int) -> AsyncIterator[str]:
+    """`credit-service serve` (one uvicorn process) with its cache warm; its base URL."""
     env = os.environ | {
         "DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32,
-        # wrk is one client: the per-client limit would refuse it after 300 requests.
-        "PUBLIC_RATE_LIMIT": "0", "LOG_LEVEL": "WARNING",
+        "PUBLIC_RATE_LIMIT": str(rate_limit), "LOG_LEVEL": "WARNING",
     }  # fmt: skip
     server = await asyncio.create_subprocess_exec(
-        CLI, "serve", "--host", "127.0.0.1", "--port", str(PORT), "--workers", "1",
+        CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    base = f"http://127.0.0.1:{PORT}"
+    base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             for _ in range(120):
@@ -101,33 +113,81 @@ async def main(url: str, seconds: int, connections: int) -> None:
                     pass
                 await asyncio.sleep(0.5)
             await asyncio.sleep(1)  # the cache's listening connection
-            for code in codes:  # warm: every looked-up answer is in the cache
-                assert (await http.get(f"/api/v1/public/institutions/{code}")).status_code == 200
-        with tempfile.TemporaryDirectory() as folder:
-            script = Path(folder) / "lookup.lua"
-            paths = ", ".join(f'"/api/v1/public/institutions/{code}"' for code in codes)
-            script.write_text(
-                f"local paths = {{{paths}}}\nlocal n = 0\n"
-                "request = function()\n  n = n % #paths + 1\n"
-                "  return wrk.format('GET', paths[n])\nend\n"
-            )
-            lookup = await asyncio.to_thread(wrk, base, seconds, connections, script)
-            hello = await asyncio.to_thread(wrk, base + "/hello", seconds, connections, None)
+        yield base
     finally:
         server.send_signal(signal.SIGTERM)
         await asyncio.wait_for(server.wait(), timeout=30)
+
+
+async def warm(base: str, codes: list[str]) -> None:
+    """Every looked-up answer in the cache."""
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for code in codes:
+            assert (await http.get(f"/api/v1/public/institutions/{code}")).status_code == 200
+
+
+def median(results: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median rate and the median p99 of several runs."""
+    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
+
+
+async def main(url: str, seconds: int, connections: int, demo: bool, rounds: int) -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    counts = await (demo_dataset(url) if demo else national_dataset(url))
+    print(f"dataset: {counts}", flush=True)
+    codes = await public_view(url)
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "lookup.lua"
+        paths = ", ".join(f'"/api/v1/public/institutions/{code}"' for code in codes)
+        script.write_text(
+            f"local paths = {{{paths}}}\nlocal n = 0\n"
+            "request = function()\n  n = n % #paths + 1\n"
+            "  return wrk.format('GET', paths[n])\nend\n"
+        )
+        # wrk is one client: a real limit would refuse it. One server with the limit
+        # off, one with it counted but out of reach; their runs alternate, so both meet
+        # the same background load, and the medians say what counting costs.
+        async with serving(url, 0, PORT) as base, serving(url, 10**9, PORT + 1) as counting:
+            await warm(base, codes)
+            await warm(counting, codes)
+            runs: dict[str, list[tuple[float, float]]] = {"lookup": [], "hello": [], "counted": []}
+            for _ in range(rounds):
+                for name, target, lua in (
+                    ("lookup", base, script), ("hello", base + "/hello", None),
+                    ("counted", counting, script),
+                ):  # fmt: skip
+                    runs[name].append(
+                        await asyncio.to_thread(wrk, target, seconds, connections, lua)
+                    )
+    lookup, hello, counted = (median(runs[name]) for name in ("lookup", "hello", "counted"))
+    print(f"medians of {rounds} alternating runs of {seconds} s each:")
     print(
         f"lookup by USCC: {lookup[0]:9,.0f} req/s, p99 {lookup[1]:6.2f} ms "
-        f"({connections} connections, {seconds} s, {LOOKED_UP:,} institutions in rotation)"
+        f"({connections} connections, {seconds} s, {len(codes):,} institutions in rotation)"
     )
     print(f"/hello:         {hello[0]:9,.0f} req/s, p99 {hello[1]:6.2f} ms")
     print(f"ratio lookup / hello: {lookup[0] / hello[0]:.2f}")  # fmt: skip
+    print(
+        f"lookup, rate limit counted in PostgreSQL: {counted[0]:9,.0f} req/s, "
+        f"p99 {counted[1]:6.2f} ms; {counted[0] / lookup[0]:.2f} of the lookup without it"
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--demo", action="store_true",
+        help="the demo province instead of the national dataset (hits are served from memory)",
+    )  # fmt: skip
     arguments = parser.parse_args()
     with bench_database() as database_url:
-        asyncio.run(main(database_url, arguments.seconds, arguments.connections))
+        asyncio.run(
+            main(
+                database_url, arguments.seconds, arguments.connections, arguments.demo,
+                arguments.rounds,
+            )
+        )  # fmt: skip

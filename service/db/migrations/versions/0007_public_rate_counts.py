@@ -24,6 +24,8 @@ def upgrade() -> None:
         sa.Column("client", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("window_start", sa.BigInteger(), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
+        sa.Column("asked", sa.Integer(), nullable=False),
+        sa.Column("admitted", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("client", "window_start"),
         prefixes=["UNLOGGED"],
     )
