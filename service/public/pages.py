@@ -25,7 +25,7 @@ from service.public.i18n import MESSAGES, choose_language
 from service.public.routes import PageNumber, Query, Region
 from service.public.serving import answer, request_key
 from service.registry.identifiers import IdentifierError, normalize_region_prefix, normalize_uscc
-from service.web.request_id import redact_path
+from service.web.request_id import redact_echoes, redact_path
 
 HTML = "text/html; charset=utf-8"
 
@@ -73,7 +73,7 @@ def not_found_page(request: Request[Any, Any, Any], lang: str, message: str) -> 
     """The 404 page; whatever the path held that looks like an ID number is masked."""
     body = render(
         request, "not_found.html", lang, path=redact_path(request.url.path),
-        message=redact_path(message),
+        message=redact_echoes(message, request.url.path),
     )  # fmt: skip
     return ASGIResponse(body=body, status_code=404, media_type=HTML)
 

@@ -24,7 +24,12 @@ from service.errors import (
     Unauthorized,
 )
 from service.logs import get_logger
-from service.web.request_id import REQUEST_ID_HEADER, current_request_id, redact_path
+from service.web.request_id import (
+    REQUEST_ID_HEADER,
+    current_request_id,
+    redact_echoes,
+    redact_path,
+)
 
 log = get_logger(__name__)
 
@@ -69,7 +74,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
 def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[Problem]:
     # A path (and a detail quoting one of its segments) may hold an ID number: masked.
     problem.instance = redact_path(request.url.path)
-    problem.detail = redact_path(problem.detail)
+    problem.detail = redact_echoes(problem.detail, request.url.path)
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
     problem.request_id = current_request_id()
     if problem.request_id is None:

@@ -35,9 +35,21 @@ _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 log = get_logger("service.access")
 
 
+def _masked(match: re.Match[str]) -> str:
+    return match.group(1) + "********" + match.group(2)
+
+
 def redact_path(path: str) -> str:
     """The path with every ID-number-shaped run masked as the public masks ID numbers."""
-    return _ID_NUMBER_LIKE.sub(lambda m: m.group(1) + "********" + m.group(2), path)
+    return _ID_NUMBER_LIKE.sub(_masked, path)
+
+
+def redact_echoes(text: str, path: str) -> str:
+    """``text`` (an error's detail) with every ID-number-shaped run of ``path`` masked
+    where it repeats it; codes the caller sent in a body are named as they were."""
+    for match in _ID_NUMBER_LIKE.finditer(path):
+        text = re.sub(re.escape(match.group(0)), _masked(match), text, flags=re.IGNORECASE)
+    return text
 
 
 def current_request_id() -> str | None:
