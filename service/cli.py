@@ -19,6 +19,7 @@ from service.auth.models import Role
 from service.config import Settings, SettingsError
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
+from service.errors import causes
 from service.logs import configure_logging, redact
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def explained(error: BaseException) -> str | None:
     from service.integrations.client import PlatformError
     from service.integrations.platforms import PlatformsError
 
-    for cause in _causes(error):
+    for cause in causes(error):
         if isinstance(cause, asyncpg.InvalidCatalogNameError):
             return (
                 f"{cause}: create it (createdb) or point DATABASE_URL at an existing database, "
@@ -88,19 +89,6 @@ def explained(error: BaseException) -> str | None:
                 "check DATABASE_URL's host and port and that PostgreSQL is running"
             )
     return None
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The error, what caused it, and so on (a group with one error stands for it)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, BaseExceptionGroup) and len(current.exceptions) == 1:
-            current = current.exceptions[0]
-            continue
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def _origin(error: Any) -> str:

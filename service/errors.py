@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -57,3 +58,20 @@ class PreconditionFailed(DomainError):
 
 class PreconditionRequired(DomainError):
     title = "Precondition required"
+
+
+def causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and what lies under it, each once: what SQLAlchemy wrapped (``orig``),
+    the explicit and implicit causes, and the one error of a single-error group."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup) and len(current.exceptions) == 1:
+            pending.append(current.exceptions[0])
+            continue
+        yield current
+        pending.extend([current.__context__, current.__cause__, getattr(current, "orig", None)])

@@ -1,4 +1,5 @@
-"""The bounds every input is held to, in one place; the README's limits table reads them.
+"""The bounds every request is held to, in one place (uploaded files have theirs in
+service.upload_limits); the README's "Errors and limits" table states them.
 
 Dates: a date outside these years is a typing slip (0001, 9999), never a fact this
 service records or asks about, and arithmetic near the calendar's edge (a day before

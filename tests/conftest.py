@@ -245,6 +245,17 @@ async def client(live_server: str, clean_db: None) -> AsyncIterator[httpx.AsyncC
 
 
 @pytest.fixture
+async def simulator() -> AsyncIterator[Any]:
+    """The platform simulator as its own process (tests/simulated.py), stopped after."""
+    from simulated import SimulatorProcess
+
+    process = SimulatorProcess()
+    await process.start()
+    yield process
+    await process.stop()
+
+
+@pytest.fixture
 def make_token(session_factory: async_sessionmaker[AsyncSession]) -> MakeToken:
     """Create a user with a role (and region) and return its bearer token."""
 

@@ -26,6 +26,7 @@ from service.integrations.client import PlatformClient
 from service.integrations.platforms import Platform, Platforms, parse_platforms
 from service.integrations.reconcile import local_view
 from service.integrations.staging import Staged, stage, stage_withdrawn
+from service.integrations.sync import register_platforms
 
 PLATFORM = "province"
 CLIENT_ID = "hz-mz"
@@ -207,3 +208,15 @@ def write_platforms_file(directory: Path, url: str, **overrides: Any) -> Path:
     path = directory / "platforms.toml"
     path.write_text(platforms_toml(url, **overrides), encoding="utf-8")
     return path
+
+
+async def registered(sessions: async_sessionmaker[AsyncSession], platforms: Platforms) -> Platforms:
+    """The platforms, registered as the service and the worker register them at start."""
+    async with sessions() as session, session.begin():
+        await register_platforms(session, platforms)
+    return platforms
+
+
+def sync_env(cli_env: dict[str, str], tmp_path: Path, url: str, **overrides: Any) -> dict[str, str]:
+    """The CLI's environment with a platforms file naming the simulator at ``url``."""
+    return cli_env | {"PLATFORMS_FILE": str(write_platforms_file(tmp_path, url, **overrides))}

@@ -8,11 +8,12 @@ line of defence, kept so a missed case is a clear 4xx and not a crash.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import asyncpg
 import sqlalchemy.exc
+
+from service.errors import causes
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,21 +70,8 @@ _BY_SQLSTATE: dict[str, KnownFailure] = {
 }
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error, what SQLAlchemy wrapped, and its causes, each once."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        pending.extend([getattr(current, "orig", None), current.__cause__, current.__context__])
-
-
 def sqlstate_of(error: BaseException) -> str | None:
-    for link in _chain(error):
+    for link in causes(error):
         code = getattr(link, "sqlstate", None) or getattr(link, "pgcode", None)
         if isinstance(code, str) and len(code) == 5:
             return code
@@ -95,7 +83,7 @@ def classify(error: BaseException) -> KnownFailure | None:
     code = sqlstate_of(error)
     if code is not None:
         return _BY_SQLSTATE.get(code) or _BY_SQLSTATE.get(code[:2])
-    for link in _chain(error):
+    for link in causes(error):
         if isinstance(
             link,
             OSError  # refused, reset, unreachable, timed out

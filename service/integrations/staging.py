@@ -137,18 +137,35 @@ async def stage(session: AsyncSession, now: datetime, items: Iterable[Staged]) -
 
 async def stage_withdrawn(session: AsyncSession, now: datetime, record_ids: Iterable[str]) -> int:
     """Withdraw these records where they are published (the others were never sent)."""
+    return await _next_versions(
+        session,
+        now,
+        record_ids,
+        only_published=True,
+        action=SyncAction.WITHDRAW.value,
+    )
+
+
+async def _next_versions(
+    session: AsyncSession,
+    now: datetime,
+    record_ids: Iterable[str],
+    *,
+    only_published: bool = False,
+    **changes: Any,
+) -> int:
+    """Give these records their next version (with ``changes``), for every platform taking them."""
     ids = list(dict.fromkeys(record_ids))
     if not ids:
         return 0
+    conditions: list[sa.ColumnElement[bool]] = [col(SyncRecord.record_id).in_(ids)]
+    if only_published:
+        conditions.append(col(SyncRecord.action) == SyncAction.PUBLISH.value)
     rows = (
         await session.execute(
             sa.update(SyncRecord)
-            .where(col(SyncRecord.record_id).in_(ids), col(SyncRecord.action) == "publish")
-            .values(
-                action=SyncAction.WITHDRAW.value,
-                version=col(SyncRecord.version) + 1,
-                updated_at=now,
-            )
+            .where(*conditions)
+            .values(version=col(SyncRecord.version) + 1, updated_at=now, **changes)
             .returning(
                 col(SyncRecord.record_id), col(SyncRecord.record_type), col(SyncRecord.version)
             )
@@ -426,20 +443,7 @@ async def bump(session: AsyncSession, now: datetime, record_ids: Iterable[str]) 
     """A new version of these records with the same content, for every platform taking
     them: for a platform that holds other content at our version (it would answer
     ``duplicate`` to the same version sent again)."""
-    ids = list(dict.fromkeys(record_ids))
-    if not ids:
-        return 0
-    rows = (
-        await session.execute(
-            sa.update(SyncRecord)
-            .where(col(SyncRecord.record_id).in_(ids))
-            .values(version=col(SyncRecord.version) + 1, updated_at=now)
-            .returning(
-                col(SyncRecord.record_id), col(SyncRecord.record_type), col(SyncRecord.version)
-            )
-        )
-    ).all()
-    return await _fan_out(session, now, rows)
+    return await _next_versions(session, now, record_ids)
 
 
 async def withdraw_ended_penalties(session: AsyncSession, ctx: CommandContext) -> int:

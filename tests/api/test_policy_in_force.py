@@ -5,12 +5,10 @@ API, and the platform all say the same."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from conftest import CLI
 from factories import SHIPPED, institution_body, make_uscc, penalty_body, penalty_details
 from simulated import CLIENT_ID, PLATFORM, SimulatorProcess, platform_of, write_platforms_file
@@ -33,14 +31,6 @@ INSTALLED_DISCLOSURE = (
 )
 FINED, CONFISCATED = "长民罚〔2026〕3号", "长民罚〔2026〕7号"
 DECIDED_ON = date(2026, 6, 1)
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[SimulatorProcess]:
-    process = SimulatorProcess()
-    await process.start()
-    yield process
-    await process.stop()
 
 
 def policy_effective_today() -> str:

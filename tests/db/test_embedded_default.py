@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from conftest import CLI
-from test_served_process import free_port, wait_until_ready
+from processes import free_port, wait_until_ready
 
 
 def test_embedded_default_migrates_seeds_serves_and_stops(tmp_path: Path) -> None:

@@ -8,17 +8,16 @@ against a served process.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CLI, TEST_SECRET_KEY, MakeToken, bearer
+from conftest import TEST_SECRET_KEY, MakeToken, bearer
+from processes import cli_output, free_port, served
 from simulated import SECRET, SimulatorProcess, platform_of, platforms_toml, stage_blacklist
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from test_served_process import free_port, wait_until_ready
 
 from service.auth.service import new_token
 from service.integrations.sync import register_platforms
@@ -41,23 +40,6 @@ def platforms_file(directory: Path, url: str, *, from_env: bool) -> Path:
 def assert_no_secret(output: str, *extra: str) -> None:
     for secret in (SECRET, TEST_SECRET_KEY, DATABASE_PASSWORD, *extra):
         assert secret not in output
-
-
-async def run(env: dict[str, str], *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, out.decode() + err.decode()
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[SimulatorProcess]:
-    process = SimulatorProcess()
-    await process.start()
-    yield process
-    await process.stop()
 
 
 @pytest.mark.parametrize(
@@ -91,7 +73,7 @@ async def test_a_sync_against_a_platform_answering_503_prints_no_secret(
         async with session_factory() as session, session.begin():
             await register_platforms(session, platform_of(simulator.url))
         await stage_blacklist(session_factory, range(1, 3))
-    returncode, output = await run(env, "sync", command)
+    returncode, output = await cli_output(env, "sync", command)
     assert (await simulator.stats())["faults_applied"]["unavailable"] >= 1
     if command == "push":  # a failed batch waits for a later pass: reported, not an error
         assert "HTTP 503" in output
@@ -118,11 +100,11 @@ async def test_starts_that_fail_print_no_secret(
         ("db", "upgrade"),
         ("sync", "pull"),
     ):
-        returncode, output = await run(env, *args)
+        returncode, output = await cli_output(env, *args)
         assert returncode != 0, (args, output)
         assert_no_secret(output)
     bad_url = env | {"DATABASE_URL": unreachable.replace(str(closed), "not-a-port")}
-    returncode, output = await run(bad_url, "serve")
+    returncode, output = await cli_output(bad_url, "serve")
     assert returncode != 0
     assert "DATABASE_URL" in output
     assert_no_secret(output)
@@ -132,24 +114,14 @@ async def test_starts_that_fail_print_no_secret(
 def served_with_platforms(
     cli_env: dict[str, str], tmp_path: Path, clean_db: None
 ) -> Iterator[tuple[str, Path]]:
-    port = free_port()
     log_path = tmp_path / "server.log"
     env = cli_env | {
         "PLATFORMS_FILE": str(platforms_file(tmp_path, "http://127.0.0.1:9", from_env=True)),
         SECRET_ENV: SECRET,
         "LOG_LEVEL": "DEBUG",
     }
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port)], env=env, stdout=log_file, stderr=log_file
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_ready(base_url, process)
-            yield base_url, log_path
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with served(env, log_path) as base_url:
+        yield base_url, log_path
 
 
 async def test_bad_logins_leave_no_token_or_secret_in_the_log(

@@ -9,45 +9,13 @@ proxy (TRUSTED_PROXIES); from anyone else, loopback included, it changes nothing
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from conftest import CLI
+from processes import served
 
 LIMIT = 10
 PUBLIC = "/api/v1/public/lists/black"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(env: dict[str, str], log_path: Path, workers: int) -> Iterator[str]:
-    """`credit-service serve --workers N`, until every worker has started."""
-    port = free_port()
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=log_file, stderr=log_file,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 90
-            while log_path.read_text().count("Application startup complete") < workers:
-                assert process.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "the workers never started"
-                time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 async def answers(base_url: str, count: int, forwarded_for: list[str]) -> list[httpx.Response]:
@@ -70,7 +38,7 @@ async def test_two_workers_admit_the_limit_once_whatever_x_forwarded_for_says(
     cli_env: dict[str, str], tmp_path: Path, clean_db: None
 ) -> None:
     env = cli_env | {"PUBLIC_RATE_LIMIT": str(LIMIT)}
-    with serving(env, tmp_path / "server.log", workers=2) as base_url:
+    with served(env, tmp_path / "server.log", workers=2) as base_url:
         plain = await answers(base_url, 40, [])
         # Then the same client on loopback, making up a new address for every request.
         made_up = await answers(base_url, 20, [f"203.0.113.{n}" for n in range(1, 21)])
@@ -90,7 +58,7 @@ async def test_a_configured_proxy_names_the_client_it_forwards_for(
     cli_env: dict[str, str], tmp_path: Path, clean_db: None
 ) -> None:
     env = cli_env | {"PUBLIC_RATE_LIMIT": "3", "TRUSTED_PROXIES": "127.0.0.0/8, ::1"}
-    with serving(env, tmp_path / "server.log", workers=2) as base_url:
+    with served(env, tmp_path / "server.log", workers=2) as base_url:
         first = await answers(base_url, 5, ["198.51.100.7"])
         # Our proxy appends the peer it saw: the client is the right-most untrusted entry.
         second = await answers(base_url, 3, ["198.51.100.7, 198.51.100.8"])

@@ -4,59 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CLI, MakeToken, bearer
+from conftest import MakeToken, bearer
 from factories import make_id_number, practitioner_body, wrong_check_character
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the server never became ready")
+from processes import served
 
 
 @pytest.fixture
-def served(cli_env: dict[str, str], tmp_path: Path, clean_db: None) -> Iterator[tuple[str, Path]]:
-    port = free_port()
+def server(cli_env: dict[str, str], tmp_path: Path, clean_db: None) -> Iterator[tuple[str, Path]]:
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port)], env=cli_env, stdout=log_file, stderr=log_file
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_ready(base_url, process)
-            yield base_url, log_path
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with served(cli_env, log_path) as base_url:
+        yield base_url, log_path
 
 
 async def test_logs_of_a_run_that_stores_practitioners_hold_no_id_number(
-    served: tuple[str, Path], make_token: MakeToken
+    server: tuple[str, Path], make_token: MakeToken
 ) -> None:
-    base_url, log_path = served
+    base_url, log_path = server
     admin = bearer(await make_token("admin"))
     numbers = [make_id_number(n) for n in range(1, 6)]
     async with httpx.AsyncClient(base_url=base_url) as client:
@@ -89,8 +57,8 @@ async def test_logs_of_a_run_that_stores_practitioners_hold_no_id_number(
     assert "张晓明" not in log_text
 
 
-def test_health_ready_and_openapi_are_served(served: tuple[str, Path]) -> None:
-    base_url, _ = served
+def test_health_ready_and_openapi_are_served(server: tuple[str, Path]) -> None:
+    base_url, _ = server
     assert httpx.get(f"{base_url}/health").json() == {"status": "ok"}
     ready = httpx.get(f"{base_url}/ready").json()
     assert ready["status"] == "ready"

@@ -7,9 +7,7 @@ simulator never saw a version of a record after a newer one.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import CLI, TEST_SECRET_KEY
+from conftest import TEST_SECRET_KEY
 from factories import (
     AUTHORITY_USCC,
     institution_body,
@@ -28,6 +26,7 @@ from factories import (
     practitioner_body,
     wrong_check_character,
 )
+from processes import cli_output
 from simulated import (
     PLATFORM,
     SimulatorProcess,
@@ -38,48 +37,22 @@ from simulated import (
     platform_of,
     platforms_toml,
     record_body,
+    registered,
     stage_blacklist,
+    sync_env,
     withdraw_blacklist,
-    write_platforms_file,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.integrations.models import ExternalRecord
 from service.integrations.platforms import Platforms, parse_platforms
 from service.integrations.staging import Staged, list_entry_records, stage
-from service.integrations.sync import connect, drain, register_platforms
+from service.integrations.sync import connect, drain
 from service.listing.models import ListEntry
 from service.registry.protection import IdNumberVault
 from service.secret import Secret
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[SimulatorProcess]:
-    process = SimulatorProcess()
-    await process.start()
-    yield process
-    await process.stop()
-
-
-async def registered(sessions: Sessions, platforms: Platforms) -> Platforms:
-    async with sessions() as session, session.begin():
-        await register_platforms(session, platforms)
-    return platforms
-
-
-def sync_env(cli_env: dict[str, str], tmp_path: Path, url: str, **overrides: Any) -> dict[str, str]:
-    return cli_env | {"PLATFORMS_FILE": str(write_platforms_file(tmp_path, url, **overrides))}
-
-
-async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, out.decode() + err.decode()
 
 
 async def assert_platform_holds_ours(
@@ -303,7 +276,7 @@ async def test_a_rejected_record_is_a_dead_letter_until_corrected_and_sent_again
     entry = await published_entry_of_legacy_home(session_factory, wrong)
     await stage_blacklist(session_factory, range(1, 4))  # three good records in the same batch
 
-    code, out = await run_cli(env, "sync", "push")
+    code, out = await cli_output(env, "sync", "push")
     assert code == 0, out
     assert f"{PLATFORM}: 3 delivered, 1 rejected" in out
     status = (await client.get("/api/v1/admin/sync", headers=admin)).json()["platforms"][0]
@@ -317,10 +290,10 @@ async def test_a_rejected_record_is_a_dead_letter_until_corrected_and_sent_again
             sa.text("UPDATE institutions SET uscc = :good WHERE uscc = :wrong"),
             {"good": make_uscc(7), "wrong": wrong},
         )
-    code, out = await run_cli(env, "sync", "retry-dead", "--platform", PLATFORM)
+    code, out = await cli_output(env, "sync", "retry-dead", "--platform", PLATFORM)
     assert code == 0, out
     assert "1 dead letters queued again" in out
-    code, out = await run_cli(env, "sync", "push")
+    code, out = await cli_output(env, "sync", "push")
     assert f"{PLATFORM}: 1 delivered, 0 rejected" in out
     status = (await client.get("/api/v1/admin/sync", headers=admin)).json()["platforms"][0]
     assert (status["backlog"], status["dead_letters"]) == (0, 0)
@@ -342,15 +315,15 @@ async def test_reconcile_finds_what_the_platform_lost_and_sends_it_again(
     platforms = await registered(session_factory, platform_of(simulator.url))
     env = sync_env(cli_env, tmp_path, simulator.url)
     await stage_blacklist(session_factory, range(1, 61))
-    code, out = await run_cli(env, "sync", "push")
+    code, out = await cli_output(env, "sync", "push")
     assert code == 0, out
-    code, out = await run_cli(env, "sync", "reconcile")
+    code, out = await cli_output(env, "sync", "reconcile")
     assert code == 0, out
     assert f"platform {PLATFORM}: in sync" in out
 
     await simulator.control("POST", "/_sim/reset")  # the platform restored an old backup
     await stage_blacklist(session_factory, range(1, 11), revision=1)  # and these are in flight
-    code, out = await run_cli(env, "sync", "reconcile")
+    code, out = await cli_output(env, "sync", "reconcile")
     assert code == 2, out
     assert f"platform {PLATFORM}: DRIFT" in out
     assert "blacklist: local 60" in out
@@ -358,9 +331,9 @@ async def test_reconcile_finds_what_the_platform_lost_and_sends_it_again(
     assert "missing 60: BL-test-000001" in out
     assert "re-sent 50, already queued 10" in out
 
-    code, out = await run_cli(env, "sync", "push")
+    code, out = await cli_output(env, "sync", "push")
     assert f"{PLATFORM}: 60 delivered" in out
-    code, out = await run_cli(env, "sync", "reconcile")
+    code, out = await cli_output(env, "sync", "reconcile")
     assert code == 0, out
     await assert_platform_holds_ours(session_factory, platforms, simulator, 60)
 
@@ -413,7 +386,7 @@ async def test_pull_imports_other_departments_lists_once_and_proposes_court_debt
     ]  # fmt: skip
     await simulator.control("POST", "/_sim/feed", {"items": items})
     env = sync_env(cli_env, tmp_path, simulator.url)
-    code, out = await run_cli(env, "sync", "pull")
+    code, out = await cli_output(env, "sync", "pull")
     assert code == 0, out
     assert (
         f"{PLATFORM}: 7 items, 5 imported, 1 repeats, 1 malformed, 4 matched, "
@@ -452,12 +425,12 @@ async def test_pull_imports_other_departments_lists_once_and_proposes_court_debt
                               headers=reviewer)).json()  # fmt: skip
     assert shown["total"] == 4
 
-    code, out = await run_cli(env, "sync", "pull")  # nothing new: the cursor was stored
+    code, out = await cli_output(env, "sync", "pull")  # nothing new: the cursor was stored
     assert f"{PLATFORM}: 0 items, 0 imported" in out
     await simulator.control(
         "POST", "/_sim/feed", {"items": [court_home | {"version": 2, "summary": "补充"}]}
     )
-    code, out = await run_cli(env, "sync", "pull")
+    code, out = await cli_output(env, "sync", "pull")
     assert (
         f"{PLATFORM}: 1 items, 1 imported, 0 repeats, 0 malformed, 1 matched, 0 black-list" in out
     )
@@ -555,7 +528,7 @@ async def test_each_platform_gets_the_record_types_it_takes(
             await stage(
                 session, datetime.now(UTC), [Staged("PN-test-1", "penalty", uuid.uuid4(), penalty)]
             )
-        code, out = await run_cli(env, "sync", "push")
+        code, out = await cli_output(env, "sync", "push")
         assert code == 0, out
         assert f"{PLATFORM}: 601 delivered, 0 rejected" in out
         assert "national: 1 delivered, 0 rejected" in out

@@ -7,64 +7,33 @@ The real `credit-service` commands run against the simulator process over HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
-from conftest import CLI
 from factories import institution_body, penalty_body
+from processes import run_cli
 from simulated import (
     CLIENT_ID,
     PLATFORM,
     SimulatorProcess,
     platform_of,
     record_id,
+    registered,
     stage_blacklist,
-    write_platforms_file,
+    sync_env,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.integrations.client import PlatformClient
-from service.integrations.platforms import Platforms
 from service.integrations.staging import list_entry_records, stage
-from service.integrations.sync import register_platforms
 from service.listing.models import ListEntry
 
 Sessions = async_sessionmaker[AsyncSession]
 OLD_NAME, NEW_NAME = "长兴县夕阳红养老院", "长兴县康宁颐养中心"
-
-
-@pytest.fixture
-async def simulator() -> AsyncIterator[SimulatorProcess]:
-    process = SimulatorProcess()
-    await process.start()
-    yield process
-    await process.stop()
-
-
-async def registered(sessions: Sessions, platforms: Platforms) -> Platforms:
-    async with sessions() as session, session.begin():
-        await register_platforms(session, platforms)
-    return platforms
-
-
-def sync_env(cli_env: dict[str, str], tmp_path: Path, url: str, **overrides: Any) -> dict[str, str]:
-    return cli_env | {"PLATFORMS_FILE": str(write_platforms_file(tmp_path, url, **overrides))}
-
-
-async def run_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        CLI, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def held(simulator: SimulatorProcess, record_type: str) -> dict[str, dict[str, Any]]:
