@@ -13,6 +13,7 @@ import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -187,9 +188,7 @@ async def withdraw_blacklist(
         await stage_withdrawn(session, _now(), [record_id(n) for n in numbers])
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -220,3 +219,33 @@ async def registered(sessions: async_sessionmaker[AsyncSession], platforms: Plat
 def sync_env(cli_env: dict[str, str], tmp_path: Path, url: str, **overrides: Any) -> dict[str, str]:
     """The CLI's environment with a platforms file naming the simulator at ``url``."""
     return cli_env | {"PLATFORMS_FILE": str(write_platforms_file(tmp_path, url, **overrides))}
+
+
+async def published_blacklist_entry(
+    sessions: async_sessionmaker[AsyncSession], institution_id: uuid.UUID
+) -> uuid.UUID:
+    """A black-list entry of the institution, decided and published (as due process
+    leaves it) and staged as the lists' subscriber stages it; its id."""
+    from service.integrations.staging import list_entry_records
+    from service.listing.models import ListEntry
+
+    now = datetime.now(UTC)
+    async with sessions() as session, session.begin():
+        entry = ListEntry(
+            list_type="black", subject_kind="institution", subject_id=institution_id,
+            region_code="330522", status="published", reason_code="ABUSE_ACTUAL_HARM",
+            basis="查实虐老", effective_from=now.date(), effective_to=now.date() + timedelta(days=1000),
+            published_at=now, created_at=now, version=6,
+        )  # fmt: skip
+        session.add(entry)
+        await session.flush()
+        await session.execute(
+            sa.text(
+                "INSERT INTO list_transitions (entry_id, seq, action, from_status, to_status,"
+                " actor_role, occurred_at, rule, basis_document) VALUES (:id, 5, 'decide_list',"
+                " 'notified', 'listed', 'reviewer', :now, '', '湖民信决〔2026〕9号')"
+            ),
+            {"id": entry.id, "now": now},
+        )
+        await stage(session, now, await list_entry_records(session, [entry]))
+    return entry.id

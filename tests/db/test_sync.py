@@ -36,6 +36,7 @@ from simulated import (
     eventually,
     platform_of,
     platforms_toml,
+    published_blacklist_entry,
     record_body,
     registered,
     stage_blacklist,
@@ -46,9 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.integrations.models import ExternalRecord
 from service.integrations.platforms import Platforms, parse_platforms
-from service.integrations.staging import Staged, list_entry_records, stage
+from service.integrations.staging import Staged, stage
 from service.integrations.sync import connect, drain
-from service.listing.models import ListEntry
 from service.registry.protection import IdNumberVault
 from service.secret import Secret
 
@@ -242,24 +242,7 @@ async def published_entry_of_legacy_home(sessions: Sessions, uscc: str) -> uuid.
             ),
             {"id": home, "uscc": uscc, "now": now},
         )
-        entry = ListEntry(
-            list_type="black", subject_kind="institution", subject_id=home, region_code="330522",
-            status="published", reason_code="ABUSE_ACTUAL_HARM", basis="查实虐老",
-            effective_from=now.date(), effective_to=now.date() + timedelta(days=1000),
-            published_at=now, created_at=now, version=6,
-        )  # fmt: skip
-        session.add(entry)
-        await session.flush()
-        await session.execute(
-            sa.text(
-                "INSERT INTO list_transitions (entry_id, seq, action, from_status, to_status,"
-                " actor_role, occurred_at, rule, basis_document) VALUES (:id, 5, 'decide_list',"
-                " 'notified', 'listed', 'reviewer', :now, '', '湖民信决〔2026〕9号')"
-            ),
-            {"id": entry.id, "now": now},
-        )
-        await stage(session, now, await list_entry_records(session, [entry]))
-    return entry.id
+    return await published_blacklist_entry(sessions, home)
 
 
 async def test_a_rejected_record_is_a_dead_letter_until_corrected_and_sent_again(

@@ -8,7 +8,6 @@ The real `credit-service` commands run against the simulator process over HTTP.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from simulated import (
     PLATFORM,
     SimulatorProcess,
     platform_of,
+    published_blacklist_entry,
     record_id,
     registered,
     stage_blacklist,
@@ -29,8 +29,6 @@ from simulated import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.integrations.client import PlatformClient
-from service.integrations.staging import list_entry_records, stage
-from service.listing.models import ListEntry
 
 Sessions = async_sessionmaker[AsyncSession]
 OLD_NAME, NEW_NAME = "长兴县夕阳红养老院", "长兴县康宁颐养中心"
@@ -42,31 +40,6 @@ async def held(simulator: SimulatorProcess, record_type: str) -> dict[str, dict[
         "GET", f"/_sim/records?client_id={CLIENT_ID}&record_type={record_type}"
     )
     return {r["record"]["record_id"]: r for r in stored["records"]}
-
-
-async def published_entry(sessions: Sessions, institution_id: str) -> str:
-    """A black-list entry of the institution, decided and published (as due process
-    leaves it), staged as the lists' subscriber stages it; its platform record id."""
-    now = datetime.now(UTC)
-    async with sessions() as session, session.begin():
-        entry = ListEntry(
-            list_type="black", subject_kind="institution", subject_id=uuid.UUID(institution_id),
-            region_code="330522", status="published", reason_code="ABUSE_ACTUAL_HARM",
-            basis="查实虐老", effective_from=now.date(), effective_to=now.date() + timedelta(days=1000),
-            published_at=now, created_at=now, version=6,
-        )  # fmt: skip
-        session.add(entry)
-        await session.flush()
-        await session.execute(
-            sa.text(
-                "INSERT INTO list_transitions (entry_id, seq, action, from_status, to_status,"
-                " actor_role, occurred_at, rule, basis_document) VALUES (:id, 5, 'decide_list',"
-                " 'notified', 'listed', 'reviewer', :now, '', '湖民信决〔2026〕9号')"
-            ),
-            {"id": entry.id, "now": now},
-        )
-        await stage(session, now, await list_entry_records(session, [entry]))
-    return f"BL-{entry.id}"
 
 
 async def synced_home(
@@ -83,7 +56,7 @@ async def synced_home(
         "/api/v1/records", json=penalty_body(home["id"]), params={"confirm": True}, headers=admin
     )
     assert penalty.status_code == 201, penalty.text
-    entry = await published_entry(sessions, home["id"])
+    entry = f"BL-{await published_blacklist_entry(sessions, uuid.UUID(home['id']))}"
     return home, f"PN-{penalty.json()['chain_id']}", entry
 
 
