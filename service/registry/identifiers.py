@@ -21,12 +21,14 @@ from functools import cache
 from stdnum import numdb
 from stdnum.cn import ric, uscc
 
+from service.limits import EARLIEST_DATE
+
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_FORMAT = re.compile(rf"^[{USCC_ALPHABET}]{{2}}[0-9]{{6}}[{USCC_ALPHABET}]{{10}}$")
 _REGION_FORMAT = re.compile(r"^[0-9]{6}$")
 _REGION_PREFIX_FORMAT = re.compile(r"^[0-9]{2}([0-9]{2}){0,2}$")
 
-EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+EARLIEST_BIRTH_DATE = EARLIEST_DATE  # the start of the one accepted range of dates
 
 # County-level codes created after the data of python-stdnum 2.2 (its table, taken from
 # Wikipedia, ends 下城区 and 江干区 in 2021 but lacks what replaced them). Source: the

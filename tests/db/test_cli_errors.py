@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import CLI, with_database
+from processes import free_port
 from simulated import SECRET, platforms_toml
-from test_served_process import free_port
 
 PASSWORD = "pw-that-must-not-show"
 SECRET_ENV = "PROVINCE_PLATFORM_SECRET"
