@@ -21,12 +21,12 @@ from pathlib import Path
 
 import asyncpg
 
-from service.context import system_context
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.db.migrate import upgrade
+from service.identity.codes import USCC_ALPHABET, uscc_with_check_character
 from service.policy.store import ensure_shipped
-from service.registry.identifiers import USCC_ALPHABET, uscc_with_check_character
+from service.wiring import system_context
 
 INSTITUTIONS = 100_000
 RECORDS = 2_000_000

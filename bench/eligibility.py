@@ -26,9 +26,9 @@ from pathlib import Path
 import httpx
 from common import bench_database, institution_uscc, national_dataset
 
-from service.context import system_context
 from service.credit.scoring import recompute
 from service.db.engine import make_engine
+from service.wiring import system_context
 
 CLI = str(Path(sys.executable).parent / "credit-service")
 PORT = 18190
@@ -55,6 +55,7 @@ def main(url: str, runs: int) -> None:
         [CLI, "users", "create", "--role", "subsidy_client", "--name", "bench"],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
+    Path("var").mkdir(exist_ok=True)
     log = Path("var/bench-server.log").open("w")  # noqa: SIM115 (open while the server runs)
     server = subprocess.Popen(
         [CLI, "serve", "--port", str(PORT)], env=env, stdout=subprocess.DEVNULL, stderr=log

@@ -35,9 +35,9 @@ import asyncpg
 import httpx
 from common import bench_database, dsn, national_dataset, prepare
 
-from service.context import system_context
 from service.db.engine import make_engine, make_session_factory
 from service.public.readmodel import rebuild
+from service.wiring import system_context
 
 CLI = str(Path(sys.executable).parent / "credit-service")
 PORT = 18765

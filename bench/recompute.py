@@ -19,9 +19,9 @@ import time
 import sqlalchemy as sa
 from common import bench_database, national_dataset
 
-from service.context import system_context
 from service.credit.scoring import recompute
 from service.db.engine import make_engine
+from service.wiring import system_context
 
 BASELINE = "SELECT institution_id, count(*) FROM records GROUP BY institution_id"
 

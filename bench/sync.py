@@ -31,13 +31,13 @@ import msgspec
 from common import bench_database, dsn, prepare, uscc
 
 from service.db.engine import make_engine, make_session_factory
+from service.identity.codes import id_number_with_check_digit
+from service.identity.protection import IdNumberVault
 from service.integrations.client import PlatformClient
 from service.integrations.platforms import parse_platforms
 from service.integrations.reconcile import local_view
 from service.integrations.sync import connect, drain, register_platforms
 from service.logs import configure_logging
-from service.registry.identifiers import id_number_with_check_digit
-from service.registry.protection import IdNumberVault
 from service.secret import Secret
 
 SECRET_KEY = "bench-secret-key-" + "x" * 32

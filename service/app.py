@@ -19,28 +19,32 @@ from service.config import Settings
 from service.credit.routes import ROUTES as CREDIT_ROUTES
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
+from service.eligibility.routes import ROUTES as ELIGIBILITY_ROUTES
+from service.employment.routes import ROUTES as EMPLOYMENT_ROUTES
 from service.health.routes import health, hello, ready
+from service.identity.protection import IdNumberVault
 from service.integrations.platforms import load_platforms
 from service.integrations.routes import ROUTES as SYNC_ROUTES
 from service.integrations.sync import register_platforms
 from service.listing.routes import ROUTES as LISTING_ROUTES
 from service.logs import configure_logging
+from service.metrics import PROMETHEUS, MetricsController
+from service.policy.routes import ROUTES as POLICY_ROUTES
 from service.public.cache import PublicCache, listen
 from service.public.pages import PAGE_ROUTES, PUBLIC_ASSETS
 from service.public.rate_limit import SharedRateLimit, rate_limit_middleware
 from service.public.routes import API_ROUTES as PUBLIC_API_ROUTES
 from service.records.routes import ROUTES as RECORD_ROUTES
-from service.registry.protection import IdNumberVault
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
-from service.subscribers import build_event_bus
+from service.standing.routes import ROUTES as STANDING_ROUTES
 from service.web.api_docs import API_DOCS_ASSETS, swagger_page
 from service.web.dependencies import DEPENDENCIES
 from service.web.guards import refuse_hostile_input
-from service.web.metrics import PROMETHEUS, MetricsController
 from service.web.openapi import document_problems
 from service.web.problems import EXCEPTION_HANDLERS
 from service.web.request_id import request_id_middleware
 from service.web.security_headers import add_security_headers
+from service.wiring import PIPELINE
 
 API_VERSION = "0.1.0"
 
@@ -86,8 +90,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             hello,
             ready,
             *REGISTRY_ROUTES,
+            *EMPLOYMENT_ROUTES,
             *RECORD_ROUTES,
+            *STANDING_ROUTES,
             *CREDIT_ROUTES,
+            *ELIGIBILITY_ROUTES,
+            *POLICY_ROUTES,
             *LISTING_ROUTES,
             *SYNC_ROUTES,
             MetricsController,
@@ -153,7 +161,7 @@ def _initial_state(settings: Settings, clock: Clock) -> State:
             "settings": settings,
             "clock": clock,
             "vault": IdNumberVault(settings.secret_key),
-            "events": build_event_bus(),
+            "pipeline": PIPELINE,
             "public_cache": PublicCache(),
         }
     )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from service.auth.models import Role
+from service.actor import Role
 from service.config import Settings, SettingsError
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
@@ -229,10 +229,10 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
-    from service.context import system_context
     from service.db.migrate import current_revision, upgrade
     from service.policy.store import ensure_shipped
     from service.public.readmodel import public_view_missing, rebuild
+    from service.wiring import system_context
 
     settings = _settings()
     configure_logging(settings.log_format, _one_shot_log_level(settings))
@@ -263,8 +263,8 @@ def users() -> None:
 def users_create(role: str, region: str | None, name: str) -> None:
     """Create a user and print its bearer token (only the token) on stdout."""
     from service.auth.service import create_user
-    from service.context import system_context
     from service.errors import DomainError
+    from service.wiring import system_context
 
     settings = _settings()
     configure_logging(settings.log_format, "WARNING")
@@ -316,10 +316,10 @@ def audit_verify() -> None:
 )
 def recompute(version: str | None, region: str | None, batch_size: int) -> None:
     """Rescore every subject as of today, in batches, and store what changed."""
-    from service.context import system_context
     from service.credit.bulk import count_subjects
     from service.credit.scoring import RecomputeReport
     from service.credit.scoring import recompute as run_recompute
+    from service.wiring import system_context
 
     settings = _settings()
     configure_logging(settings.log_format, "WARNING")
@@ -360,8 +360,8 @@ def _policy_text(file: Path) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def policy_install(file: Path) -> None:
     """Store a new policy version from a TOML file (it takes effect on its effective_from)."""
-    from service.context import system_context
     from service.policy.store import install
+    from service.wiring import system_context
 
     settings = _settings()
     configure_logging(settings.log_format, "WARNING")
@@ -405,10 +405,10 @@ def policy_list() -> None:
 @click.option("--show", default=20, show_default=True, help="how many changed subjects to list")
 def policy_simulate(file: Path, as_of: datetime | None, show: int) -> None:
     """Say what a draft policy would change (grades, stars, eligibility), changing nothing."""
-    from service.context import system_context
-    from service.credit.whatif import Simulation, simulate
+    from service.eligibility.whatif import Simulation, simulate
     from service.errors import DomainError
     from service.policy.store import checked_document
+    from service.wiring import system_context
 
     settings = _settings()
     configure_logging(settings.log_format, "WARNING")
@@ -444,7 +444,7 @@ def policy_simulate(file: Path, as_of: datetime | None, show: int) -> None:
 @click.option("--interval", default=10.0, show_default=True, help="seconds between passes")
 def worker(once: bool, interval: float) -> None:
     """Run expiries, daily list triggers and the outbox; several workers may run at once."""
-    from service.context import system_context
+    from service.wiring import system_context
     from service.worker import Pass, run
 
     settings = _settings()
@@ -494,7 +494,7 @@ def idempotency_purge() -> None:
 @click.option("--if-empty", is_flag=True, help="do nothing when institutions already exist")
 def seed_demo(seed: int, if_empty: bool) -> None:
     """Load a reproducible synthetic province: institutions, practitioners and records."""
-    from service.demo import seed_demo
+    from service.demo.seeding import seed_demo
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -517,8 +517,8 @@ def public() -> None:
 def public_rebuild() -> None:
     """Recompute every institution's public answer and every published entry (the worker
     does this daily; run it after restoring a backup or changing the policy)."""
-    from service.context import system_context
     from service.public.readmodel import rebuild
+    from service.wiring import system_context
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -539,8 +539,8 @@ def _sync_run(
     work: Callable[[async_sessionmaker[AsyncSession], Connections], Awaitable[T]],
 ) -> T:
     """Run ``work`` with the platforms registered and one signed client per platform."""
+    from service.identity.protection import IdNumberVault
     from service.integrations.sync import connect, register_platforms
-    from service.registry.protection import IdNumberVault
 
     settings = _settings()
     configure_logging(settings.log_format, _one_shot_log_level(settings))
@@ -600,8 +600,8 @@ def sync_push(name: str | None) -> None:
 @_PLATFORM
 def sync_pull(name: str | None) -> None:
     """Import other departments' lists from the changes feed, from the stored cursor."""
-    from service.context import system_context
     from service.integrations.inbound import pull
+    from service.wiring import system_context
 
     failed = False
 
@@ -637,8 +637,8 @@ def sync_pull(name: str | None) -> None:
 )
 def sync_reconcile(name: str | None, dry_run: bool, deep: bool) -> None:
     """Rebuild records from their sources, compare digests (and content), re-send, report."""
-    from service.context import system_context
     from service.integrations.reconcile import reconcile, render
+    from service.wiring import system_context
 
     drift = False
 
@@ -663,8 +663,8 @@ def sync_reconcile(name: str | None, dry_run: bool, deep: bool) -> None:
 )
 def sync_retry_dead(name: str) -> None:
     """Re-send a platform's dead letters, rebuilt from their corrected sources."""
-    from service.context import system_context
     from service.integrations.status import retry_dead
+    from service.wiring import system_context
 
     async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> int:
         platform = _chosen(connections, name)[0]
@@ -694,8 +694,16 @@ def _client_option(
 @click.option("--client", "clients", multiple=True, callback=_client_option, metavar="ID=SECRET",
               help="a client and its secret; repeatable (default demo=demo-secret)")  # fmt: skip
 def simulator(host: str, port: int, clients: dict[str, str]) -> None:
-    """Run a public-credit platform simulator (protocol v1, fault injection) until stopped."""
-    from service.integrations.simulator import Simulator, running
+    """Run a public-credit platform simulator (protocol v1, fault injection) until stopped.
+
+    A development tool: it needs the development extras (pip install -e '.[dev]')."""
+    try:
+        from platform_simulator.server import Simulator, running
+    except ImportError as error:
+        raise click.ClickException(
+            f"the simulator is a development tool and needs the development extras ({error}): "
+            "pip install -e '.[dev]'"
+        ) from None
     from service.secret import register
 
     configure_logging("auto", "INFO")

@@ -1,49 +1,55 @@
-"""Domain events, handled in the transaction of the command that raised them.
+"""Domain events, and the pipeline of steps that follows each kind, in the command's transaction.
 
-A command (confirming a record, say) publishes its events on the bus it carries in its
-context; every subscriber runs at once, on the same session, so whatever derives from
-the change (scores, outbox rows) commits with it or not at all. Events travel in
-batches: a command that changes one record publishes one event, an import of ten
-thousand publishes them together, and a subscriber gets every matching event of the
-batch in one call, so it can do its work once. Subscribers are wired in one place,
-``service.subscribers``, so a producer never knows its consumers.
+A command (confirming a record, say) publishes its events through its context; the
+steps the composition root (``service.wiring``) gave for that kind of event run at once,
+in their order, on the same session, so whatever derives from the change (scores, list
+proposals, sync rows, the public view) commits with it or not at all. Events travel in
+batches: an import of ten thousand records publishes them together, and each step gets
+every matching event of the batch in one call, so it can do its work once. A producer
+never knows its consumers; the order they run in is written down in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-if TYPE_CHECKING:
-    from service.context import CommandContext
-
 
 class DomainEvent:
-    """Base of every event; subscribe to a base class to hear all its kinds."""
+    """Base of every event; a step given for a base class runs for all its kinds."""
 
 
-E = TypeVar("E", bound=DomainEvent)
-Handler = Callable[[AsyncSession, "CommandContext", Sequence[Any]], Awaitable[None]]
+# A step takes the session, the command's context and the batch of matching events. The
+# context is typed Any here: this module sits below service.context, which carries a
+# Pipeline, and a step's own signature names CommandContext.
+Step = Callable[[AsyncSession, Any, Sequence[Any]], Awaitable[None]]
 
 
-class EventBus:
-    def __init__(self) -> None:
-        self._subscriptions: list[tuple[type[DomainEvent], Handler]] = []
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """For each kind of event, the steps that follow it, in order.
 
-    def subscribe(
-        self,
-        event_type: type[E],
-        handler: Callable[[AsyncSession, CommandContext, Sequence[E]], Awaitable[None]],
-    ) -> None:
-        self._subscriptions.append((event_type, handler))
+    A step may publish further events (a trigger proposing a list entry publishes
+    ``ListEntryChanged``); their steps run at that point, inside the step that published.
+    """
 
-    async def publish(
-        self, session: AsyncSession, ctx: CommandContext, events: Sequence[DomainEvent]
-    ) -> None:
-        """Run every subscriber on the events it asked for; an error aborts the command."""
-        for event_type, handler in list(self._subscriptions):
-            matching = [event for event in events if isinstance(event, event_type)]
-            if matching:
-                await handler(session, ctx, matching)
+    stages: tuple[tuple[type[DomainEvent], tuple[Step, ...]], ...] = ()
+
+    def steps_for(self, event_type: type[DomainEvent]) -> tuple[Step, ...]:
+        """Every step an event of this type goes through, in the order they run."""
+        return tuple(
+            step for kind, steps in self.stages if issubclass(event_type, kind) for step in steps
+        )
+
+    async def run(self, session: AsyncSession, ctx: Any, events: Sequence[DomainEvent]) -> None:
+        """Run each stage's steps on the events of its kind; an error aborts the command."""
+        for kind, steps in self.stages:
+            matching = [event for event in events if isinstance(event, kind)]
+            for step in steps if matching else ():
+                await step(session, ctx, matching)
+
+
+NO_STEPS = Pipeline()

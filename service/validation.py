@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 from service.errors import Invalid
 from service.limits import DATE_RANGE_MESSAGE, dates_out_of_range
+
+# PostgreSQL text cannot hold NUL; refuse it at the edge, naming the field.
+NO_NUL = r"^[^\x00]*$"
+PersonName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 def checked(field: str, normalize: Callable[[str], str], value: str) -> str:

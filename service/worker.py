@@ -27,16 +27,16 @@ from sqlmodel import col
 from service.config import Settings
 from service.context import CommandContext
 from service.idempotency.store import purge_expired
-from service.integrations import outbox
+from service.identity.protection import IdNumberVault
 from service.integrations.platforms import load_platforms
 from service.integrations.staging import withdraw_ended_penalties
 from service.integrations.sync import Connections, connect, register_platforms, sync_pass
 from service.listing.models import JobRun, Notice
 from service.listing.service import NOTICE_TOPIC, expire_due
-from service.listing.triggers import overdue_deficiencies, red_list_candidates
 from service.logs import get_logger
+from service.outbox import queue as outbox
 from service.public.readmodel import rebuild as rebuild_public_view
-from service.registry.protection import IdNumberVault
+from service.triggers.proposals import overdue_deficiencies, red_list_candidates
 
 log = get_logger(__name__)
 EXPIRY_BATCH = 500

@@ -25,18 +25,18 @@ import uvicorn
 from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service.actor import Role
 from service.app import create_app
-from service.auth.models import Role
 from service.auth.service import create_user
 from service.config import Settings
-from service.context import system_context
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
-from service.db.metadata import metadata
 from service.db.migrate import upgrade
 from service.policy.models import PolicyVersion
 from service.policy.store import ensure_shipped
 from service.secret import Secret
+from service.tables import metadata
+from service.wiring import system_context
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 # The browser tests need Debian's chromium. Without it (and outside CI, which installs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.registry.identifiers import (
+from service.identity.codes import (
     USCC_ALPHABET,
     id_number_with_check_digit,
     uscc_with_check_character,

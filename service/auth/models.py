@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from service.db.columns import id_field, timestamp_field
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    INSPECTOR = "inspector"
-    REVIEWER = "reviewer"
-    SUBSIDY_CLIENT = "subsidy_client"
-
-
-# Roles whose every action is confined to a region-code prefix.
-REGIONAL_ROLES = frozenset({Role.INSPECTOR, Role.REVIEWER})
-# Who may read regulatory data (the registry, records), and who may write it.
-STAFF_ROLES = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
-RECORDING_ROLES = (Role.ADMIN, Role.INSPECTOR)
 
 
 class User(SQLModel, table=True):

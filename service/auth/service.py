@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.actor import REGIONAL_ROLES, Actor, Role
 from service.audit import chain as audit
-from service.auth.actor import Actor
-from service.auth.models import REGIONAL_ROLES, Role, User
+from service.auth.models import User
 from service.context import CommandContext
 from service.errors import Invalid
-from service.registry.identifiers import IdentifierError, normalize_region_prefix
+from service.identity.codes import IdentifierError, normalize_region_prefix
 from service.secret import Secret
 
 TOKEN_PREFIX = "cs_"

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.clock import Moment
-from service.policy.model import Policy
-from service.records.kinds import DeficiencyScope, DeficiencySeverity, RecordKind
-from service.records.schemas import BODY_OF_KIND
+from service.facts.details import DETAILS_OF_KIND
+from service.facts.kinds import DeficiencyScope, DeficiencySeverity, RecordKind
+from service.policy.document import Policy
 
 SubjectKey = tuple[str, uuid.UUID]
 
@@ -67,10 +67,9 @@ def _grid(policy: Policy, bind: _Params) -> str:
 
 def _list_fields(kind: RecordKind) -> set[str]:
     """Detail fields of a kind that hold lists (penalty_kinds); the rest are scalars."""
-    body = {f.name: f for f in msgspec.structs.fields(BODY_OF_KIND[kind])}
     return {
         f.name
-        for f in msgspec.structs.fields(body["details"].type)
+        for f in msgspec.structs.fields(DETAILS_OF_KIND[kind])
         if "list[" in str(f.type) or getattr(f.type, "__origin__", None) is list
     }
 

@@ -27,8 +27,8 @@ from typing import Any
 
 from service.clock import Moment
 from service.dates import add_months
-from service.policy.model import FactClass, Policy
-from service.records.kinds import RecordKind
+from service.facts.kinds import RecordKind
+from service.policy.document import FactClass, Policy
 
 DEFICIENCY_CODE = "DEFICIENCY"
 INSPECTION = RecordKind.INSPECTION.value

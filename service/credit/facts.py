@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from service.credit.bulk import SubjectKey
 from service.credit.engine import DeficiencyFact, Fact
-from service.records.kinds import RecordStatus, SubjectKind
+from service.facts.kinds import RecordStatus, SubjectKind
 from service.records.models import Deficiency, Record
 
 

@@ -11,20 +11,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from service.clock import Moment
 from service.context import CommandContext
 from service.credit.bulk import store_all_scores, store_scores
 from service.policy.store import policy_in_force, policy_now, policy_version
 from service.records.events import RecordEvent
-
-
-def moment_now(ctx: CommandContext, as_of: date | None = None) -> Moment:
-    return Moment.of(as_of or ctx.today(), ctx.now())
 
 
 async def rescore(
@@ -34,7 +28,7 @@ async def rescore(
     keys = list(
         dict.fromkeys((str(kind), subject_id) for e in events for kind, subject_id in e.subjects)
     )
-    moment = moment_now(ctx)
+    moment = ctx.moment()
     policy = await policy_now(session, ctx)
     await store_scores(session, policy, moment, "record", keys=keys)
 
@@ -59,7 +53,7 @@ async def recompute(
 ) -> RecomputeReport:
     """Rescore every subject (of a region) as of today; store what changed, batch by batch."""
     started = time.perf_counter()
-    moment = moment_now(ctx)
+    moment = ctx.moment()
     async with engine.connect() as connection:
         session = AsyncSession(bind=connection)
         if version is None:

@@ -1,24 +1,22 @@
-"""Assessed star ratings (GB/T 37276-2018): recorded with their validity, read as of a moment."""
+"""Assessed star ratings (GB/T 37276-2018): recorded with their validity, listed per home.
+
+Which rating is in force at a moment, and the stars it shows, is the read side's
+(service.standing.stars)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.actor import RECORDING_ROLES
 from service.audit import chain as audit
-from service.auth.models import RECORDING_ROLES
-from service.clock import Moment
 from service.context import CommandContext
 from service.credit.events import StarRatingRecorded
 from service.credit.models import StarRating
 from service.credit.schemas import StarRatingIn
-from service.db.arrays import uuid_array
-from service.db.raw import fetch
 from service.errors import Invalid
 from service.registry.service import get_institution
 
@@ -50,7 +48,7 @@ async def record_star_rating(
         session, ctx, action="star_rating.create", target_type="star_rating",
         target_id=rating.id, after=rating,
     )  # fmt: skip
-    await ctx.events.publish(session, ctx, [StarRatingRecorded(institution.id)])
+    await ctx.publish(session, [StarRatingRecorded(institution.id)])
     return rating
 
 
@@ -64,35 +62,3 @@ async def star_ratings(
         .order_by(col(StarRating.valid_from).desc(), col(StarRating.recorded_at).desc())
     )
     return list(rows.scalars())
-
-
-def rating_in_force(moment: Moment) -> sa.ColumnElement[bool]:
-    """Valid on the moment's date and recorded by the moment's knowledge."""
-    return sa.and_(
-        col(StarRating.valid_from) <= moment.as_of,
-        col(StarRating.valid_to) >= moment.as_of,
-        col(StarRating.recorded_at) <= moment.known_at,
-    )
-
-
-# When two ratings are in force, the one assessed last counts.
-LATEST_FIRST = (col(StarRating.assessed_on).desc(), col(StarRating.recorded_at).desc())
-
-
-async def levels_in_force(
-    session: AsyncSession, institution_ids: Sequence[uuid.UUID], moment: Moment
-) -> dict[uuid.UUID, int]:
-    """The assessed level in force for each institution, as known at the moment."""
-    if not institution_ids:
-        return {}
-    rows = await fetch(
-        session,
-        sa.select(col(StarRating.institution_id), col(StarRating.level))
-        .ext(distinct_on(col(StarRating.institution_id)))
-        .where(
-            col(StarRating.institution_id) == sa.any_(uuid_array(institution_ids)),
-            rating_in_force(moment),
-        )
-        .order_by(col(StarRating.institution_id), *LATEST_FIRST),
-    )
-    return {institution_id: level for institution_id, level in rows}

@@ -27,11 +27,11 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.identity.protection import IdNumberVault
 from service.integrations.client import PlatformClient, PlatformError
-from service.integrations.models import OutboxStatus
 from service.integrations.platforms import Platform, Sender
 from service.integrations.protocol import DELIVERED, MAX_BATCH, STATUS_REJECTED
-from service.registry.protection import IdNumberVault
+from service.outbox.models import OutboxStatus
 
 _CLAIM = sa.text(
     """

@@ -22,9 +22,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from service.auth.models import Role
+from service.actor import Role
 from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
+from service.identity.codes import IdentifierError, normalize_id_number, normalize_uscc
+from service.identity.protection import IdNumberVault, mask_id_number, mask_name
 from service.integrations.client import PlatformClient
 from service.integrations.models import ExternalRecord, SyncPlatform
 from service.integrations.platforms import Platform
@@ -33,11 +35,9 @@ from service.limits import date_in_range
 from service.listing.schemas import ProposalIn
 from service.listing.service import propose_unless_open
 from service.logs import get_logger
-from service.policy.model import ListType, SubjectType
+from service.policy.document import ListType, SubjectType
 from service.policy.store import policy_now
-from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 from service.registry.models import Institution, Practitioner
-from service.registry.protection import IdNumberVault, mask_id_number, mask_name
 from service.registry.service import region_scope
 
 log = get_logger(__name__)

@@ -29,8 +29,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
+from service.identity.codes import IdentifierError, normalize_uscc
 from service.integrations.protocol import OUTBOUND_TYPES
-from service.registry.identifiers import IdentifierError, normalize_uscc
 from service.secret import Secret
 
 Name = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]

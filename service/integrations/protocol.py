@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
+from service.identity.codes import IdentifierError, normalize_id_number, normalize_uscc
 
 MAX_BATCH = 500
 MAX_CLOCK_SKEW = 300  # seconds

@@ -11,7 +11,7 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.models import Role
+from service.actor import Role
 from service.context import CommandContext
 from service.integrations.inbound import external_records
 from service.integrations.schemas import ExternalRecordOut, SyncStatusOut

@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from service.clock import local_date
 from service.context import CommandContext
+from service.facts.kinds import RecordKind
 from service.integrations.models import SyncAction, SyncRecord
 from service.listing.events import ListEntryChanged
 from service.listing.machine import DISCLOSING, Action
@@ -35,7 +36,6 @@ from service.logs import get_logger
 from service.policy.store import policy_now
 from service.records.disclosure import Party, PartyKind, disclosure_row, publication_window
 from service.records.events import RecordEvent
-from service.records.kinds import RecordKind
 from service.records.models import Record
 from service.registry.events import SubjectChanged
 from service.registry.models import Institution, Practitioner

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from service.context import CommandContext
+from service.identity.protection import IdNumberVault
 from service.integrations.client import PlatformClient
 from service.integrations.delivery import BatchResult, deliver_batch
 from service.integrations.inbound import PullReport, pull
@@ -27,7 +28,6 @@ from service.integrations.models import SyncPlatform
 from service.integrations.platforms import Platform, Platforms
 from service.integrations.protocol import MAX_BATCH
 from service.logs import get_logger
-from service.registry.protection import IdNumberVault
 
 log = get_logger(__name__)
 

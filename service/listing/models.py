@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from service.db.columns import id_field, one_of, optional_timestamp_field, timestamp_field
 from service.listing.machine import OPEN, EntryStatus
-from service.policy.model import ListType, SubjectType
+from service.policy.document import ListType, SubjectType
 
 _OPEN = ", ".join(f"'{status.value}'" for status in sorted(OPEN))
 

@@ -8,7 +8,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from service.policy.model import Measure
+from service.policy.document import Measure
 
 LIST_NAMES = {
     "black": "养老服务领域失信联合惩戒对象名单",

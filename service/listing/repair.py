@@ -7,7 +7,7 @@ from datetime import date
 from service.clock import local_date
 from service.dates import add_months
 from service.listing.models import ListEntry, RepairApplication
-from service.policy.model import Policy
+from service.policy.document import Policy
 
 
 def unmet_conditions(

@@ -34,7 +34,7 @@ from service.listing.schemas import (
     StepIn,
     TransitionOut,
 )
-from service.policy.model import ListType, Policy
+from service.policy.document import ListType, Policy
 from service.policy.store import policy_now
 from service.web.etags import etag
 from service.web.idempotency import IdempotencyKeyHeader, idempotent

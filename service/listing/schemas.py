@@ -9,9 +9,8 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from service.listing.machine import EntryStatus
-from service.policy.model import ListType, SubjectType
-from service.registry.schemas import NO_NUL
-from service.validation import DatedBody
+from service.policy.document import ListType, SubjectType
+from service.validation import NO_NUL, DatedBody
 
 Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=NO_NUL)]
 LongText = Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]

@@ -10,6 +10,7 @@ and checked here for who may take it and when:
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,15 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.actor import STAFF_ROLES, SYSTEM, Role
 from service.audit import chain as audit
-from service.auth.actor import SYSTEM
-from service.auth.models import STAFF_ROLES, Role
 from service.context import CommandContext
 from service.dates import add_months
 from service.db.paging import fetch_page
 from service.db.rows import get_or_404, lock_or_404
 from service.errors import Conflict, Forbidden, Invalid
-from service.integrations import outbox
 from service.listing.events import ListEntryChanged
 from service.listing.machine import END_REASONS, OPEN, Action, EntryStatus, allowed, next_status
 from service.listing.models import ListEntry, ListTransition, Notice, Objection, RepairApplication
@@ -46,7 +45,8 @@ from service.listing.schemas import (
     StepIn,
 )
 from service.listing.workdays import working_days_after
-from service.policy.model import ListType, Policy
+from service.outbox import queue as outbox
+from service.policy.document import ListType, Policy
 from service.policy.store import policy_now
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
@@ -116,7 +116,7 @@ async def _move(
         session, ctx, action=f"list.{action.value}", target_type="list_entry",
         target_id=entry.id, before=before, after=entry,
     )  # fmt: skip
-    await ctx.events.publish(session, ctx, [ListEntryChanged.of(entry, action, ctx.now())])
+    await ctx.publish(session, [ListEntryChanged.of(entry, action, ctx.now())])
     return transition
 
 
@@ -188,7 +188,7 @@ async def propose(
         session, ctx, action="list.propose", target_type="list_entry", target_id=entry.id,
         after=entry,
     )  # fmt: skip
-    await ctx.events.publish(session, ctx, [ListEntryChanged.of(entry, Action.PROPOSE, now)])
+    await ctx.publish(session, [ListEntryChanged.of(entry, Action.PROPOSE, now)])
     return entry
 
 
@@ -216,7 +216,7 @@ async def propose_unless_open(
     """For triggers: propose as the system, unless the subject already has an open entry."""
     if await open_entry_of(session, data.list_type.value, data.subject_kind.value, data.subject_id):
         return None
-    system = CommandContext(SYSTEM, ctx.request_id, ctx.clock, ctx.events, ctx.memo)
+    system = dataclasses.replace(ctx, actor=SYSTEM)  # same request, clock, steps and memo
     try:
         return await propose(session, system, data, trigger_record_id=trigger_record_id)
     except Conflict:
@@ -439,7 +439,7 @@ async def expire_due(session: AsyncSession, ctx: CommandContext, limit: int = 50
     await session.flush()
     await audit.record_many(session, ctx, items)
     if changes:
-        await ctx.events.publish(session, ctx, changes)
+        await ctx.publish(session, changes)
     return len(entries)
 
 

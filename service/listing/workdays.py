@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import chinese_calendar
 
-from service.policy.model import Calendar
+from service.policy.document import Calendar
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from service.policy.model import Policy
+from service.policy.document import Policy
 from service.upload_limits import MAX_POLICY_CHARS, MAX_POLICY_NESTING
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("default.toml")

@@ -19,8 +19,8 @@ from sqlmodel import col
 from service.audit import chain as audit
 from service.context import CommandContext
 from service.errors import Conflict, Invalid, NotFound
+from service.policy.document import Policy
 from service.policy.load import DEFAULT_POLICY_FILE, PolicyError, parse_policy
-from service.policy.model import Policy
 from service.policy.models import PolicyVersion
 
 _parsed: dict[str, Policy] = {}  # versions never change once stored, so parse each once

@@ -19,12 +19,12 @@ from litestar.response.base import ASGIResponse
 from litestar.static_files import create_static_files_router
 
 from service.errors import NotFound
-from service.policy.model import ListType
+from service.identity.codes import IdentifierError, normalize_region_prefix, normalize_uscc
+from service.policy.document import ListType
 from service.public import queries
 from service.public.i18n import MESSAGES, choose_language
 from service.public.routes import PageNumber, Query, Region
 from service.public.serving import answer, request_key
-from service.registry.identifiers import IdentifierError, normalize_region_prefix, normalize_uscc
 from service.web.request_id import redact_echoes, redact_path
 
 HTML = "text/html; charset=utf-8"

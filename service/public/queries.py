@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import start_of_local_day
 from service.db.like import contains, escape_like
-from service.registry.identifiers import IdentifierError, normalize_uscc
+from service.identity.codes import IdentifierError, normalize_uscc
 
 PAGE_SIZE = 20
 # Below this trigram similarity a name is not a match (pg_trgm's default is 0.3; CJK

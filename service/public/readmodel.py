@@ -22,24 +22,22 @@ from sqlmodel import col
 from service.context import CommandContext
 from service.credit.events import StarRatingRecorded
 from service.credit.models import CreditScore
-from service.credit.scoring import moment_now
-from service.credit.star_ratings import levels_in_force
-from service.credit.stars import effective_stars
+from service.facts.kinds import RecordKind, RecordStatus
+from service.identity.protection import mask_name
 from service.listing.events import ListEntryChanged
 from service.listing.machine import DISCLOSING
 from service.listing.models import ListEntry
-from service.listing.queries import lists_in_force
-from service.policy.model import ListType, Policy
+from service.policy.document import ListType, Policy
 from service.policy.store import policy_now
 from service.public.models import PublicInstitution, PublicListEntry
 from service.records.disclosure import disclosed_now
 from service.records.events import RecordEvent
-from service.records.kinds import RecordKind, RecordStatus
 from service.records.models import Record
 from service.registry.events import SubjectChanged
 from service.registry.models import Institution, Practitioner
-from service.registry.protection import mask_name
 from service.registry.service import subjects_by_id
+from service.standing.lists import lists_in_force
+from service.standing.stars import effective_stars, levels_in_force
 
 CHANNEL = "public_changed"
 REBUILD_BATCH = 2000
@@ -90,7 +88,7 @@ async def refresh_institutions(
     if not ids:
         return 0
     now = ctx.now()
-    moment = moment_now(ctx)
+    moment = ctx.moment()
     policy = await policy_now(session, ctx)
     institutions = (
         await session.execute(sa.select(Institution).where(col(Institution.id).in_(ids)))

@@ -11,11 +11,11 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response.base import ASGIResponse
 
-from service.policy.model import ListType
+from service.identity.codes import normalize_region_prefix, normalize_uscc
+from service.policy.document import ListType
 from service.public import queries
 from service.public.schemas import PublicInstitutionOut, PublicListPage, PublicSearchPage
 from service.public.serving import answer, request_key
-from service.registry.identifiers import normalize_region_prefix, normalize_uscc
 from service.tabular import write_csv
 from service.validation import checked
 

@@ -21,14 +21,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.auth.models import STAFF_ROLES
+from service.actor import STAFF_ROLES
 from service.clock import local_date, start_of_local_day
 from service.context import CommandContext
-from service.policy.model import Policy
-from service.records.kinds import PenaltyKind, RecordKind, RecordStatus
+from service.facts.kinds import PenaltyKind, RecordKind, RecordStatus
+from service.identity.protection import mask_name
+from service.policy.document import Policy
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
-from service.registry.protection import mask_name
 from service.registry.service import region_scope
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from service.events import DomainEvent
-from service.records.kinds import RecordKind, SubjectKind
+from service.facts.kinds import RecordKind, SubjectKind
 
 SubjectKey = tuple[SubjectKind, uuid.UUID]
 

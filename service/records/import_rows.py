@@ -21,8 +21,9 @@ from typing import Any
 import msgspec
 from msgspec.structs import FieldInfo
 
-from service.records.kinds import RecordKind
-from service.records.schemas import BODY_OF_KIND, DeficiencyIn, RecordBase
+from service.facts.details import DeficiencyIn
+from service.facts.kinds import RecordKind
+from service.records.schemas import BODY_OF_KIND, RecordBase
 from service.tabular import TableRow
 
 INSTITUTION_COLUMN = "institution_uscc"

@@ -22,9 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.auth.models import RECORDING_ROLES
+from service.actor import RECORDING_ROLES
 from service.context import CommandContext
 from service.errors import FieldError, Invalid
+from service.facts.kinds import RecordKind
+from service.identity.codes import IdentifierError, normalize_id_number, normalize_uscc
+from service.identity.protection import IdNumberVault
 from service.records.import_rows import (
     INSTITUTION_COLUMN,
     PRACTITIONER_COLUMN,
@@ -35,14 +38,11 @@ from service.records.import_rows import (
     convert,
     unknown_columns,
 )
-from service.records.kinds import RecordKind
 from service.records.reach import out_of_reach, out_of_reach_message
 from service.records.rules import check_record
 from service.records.schemas import RecordBase
 from service.records.service import Subjects, store_batch
-from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 from service.registry.models import Institution, Practitioner
-from service.registry.protection import IdNumberVault
 from service.tabular import TableError, TableRow, read_table
 from service.upload_limits import MAX_IMPORT_ROWS, PARALLEL_SPREADSHEET_READS
 

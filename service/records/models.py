@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from service.db.columns import id_field, one_of, optional_timestamp_field, timestamp_field
-from service.records.kinds import DeficiencyScope, DeficiencySeverity, RecordKind, RecordStatus
+from service.facts.kinds import DeficiencyScope, DeficiencySeverity, RecordKind, RecordStatus
 
 
 class Record(SQLModel, table=True):

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.auth.actor import Actor
+from service.actor import Actor
 from service.errors import FieldError, Forbidden
 from service.registry.models import Employment, Institution, Practitioner
 

@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.clock import CHINA_TZ
 from service.context import CommandContext
 from service.errors import Invalid
+from service.facts.kinds import RecordKind, RecordStatus, SubjectKind
+from service.identity.protection import IdNumberVault
 from service.limits import DATE_RANGE_MESSAGE, date_in_range
 from service.policy.store import policy_now
 from service.records import service
 from service.records.disclosure import COLUMN_KEYS, penalty_disclosures
 from service.records.importing import ImportMode, import_records
-from service.records.kinds import RecordKind, RecordStatus, SubjectKind
 from service.records.schemas import (
     ChainOut,
     CorrectionIn,
@@ -35,7 +36,6 @@ from service.records.schemas import (
     RectificationIn,
     RowError,
 )
-from service.registry.protection import IdNumberVault
 from service.tabular import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, write_csv, write_xlsx
 from service.upload_limits import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from service.web.etags import etag, expected_version

@@ -15,10 +15,11 @@ import msgspec
 
 from service.dates import add_months
 from service.errors import FieldError
-from service.policy.model import Policy
-from service.records.kinds import SUBJECT_RULES, PenaltyKind, RecordKind
-from service.records.schemas import InspectionIn, PenaltyDetails, PenaltyIn, RecordBase
-from service.registry.identifiers import IdentifierError, normalize_uscc
+from service.facts.details import PenaltyDetails
+from service.facts.kinds import SUBJECT_RULES, PenaltyKind, RecordKind
+from service.identity.codes import IdentifierError, normalize_uscc
+from service.policy.document import Policy
+from service.records.schemas import InspectionIn, PenaltyIn, RecordBase
 
 MAX_AMOUNT = Decimal("1000000000000")
 

@@ -9,33 +9,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
-from service.records.kinds import (
-    AbuseCategory,
-    AbuseHarm,
-    CommendationLevel,
-    ComplaintCategory,
-    ComplaintChannel,
-    ComplaintOutcome,
-    DeficiencyScope,
-    DeficiencySeverity,
-    InspectionType,
-    PenaltyKind,
-    PenaltySeverity,
-    RecordKind,
-    ViolationCategory,
+from service.facts.details import (
+    AbuseFindingDetails,
+    CommendationDetails,
+    ComplaintDetails,
+    DeficiencyIn,
+    InspectionDetails,
+    LongText,
+    PenaltyDetails,
 )
-from service.registry.schemas import NO_NUL, PersonName
-from service.validation import DatedBody
+from service.facts.kinds import (
+    RecordKind,
+)
+from service.validation import NO_NUL, DatedBody
 
-ShortText = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
-Text = Annotated[str, Meta(min_length=1, max_length=500, pattern=NO_NUL)]
-OrgName = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
-LongText = Annotated[str, Meta(max_length=4000, pattern=NO_NUL)]
 DocumentNo = Annotated[
     str,
     Meta(min_length=1, max_length=100, pattern=NO_NUL, description="e.g. 湖民罚〔2026〕12号"),
@@ -45,67 +36,6 @@ LegalBasis = Annotated[
     Meta(min_length=1, max_length=1000, pattern=NO_NUL, description="the provisions relied on"),
 ]
 Reason = Annotated[str, Meta(min_length=1, max_length=1000, pattern=NO_NUL)]
-Code = Annotated[str, Meta(min_length=1, max_length=40, description="USCC, checked")]
-Money = Annotated[Decimal, Meta(description="yuan, at most 2 decimals, not negative")]
-
-
-class InspectionDetails(Struct, forbid_unknown_fields=True, kw_only=True):
-    inspection_type: InspectionType
-    inspectors: Annotated[list[PersonName], Meta(min_length=1, max_length=20)]
-    summary: LongText = ""
-
-
-class DeficiencyIn(DatedBody, forbid_unknown_fields=True, kw_only=True):
-    item: Text
-    code: ShortText | None = None
-    severity: DeficiencySeverity
-    scope: DeficiencyScope
-    rectification_deadline: date | None = None
-    rectified_on: date | None = None
-
-
-class ComplaintDetails(Struct, forbid_unknown_fields=True, kw_only=True):
-    channel: ComplaintChannel
-    category: ComplaintCategory
-    outcome: ComplaintOutcome
-    summary: LongText = ""
-
-
-class AbuseFindingDetails(Struct, forbid_unknown_fields=True, kw_only=True):
-    category: AbuseCategory
-    harm: AbuseHarm
-    description: LongText = ""
-
-
-class PenaltyDetails(DatedBody, forbid_unknown_fields=True, kw_only=True):
-    """The dual-disclosure (双公示) fields of an administrative penalty decision.
-
-    The decision date is the record's ``occurred_on`` and the decision number its
-    ``document_no``; the party's name and code come from the registry.
-    """
-
-    violation_type: Text
-    violation_facts: LongText
-    penalty_kinds: Annotated[list[PenaltyKind], Meta(min_length=1, max_length=6)]
-    content: LongText
-    severity: PenaltySeverity
-    authority_name: OrgName
-    authority_uscc: Code
-    fine_amount: Money | None = None
-    confiscated_amount: Money | None = None
-    licence_affected: Text | None = None
-    valid_until: date | None = None
-    publication_end_date: date | None = None
-    data_source: OrgName | None = None
-    data_source_uscc: Code | None = None
-    violation_category: ViolationCategory | None = None
-
-
-class CommendationDetails(Struct, forbid_unknown_fields=True, kw_only=True):
-    title: Text
-    awarding_body: OrgName
-    level: CommendationLevel
-    description: LongText = ""
 
 
 class RecordBase(DatedBody, forbid_unknown_fields=True, kw_only=True, tag_field="kind"):

@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.actor import RECORDING_ROLES, STAFF_ROLES, Role
 from service.audit import chain as audit
-from service.auth.models import RECORDING_ROLES, STAFF_ROLES, Role
 from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
 from service.errors import Conflict, FieldError, Invalid, NotFound
-from service.policy.model import Policy
+from service.facts.kinds import RecordKind, RecordStatus, SubjectKind
+from service.policy.document import Policy
 from service.policy.store import policy_now
 from service.records.events import (
     DeficiencyRectified,
@@ -33,7 +34,6 @@ from service.records.events import (
     RecordRevoked,
     SubjectKey,
 )
-from service.records.kinds import RecordKind, RecordStatus, SubjectKind
 from service.records.models import Deficiency, Record
 from service.records.reach import require_in_reach
 from service.records.rules import check_record, kind_of, stored_details
@@ -349,7 +349,7 @@ async def store_batch(
             )
             for row in records
         ]
-        await ctx.events.publish(session, ctx, events)
+        await ctx.publish(session, events)
     return ids
 
 
@@ -484,7 +484,7 @@ async def _confirm(session: AsyncSession, ctx: CommandContext, record: Record) -
         )
         subjects = tuple(dict.fromkeys(record_keys(replaced) + record_keys(record)))
         event = RecordCorrected(record.id, RecordKind(record.kind), subjects, now, replaced.id)
-    await ctx.events.publish(session, ctx, [event])
+    await ctx.publish(session, [event])
 
 
 async def correct_record(
@@ -542,7 +542,7 @@ async def revoke_record(
         revocation_document_no=revocation.document_no,
     )
     event = RecordRevoked(record.id, RecordKind(record.kind), record_keys(record), now, reason)
-    await ctx.events.publish(session, ctx, [event])
+    await ctx.publish(session, [event])
     return await view_of(session, record)
 
 
@@ -582,7 +582,7 @@ async def rectify_deficiency(
     event = DeficiencyRectified(
         record.id, RecordKind(record.kind), record_keys(record), now, deficiency.id
     )
-    await ctx.events.publish(session, ctx, [event])
+    await ctx.publish(session, [event])
     return await view_of(session, record)
 
 

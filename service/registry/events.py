@@ -1,5 +1,5 @@
-"""Events the registry raises, so rules of later stages can apply without the registry
-knowing them (a practitioner on the black list may not be employed in care)."""
+"""Events the registry raises, so what derives from a subject (synced records, the public
+view) follows its changes without the registry knowing them."""
 
 from __future__ import annotations
 
@@ -7,15 +7,6 @@ import uuid
 from dataclasses import dataclass
 
 from service.events import DomainEvent
-
-
-@dataclass(frozen=True, slots=True)
-class EmploymentStarting(DomainEvent):
-    """About to link a practitioner to an institution; a subscriber may refuse it."""
-
-    institution_id: uuid.UUID
-    practitioner_id: uuid.UUID
-    override_reason: str | None
 
 
 @dataclass(frozen=True, slots=True)

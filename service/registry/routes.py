@@ -13,13 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from service.context import CommandContext
+from service.identity.protection import IdNumberVault
 from service.registry import service
-from service.registry.protection import IdNumberVault
 from service.registry.schemas import (
-    NO_NUL,
-    EmploymentCreate,
-    EmploymentOut,
-    EmploymentUpdate,
     InstitutionCreate,
     InstitutionOut,
     InstitutionUpdate,
@@ -27,13 +23,13 @@ from service.registry.schemas import (
     PractitionerOut,
     PractitionerUpdate,
 )
+from service.validation import NO_NUL
 from service.web.etags import etag, expected_version
 from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.pagination import Page, PageNumber, PageSize
 from service.web.params import SECURITY, IfMatch, RegionFilter
 
 SearchTerm = Annotated[str | None, QueryParameter(max_length=100, pattern=NO_NUL)]
-CurrentOnly = Annotated[bool, QueryParameter(description="only links without an end date")]
 
 
 def _out(row: SQLModel, shape: type[Any]) -> Any:
@@ -106,19 +102,6 @@ class InstitutionController(Controller):
         )
         return _with_etag(institution, InstitutionOut)
 
-    @get("/{institution_id:uuid}/employments")
-    async def employments(
-        self,
-        institution_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        current: CurrentOnly = False,
-    ) -> list[EmploymentOut]:
-        rows = await service.list_employments(
-            db_session, ctx, institution_id=institution_id, current_only=current
-        )
-        return [_out(row, EmploymentOut) for row in rows]
-
 
 class PractitionerController(Controller):
     path = "/api/v1/practitioners"
@@ -184,53 +167,5 @@ class PractitionerController(Controller):
         )
         return _with_etag(practitioner, PractitionerOut)
 
-    @get("/{practitioner_id:uuid}/employments")
-    async def employments(
-        self,
-        practitioner_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        current: CurrentOnly = False,
-    ) -> list[EmploymentOut]:
-        rows = await service.list_employments(
-            db_session, ctx, practitioner_id=practitioner_id, current_only=current
-        )
-        return [_out(row, EmploymentOut) for row in rows]
 
-
-class EmploymentController(Controller):
-    path = "/api/v1/employments"
-    tags = ["registry"]
-    security = SECURITY
-
-    @post("/", status_code=201)
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[EmploymentCreate],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EmploymentOut]:
-        async def work() -> Response[EmploymentOut]:
-            employment = await service.create_employment(db_session, ctx, data)
-            return _with_etag(employment, EmploymentOut, 201)
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @patch("/{employment_id:uuid}")
-    async def update(
-        self,
-        employment_id: FromPath[uuid.UUID],
-        data: JSONBody[EmploymentUpdate],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        if_match: IfMatch = None,
-    ) -> Response[EmploymentOut]:
-        employment = await service.update_employment(
-            db_session, ctx, employment_id, data, expected_version(if_match)
-        )
-        return _with_etag(employment, EmploymentOut)
-
-
-ROUTES = [InstitutionController, PractitionerController, EmploymentController]
+ROUTES = [InstitutionController, PractitionerController]

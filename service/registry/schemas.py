@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 from service.registry.models import (
-    EmploymentRole,
     InstitutionKind,
     InstitutionStatus,
     PractitionerStatus,
     SkillLevel,
 )
-from service.validation import DatedBody
-
-# PostgreSQL text cannot hold NUL; refuse it at the edge, naming the field.
-NO_NUL = r"^[^\x00]*$"
+from service.validation import NO_NUL, PersonName
 
 InstitutionName = Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]
-PersonName = Annotated[str, Meta(min_length=1, max_length=100, pattern=NO_NUL)]
 Code = Annotated[
     str, Meta(min_length=1, max_length=40, description="validated by its check character")
 ]
@@ -95,34 +90,6 @@ class PractitionerOut(Struct):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-class EmploymentCreate(DatedBody, forbid_unknown_fields=True):
-    institution_id: uuid.UUID
-    practitioner_id: uuid.UUID
-    role: EmploymentRole
-    start_date: date
-    end_date: date | None = None
-    # A reviewer's reason to employ a practitioner who is on the black list anyway.
-    override_reason: Annotated[str, Meta(min_length=1, max_length=1000, pattern=NO_NUL)] | None = (
-        None
-    )
-
-
-class EmploymentUpdate(DatedBody, forbid_unknown_fields=True, omit_defaults=True):
-    role: EmploymentRole | UnsetType = UNSET
-    end_date: date | UnsetType | None = UNSET
-
-
-class EmploymentOut(Struct):
-    id: uuid.UUID
-    institution_id: uuid.UUID
-    practitioner_id: uuid.UUID
-    role: str
-    start_date: date
-    end_date: date | None
-    version: int
-    override_reason: str | None = None
 
 
 def changes_of(update: Struct) -> dict[str, object]:

@@ -12,27 +12,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
+from service.actor import RECORDING_ROLES, STAFF_ROLES, Actor
 from service.audit import chain as audit
-from service.auth.actor import SYSTEM_ROLE, Actor
-from service.auth.models import RECORDING_ROLES, STAFF_ROLES, Role
 from service.context import CommandContext
 from service.db.like import contains
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
-from service.errors import Conflict, FieldError, Invalid
-from service.registry.events import EmploymentStarting, SubjectChanged
-from service.registry.identifiers import (
+from service.errors import Conflict, FieldError
+from service.identity.codes import (
     IdentifierError,
     normalize_id_number,
     normalize_region_code,
     normalize_region_prefix,
     normalize_uscc,
 )
+from service.identity.protection import IdNumberVault
+from service.registry.events import SubjectChanged
 from service.registry.models import Employment, Institution, Practitioner
-from service.registry.protection import IdNumberVault
 from service.registry.schemas import (
-    EmploymentCreate,
-    EmploymentUpdate,
     InstitutionCreate,
     InstitutionUpdate,
     PractitionerCreate,
@@ -41,10 +38,7 @@ from service.registry.schemas import (
 )
 from service.validation import checked, not_blank
 
-Row = TypeVar("Row", Institution, Practitioner, Employment)
-# Who may employ a black-listed practitioner anyway (override_reason), in the
-# institution's region: a second person above the inspector who records employments.
-OVERRIDERS = (Role.REVIEWER, Role.ADMIN)
+Row = TypeVar("Row", Institution, Practitioner, Employment)  # what save_update changes
 Subject = TypeVar("Subject", Institution, Practitioner)
 
 
@@ -67,7 +61,7 @@ async def _insert(session: AsyncSession, row: SQLModel, conflict: Conflict) -> N
         raise
 
 
-async def _save_update(
+async def save_update(
     session: AsyncSession,
     ctx: CommandContext,
     row: Row,
@@ -138,7 +132,7 @@ async def create_institution(
         target_id=institution.id,
         after=institution,
     )
-    await ctx.events.publish(session, ctx, [SubjectChanged("institution", institution.id)])
+    await ctx.publish(session, [SubjectChanged("institution", institution.id)])
     return institution
 
 
@@ -208,10 +202,10 @@ async def _update_subject(
         region_code = checked("region_code", normalize_region_code, str(changes["region_code"]))
         ctx.actor.require_region(region_code)
         changes["region_code"] = region_code
-    saved = await _save_update(
+    saved = await save_update(
         session, ctx, subject, changes, action=f"{label}.update", target_type=label
     )
-    await ctx.events.publish(session, ctx, [SubjectChanged(label, saved.id)])
+    await ctx.publish(session, [SubjectChanged(label, saved.id)])
     return saved
 
 
@@ -253,7 +247,7 @@ async def create_practitioner(
         target_id=practitioner.id,
         after=practitioner,
     )
-    await ctx.events.publish(session, ctx, [SubjectChanged("practitioner", practitioner.id)])
+    await ctx.publish(session, [SubjectChanged("practitioner", practitioner.id)])
     return practitioner
 
 
@@ -304,107 +298,6 @@ async def update_practitioner(
 ) -> Practitioner:
     return await _update_subject(
         session, ctx, Practitioner, practitioner_id, changes_of(update), expected_version
-    )
-
-
-# Employment links
-
-
-async def create_employment(
-    session: AsyncSession, ctx: CommandContext, data: EmploymentCreate
-) -> Employment:
-    # Overriding a bar on employment is a reviewer's (or an admin's) decision, with its
-    # reason; the listing subscriber refuses a reason when there is no bar to override.
-    ctx.actor.require_role(*(STAFF_ROLES if data.override_reason else RECORDING_ROLES))
-    institution = await get_or_404(session, Institution, data.institution_id, "institution")
-    ctx.actor.require_region(institution.region_code)
-    if data.override_reason and ctx.actor.role not in (*OVERRIDERS, SYSTEM_ROLE):
-        raise Invalid.field(
-            "override_reason",
-            f"only a reviewer or an admin may override a bar on employment, not {ctx.actor.role}",
-        )
-    await get_or_404(session, Practitioner, data.practitioner_id, "practitioner")
-    if data.end_date is not None and data.end_date < data.start_date:
-        raise Invalid.field("end_date", "must not be before start_date")
-    overlapping = await session.execute(
-        sa.select(col(Employment.id)).where(
-            col(Employment.institution_id) == data.institution_id,
-            col(Employment.practitioner_id) == data.practitioner_id,
-            col(Employment.end_date).is_(None),
-        )
-    )
-    if data.end_date is None and overlapping.first() is not None:
-        raise Conflict(
-            "this practitioner already has a current employment at this institution",
-            errors=[FieldError("practitioner_id", "already employed here")],
-        )
-    starting = EmploymentStarting(data.institution_id, data.practitioner_id, data.override_reason)
-    await ctx.events.publish(session, ctx, [starting])
-    employment = Employment(
-        institution_id=data.institution_id,
-        practitioner_id=data.practitioner_id,
-        role=data.role.value,
-        start_date=data.start_date,
-        end_date=data.end_date,
-        override_reason=data.override_reason.strip() if data.override_reason else None,
-        override_by=ctx.actor.user_id if data.override_reason else None,
-        created_at=ctx.now(),
-        updated_at=ctx.now(),
-    )
-    session.add(employment)
-    await session.flush()
-    await audit.record(
-        session,
-        ctx,
-        action="employment.create",
-        target_type="employment",
-        target_id=employment.id,
-        after=employment,
-    )
-    return employment
-
-
-async def list_employments(
-    session: AsyncSession,
-    ctx: CommandContext,
-    *,
-    institution_id: uuid.UUID | None = None,
-    practitioner_id: uuid.UUID | None = None,
-    current_only: bool = False,
-) -> list[Employment]:
-    if institution_id is not None:
-        await get_institution(session, ctx, institution_id)
-    if practitioner_id is not None:
-        await get_practitioner(session, ctx, practitioner_id)
-    query = sa.select(Employment)
-    if institution_id is not None:
-        query = query.where(col(Employment.institution_id) == institution_id)
-    if practitioner_id is not None:
-        query = query.where(col(Employment.practitioner_id) == practitioner_id)
-    if current_only:
-        query = query.where(col(Employment.end_date).is_(None))
-    result = await session.execute(query.order_by(col(Employment.start_date), col(Employment.id)))
-    return list(result.scalars())
-
-
-async def update_employment(
-    session: AsyncSession,
-    ctx: CommandContext,
-    employment_id: uuid.UUID,
-    update: EmploymentUpdate,
-    expected_version: int,
-) -> Employment:
-    ctx.actor.require_role(*RECORDING_ROLES)
-    employment = await lock_or_404(session, Employment, employment_id, "employment")
-    institution = await get_or_404(session, Institution, employment.institution_id, "institution")
-    ctx.actor.require_region(institution.region_code)
-    check_version(employment, expected_version)
-    changes = changes_of(update)
-    end_date = changes.get("end_date", employment.end_date)
-    if end_date is not None and end_date < employment.start_date:  # type: ignore[operator]
-        raise Invalid.field("end_date", "must not be before start_date")
-    return await _save_update(
-        session, ctx, employment, changes, action="employment.update", target_type="employment"
     )
 
 

@@ -14,11 +14,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.actor import ANONYMOUS, Actor
+from service.actor import ANONYMOUS, Actor
 from service.auth.service import authenticate
 from service.context import CommandContext
 from service.errors import Unauthorized
-from service.registry.protection import IdNumberVault
+from service.identity.protection import IdNumberVault
 from service.secret import Secret
 from service.web.request_id import current_request_id
 
@@ -51,7 +51,7 @@ async def provide_actor(
 
 async def provide_ctx(actor: NamedDependency[Actor], state: State) -> CommandContext:
     return CommandContext(
-        actor=actor, request_id=current_request_id(), clock=state.clock, events=state.events
+        actor=actor, request_id=current_request_id(), clock=state.clock, pipeline=state.pipeline
     )
 
 

@@ -328,13 +328,13 @@ async def test_health_answers_while_a_big_workbook_is_read(
     response = await importing
     answered_at[-1] = min(answered_at[-1], time.monotonic())
     assert [error["field"] for error in refused_body_errors(response)] == ["remark"]
-    # Health is answered all through the reading: no wait between two answers is more
-    # than a small part of the import. Read on the event loop, the sheet held every
-    # health request until it was done: one wait took most of the import.
+    # Health is answered all through the reading: no wait between two answers takes half
+    # of the import (a collector pause may stretch one). Read on the event loop, the sheet
+    # held every health request until it was done: one wait took nine tenths of it.
     reading = answered_at[-1] - started
     longest_wait = max(later - earlier for earlier, later in pairwise(answered_at))
     assert len(answered_at) > 10
-    assert longest_wait < reading / 5, (longest_wait, reading, len(answered_at))
+    assert longest_wait < reading / 2, (longest_wait, reading, len(answered_at))
 
 
 def nested_toml(depth: int, opener: str = "[", closer: str = "]") -> str:

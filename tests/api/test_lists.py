@@ -22,10 +22,10 @@ from factories import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.auth.actor import SYSTEM
+from service.actor import SYSTEM
 from service.config import Settings
 from service.context import CommandContext
-from service.subscribers import build_event_bus
+from service.wiring import PIPELINE
 from service.worker import run_pass
 
 Headers = dict[str, str]
@@ -77,7 +77,7 @@ async def worker_pass(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, webhook: Webhook
 ) -> Any:
     """One pass of the worker, on the server's clock."""
-    ctx = CommandContext(SYSTEM, clock=SERVER_CLOCK, events=build_event_bus())
+    ctx = CommandContext(SYSTEM, clock=SERVER_CLOCK, pipeline=PIPELINE)
     async with httpx.AsyncClient(timeout=10) as http:
         return await run_pass(
             sessions, ctx, replace(settings, notice_webhook_url=webhook.url), http

@@ -15,7 +15,7 @@ import pytest
 from conftest import MovableClock
 from factories import institution_body, make_id_number, make_uscc, practitioner_body
 
-from service.registry.identifiers import id_number_with_check_digit
+from service.identity.codes import id_number_with_check_digit
 
 Headers = dict[str, str]
 

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.app import create_app
 from service.config import Settings
-from service.demo import seed_demo
-from service.registry.protection import IdNumberVault
+from service.demo.seeding import seed_demo
+from service.identity.protection import IdNumberVault
 
 Headers = dict[str, str]
 TODAY = datetime.now(UTC).date()

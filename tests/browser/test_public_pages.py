@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
-from service.demo import seed_demo
+from service.demo.seeding import seed_demo
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PHONE = {"width": 390, "height": 844}

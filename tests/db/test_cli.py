@@ -82,8 +82,8 @@ async def test_seed_demo_loads_a_reproducible_province_once(
     assert again.returncode == 0
     assert "not empty" in again.stderr
 
-    from service.records.demo_records import generate_demo_records
-    from service.registry.demo_data import generate_demo_province
+    from service.demo.province import generate_demo_province
+    from service.demo.records import generate_demo_records
 
     province = generate_demo_province(7)
     assert codes == {item.uscc for item in province.institutions}

@@ -16,16 +16,16 @@ import pytest
 from conftest import TEST_SECRET_KEY, bearer, serve
 from factories import make_uscc
 
+from service.actor import Role
 from service.app import create_app
-from service.auth.models import Role
 from service.auth.service import create_user
 from service.config import Settings
-from service.context import system_context
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
 from service.db.migrate import upgrade
 from service.policy.store import ensure_shipped
 from service.secret import Secret
+from service.wiring import system_context
 
 ZERO_ID = "00000000-0000-0000-0000-000000000000"
 # A value for each path parameter the API has, by its name.

@@ -18,14 +18,15 @@ from factories import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.context import CommandContext, system_context
+from service.context import CommandContext
 from service.credit.models import StarRating
 from service.listing.models import ListEntry
-from service.listing.triggers import overdue_deficiencies, red_list_candidates
 from service.records import service as records
 from service.records.schemas import RecordIn
 from service.registry.schemas import InstitutionCreate
 from service.registry.service import create_institution
+from service.triggers.proposals import overdue_deficiencies, red_list_candidates
+from service.wiring import system_context
 
 Sessions = async_sessionmaker[AsyncSession]
 pytestmark = pytest.mark.usefixtures("clean_db")

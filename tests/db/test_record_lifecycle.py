@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.audit.chain import verify
 from service.audit.models import AuditEntry
 from service.clock import Clock
-from service.context import CommandContext, system_context
-from service.events import EventBus
+from service.context import CommandContext
+from service.events import NO_STEPS, Pipeline
+from service.facts.kinds import SubjectKind
 from service.policy.load import shipped_policy
 from service.records import service
 from service.records.disclosure import penalty_disclosures
@@ -36,11 +37,11 @@ from service.records.events import (
     RecordEvent,
     RecordRevoked,
 )
-from service.records.kinds import SubjectKind
 from service.records.models import Record
 from service.records.schemas import CorrectionIn, RecordIn, RecordRevocationIn, RectificationIn
 from service.registry.schemas import InstitutionCreate
 from service.registry.service import create_institution
+from service.wiring import system_context
 
 Sessions = async_sessionmaker[AsyncSession]
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -54,8 +55,8 @@ class MovableClock:
         return self.now
 
 
-def context(clock: Clock | None = None, events: EventBus | None = None) -> CommandContext:
-    return system_context(clock=clock or (lambda: datetime.now(UTC)), events=events or EventBus())
+def context(clock: Clock | None = None, pipeline: Pipeline = NO_STEPS) -> CommandContext:
+    return system_context(clock=clock or (lambda: datetime.now(UTC)), pipeline=pipeline)
 
 
 def body(data: dict[str, Any]) -> Any:
@@ -80,9 +81,7 @@ async def test_subscribers_run_in_the_commands_transaction(session_factory: Sess
         seen.extend(events)
         await session.execute(sa.text(f"CREATE TEMP TABLE IF NOT EXISTS {marker} (x int)"))
 
-    bus = EventBus()
-    bus.subscribe(RecordEvent, derive)
-    ctx = context(events=bus)
+    ctx = context(pipeline=Pipeline(((RecordEvent, (derive,)),)))
     home = await a_home(session_factory, ctx)
     async with session_factory() as session, session.begin():
         view = await service.create_record(session, ctx, body(complaint_body(home)), confirm=True)
@@ -129,9 +128,7 @@ async def test_a_failing_subscriber_undoes_the_confirmation(session_factory: Ses
     ) -> None:
         raise RuntimeError("score store unavailable")
 
-    bus = EventBus()
-    bus.subscribe(RecordConfirmed, broken)
-    ctx = context(events=bus)
+    ctx = context(pipeline=Pipeline(((RecordConfirmed, (broken,)),)))
     home = await a_home(session_factory, ctx)
     async with session_factory() as session, session.begin():
         draft = await service.create_record(session, ctx, body(complaint_body(home)), confirm=False)

@@ -45,11 +45,11 @@ from simulated import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.identity.protection import IdNumberVault
 from service.integrations.models import ExternalRecord
 from service.integrations.platforms import Platforms, parse_platforms
 from service.integrations.staging import Staged, stage
 from service.integrations.sync import connect, drain
-from service.registry.protection import IdNumberVault
 from service.secret import Secret
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -14,18 +14,19 @@ from factories import SHIPPED, complaint_body, institution_body, penalty_body, p
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from service.context import CommandContext, system_context
+from service.context import CommandContext
 from service.credit.models import StarRating
+from service.facts.kinds import RecordKind
 from service.listing.models import ListEntry
-from service.listing.triggers import red_list_candidates
 from service.policy.load import DEFAULT_POLICY_FILE
 from service.policy.store import install
 from service.records import service as records
-from service.records.kinds import RecordKind
 from service.records.models import Record
 from service.records.schemas import RecordIn
 from service.registry.schemas import InstitutionCreate
 from service.registry.service import create_institution
+from service.triggers.proposals import red_list_candidates
+from service.wiring import system_context
 
 Sessions = async_sessionmaker[AsyncSession]
 pytestmark = pytest.mark.usefixtures("clean_db")
@@ -182,8 +183,8 @@ async def test_the_red_list_reads_the_same_rule(session_factory: Sessions) -> No
 async def test_the_sql_of_a_record_condition_selects_what_its_python_matches(
     session_factory: Sessions, kind: str, when: dict[str, list[str]]
 ) -> None:
-    from service.listing.triggers import records_matching
-    from service.policy.model import RecordCondition
+    from service.policy.document import RecordCondition
+    from service.triggers.proposals import records_matching
 
     condition = RecordCondition(kind=RecordKind(kind), when=when)
     institution = str(await home(session_factory, 1))

@@ -9,8 +9,8 @@ from functools import cache
 import pytest
 from stdnum import numdb
 
-from service.registry.demo_data import DemoProvince, generate_demo_province
-from service.registry.identifiers import normalize_id_number, normalize_uscc
+from service.demo.province import DemoProvince, generate_demo_province
+from service.identity.codes import normalize_id_number, normalize_uscc
 
 CUTOFF = date(2026, 6, 30)
 

@@ -12,8 +12,8 @@ from service.listing.machine import OPEN, TRANSITIONS, Action, EntryStatus, allo
 from service.listing.models import ListEntry, RepairApplication
 from service.listing.repair import unmet_conditions
 from service.listing.workdays import working_days_after
+from service.policy.document import Calendar
 from service.policy.load import shipped_policy
-from service.policy.model import Calendar
 
 POLICY = shipped_policy()
 

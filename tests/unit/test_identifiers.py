@@ -7,14 +7,14 @@ from factories import make_id_number, make_uscc, wrong_check_character
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.registry.identifiers import (
+from service.identity.codes import (
     IdentifierError,
     id_number_with_check_digit,
     normalize_id_number,
     normalize_region_prefix,
     normalize_uscc,
 )
-from service.registry.protection import IdNumberVault, mask_id_number, mask_name
+from service.identity.protection import IdNumberVault, mask_id_number, mask_name
 from service.secret import Secret
 
 

@@ -12,17 +12,18 @@ from factories import abuse_body, complaint_body, inspection_body, penalty_body,
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.context import system_context
 from service.dates import add_months
-from service.events import EventBus
+from service.events import NO_STEPS
+from service.facts.details import PenaltyDetails
+from service.facts.kinds import SUBJECT_RULES, PenaltyKind, RecordKind
 from service.policy.load import DEFAULT_POLICY_FILE, PolicyError, parse_policy, shipped_policy
 from service.records.disclosure import publication_window
-from service.records.kinds import SUBJECT_RULES, PenaltyKind, RecordKind
 from service.records.models import Deficiency, Record
 from service.records.rules import check_record, publication_end
-from service.records.schemas import PenaltyDetails, RecordIn
+from service.records.schemas import RecordIn
 from service.records.service import Subjects, deficiency_rows, record_row
 from service.registry.models import Institution
+from service.wiring import system_context
 
 TODAY = date(2026, 11, 23)
 HOME, PERSON = str(uuid.uuid4()), str(uuid.uuid4())
@@ -185,7 +186,7 @@ def test_a_policy_error_names_the_line_or_the_key() -> None:
 
 def test_a_plain_row_is_exactly_what_the_model_stores() -> None:
     home = Institution(name="颐养院", uscc="x", region_code="330522", kind="residential")
-    ctx = system_context(clock=lambda: datetime(2026, 11, 23, tzinfo=UTC), events=EventBus())
+    ctx = system_context(clock=lambda: datetime(2026, 11, 23, tzinfo=UTC), pipeline=NO_STEPS)
     inspection = msgspec.convert(inspection_body(str(home.id)), RecordIn)
     row = record_row(inspection, Subjects(home, None), ctx, shipped_policy())
     assert Record(**row).model_dump() == row

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from factories import make_id_number, make_uscc
 
+from platform_simulator.server import Simulator, running
 from service.integrations.protocol import digest_of, signature
-from service.integrations.simulator import Simulator, running
 
 SECRET = "demo-secret"
 CLIENTS = {"demo": SECRET, "other": "other-secret"}

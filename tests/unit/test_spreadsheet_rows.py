@@ -8,8 +8,8 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook
 
+from service.facts.kinds import RecordKind
 from service.records.import_rows import KindColumns, build_groups, convert, unknown_columns
-from service.records.kinds import RecordKind
 from service.tabular import TableError, TableRow, read_table, write_csv
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.credit.eligibility import decide
-from service.credit.stars import Stars, effective_stars
+from service.eligibility.decisions import decide
 from service.policy.load import shipped_policy
+from service.standing.stars import Stars, effective_stars
 
 POLICY = shipped_policy()
 OPERATING = POLICY.program("operating_subsidy")

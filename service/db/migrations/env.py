@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from service.db.metadata import metadata
+from service.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.context import CommandContext
-from service.registry.demo_data import DemoProvince
+from service.demo.province import DemoProvince
+from service.identity.protection import IdNumberVault
 from service.registry.models import Employment, Institution, Practitioner
-from service.registry.protection import IdNumberVault
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.context import CommandContext
-from service.integrations.models import OutboxMessage
+from service.outbox.models import OutboxMessage
 
 MAX_ATTEMPTS = 12
 MAX_DELAY = timedelta(hours=1)

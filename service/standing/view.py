@@ -16,15 +16,13 @@ from service.clock import Moment
 from service.context import CommandContext
 from service.credit.engine import Assessment, assess
 from service.credit.facts import facts_of
-from service.credit.scoring import moment_now
-from service.credit.star_ratings import levels_in_force
-from service.credit.stars import Stars, effective_stars
-from service.listing.barred import barred_practitioners
-from service.listing.queries import Listed, lists_in_force
-from service.policy.model import Policy
+from service.facts.kinds import SubjectKind
+from service.policy.document import Policy
 from service.policy.store import policy_in_force
-from service.records.kinds import SubjectKind
 from service.registry.service import get_institution, get_practitioner
+from service.standing.barred import barred_practitioners
+from service.standing.lists import Listed, lists_in_force
+from service.standing.stars import Stars, effective_stars, levels_in_force
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ async def standing_of(
     else:
         person = await get_practitioner(session, ctx, subject_id)
         name, region = person.name, person.region_code
-    moment = moment_now(ctx, as_of)
+    moment = ctx.moment(as_of)
     policy = await policy_in_force(session, moment.as_of, moment.known_at)
     key = (subject.value, subject_id)
     facts = (await facts_of(session, [key]))[key]

@@ -5,15 +5,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.audit import chain as audit
-from service.context import system_context
-from service.listing.demo_lists import publish_demo_lists
+from service.demo.lists import publish_demo_lists
+from service.demo.province import generate_demo_province
+from service.demo.record_rows import insert_demo_records
+from service.demo.records import generate_demo_records
+from service.demo.registry import insert_demo_registry, registry_is_empty
+from service.identity.protection import IdNumberVault
 from service.public.readmodel import rebuild as rebuild_public_view
-from service.records.demo_records import generate_demo_records
-from service.records.seed import insert_demo_records
-from service.registry.demo_data import generate_demo_province
-from service.registry.protection import IdNumberVault
-from service.registry.seed import insert_demo_registry, registry_is_empty
 from service.secret import Secret
+from service.wiring import system_context
 
 
 async def seed_demo(

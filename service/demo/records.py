@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from service.records.kinds import (
+from service.demo.province import REFERENCE_DATE, DemoProvince, civil_affairs_bureau, county_name
+from service.facts.kinds import (
     AbuseCategory,
     CommendationLevel,
     ComplaintCategory,
@@ -22,12 +23,6 @@ from service.records.kinds import (
     DeficiencySeverity,
     InspectionType,
     RecordKind,
-)
-from service.registry.demo_data import (
-    REFERENCE_DATE,
-    DemoProvince,
-    civil_affairs_bureau,
-    county_name,
 )
 
 EARLIEST = date(2024, 1, 1)

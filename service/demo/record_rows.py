@@ -6,11 +6,11 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
-from service.records.demo_records import DemoRecord
+from service.demo.records import DemoRecord
+from service.demo.registry import SeededRegistry
 from service.records.rules import check_record
 from service.records.schemas import RecordIn
 from service.records.service import Subjects, store_batch
-from service.registry.seed import SeededRegistry
 
 
 class DemoRecordError(ValueError):

@@ -16,8 +16,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, Struct
 
-from service.records.kinds import PenaltyKind, RecordKind
-from service.records.schemas import BODY_OF_KIND
+from service.facts.details import DETAILS_OF_KIND
+from service.facts.kinds import PenaltyKind, RecordKind
 
 Months = Annotated[int, Meta(ge=1, le=600)]
 WorkingDays = Annotated[int, Meta(ge=1, le=60)]
@@ -376,9 +376,7 @@ class Policy(Struct, forbid_unknown_fields=True):
                 found.append(f"{key}.kind: inspections are scored by inspection.points")
             if rule.grade_cap is not None and rule.grade_cap not in names:
                 found.append(f"{key}.grade_cap: {rule.grade_cap} is not a grade")
-            details = msgspec.structs.fields(BODY_OF_KIND[rule.kind])
-            detail_type = next(f.type for f in details if f.name == "details")
-            fields = {f.name for f in msgspec.structs.fields(detail_type)}
+            fields = {f.name for f in msgspec.structs.fields(DETAILS_OF_KIND[rule.kind])}
             for field in rule.when:
                 if field not in fields:
                     found.append(
@@ -397,9 +395,7 @@ class Policy(Struct, forbid_unknown_fields=True):
         ]
         conditions.append(("lists.substantiated_complaint", self.lists.substantiated_complaint))
         for key, condition in conditions:
-            details = msgspec.structs.fields(BODY_OF_KIND[condition.kind])
-            detail_type = next(f.type for f in details if f.name == "details")
-            fields = {f.name for f in msgspec.structs.fields(detail_type)}
+            fields = {f.name for f in msgspec.structs.fields(DETAILS_OF_KIND[condition.kind])}
             for field in condition.when:
                 if field not in fields:
                     found.append(

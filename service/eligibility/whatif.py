@@ -14,16 +14,14 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.auth.models import Role
+from service.actor import Role
 from service.context import CommandContext
 from service.credit.bulk import Scored, score_subjects
-from service.credit.eligibility import decide
-from service.credit.scoring import moment_now
-from service.credit.star_ratings import levels_in_force
-from service.credit.stars import effective_stars
-from service.listing.queries import lists_in_force
-from service.policy.model import Policy
+from service.eligibility.decisions import decide
+from service.policy.document import Policy
 from service.policy.store import policy_in_force
+from service.standing.lists import lists_in_force
+from service.standing.stars import effective_stars, levels_in_force
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +78,7 @@ async def simulate(
     session: AsyncSession, ctx: CommandContext, draft: Policy, as_of: date | None = None
 ) -> Simulation:
     ctx.actor.require_role(Role.ADMIN)
-    moment = moment_now(ctx, as_of)
+    moment = ctx.moment(as_of)
     current = await policy_in_force(session, moment.as_of, moment.known_at)
     before = {
         (s.subject_kind, s.subject_id): s for s in await score_subjects(session, current, moment)

@@ -24,16 +24,15 @@ from sqlmodel import col
 from service.clock import Moment
 from service.context import CommandContext
 from service.credit.models import CreditScore
-from service.credit.star_ratings import levels_in_force
-from service.credit.stars import effective_stars
 from service.dates import add_months, months_before
-from service.listing.queries import lists_in_force
 from service.listing.schemas import ProposalIn
 from service.listing.service import propose_unless_open
-from service.policy.model import ListType, Policy, RecordCondition, SubjectType
+from service.policy.document import ListType, Policy, RecordCondition, SubjectType
 from service.policy.store import policy_now
 from service.records.events import RecordConfirmed, RecordCorrected, RecordEvent
 from service.records.models import Deficiency, Record
+from service.standing.lists import lists_in_force
+from service.standing.stars import effective_stars, levels_in_force
 
 SubjectKey = tuple[str, uuid.UUID]
 

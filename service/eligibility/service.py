@@ -20,26 +20,24 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from service.auth.models import Role
+from service.actor import Role
 from service.clock import Moment
 from service.context import CommandContext
 from service.credit.bulk import SubjectKey, score_subjects
-from service.credit.eligibility import Decision, decide
 from service.credit.models import CreditScore, StarRating
-from service.credit.scoring import moment_now
-from service.credit.star_ratings import LATEST_FIRST, rating_in_force
-from service.credit.stars import Stars, effective_stars
 from service.db.arrays import text_array
 from service.db.raw import fetch
+from service.eligibility.decisions import Decision, decide
 from service.errors import Invalid, NotFound
-from service.listing.barred import black_listed_practitioner
+from service.identity.codes import IdentifierError, normalize_id_number, normalize_uscc
+from service.identity.protection import IdNumberVault
 from service.listing.models import ListEntry
-from service.listing.queries import in_force
-from service.policy.model import Policy, Program
+from service.policy.document import Policy, Program
 from service.policy.store import policy_in_force
-from service.registry.identifiers import IdentifierError, normalize_id_number, normalize_uscc
 from service.registry.models import Employment, Institution, Practitioner
-from service.registry.protection import IdNumberVault
+from service.standing.barred import black_listed_practitioner
+from service.standing.lists import in_force
+from service.standing.stars import LATEST_FIRST, Stars, effective_stars, rating_in_force
 
 CALLERS = (Role.ADMIN, Role.SUBSIDY_CLIENT)
 ID_NUMBER_SHAPE = re.compile(r"[0-9]{17}[0-9Xx]")
@@ -303,7 +301,7 @@ async def eligibility(
     ctx.actor.require_role(*CALLERS)
     if as_of is not None and as_of > ctx.today():
         raise Invalid.field("as_of", f"must not be after today ({ctx.today()})")
-    moment = moment_now(ctx, as_of)
+    moment = ctx.moment(as_of)
     policy = await policy_in_force(session, moment.as_of, moment.known_at)
     program = policy.program(program_code)
     if program is None:

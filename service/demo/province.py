@@ -17,7 +17,7 @@ from functools import cache
 
 from stdnum import numdb
 
-from service.registry.identifiers import (
+from service.identity.codes import (
     USCC_ALPHABET,
     id_number_with_check_digit,
     uscc_with_check_character,

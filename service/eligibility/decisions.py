@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from service.credit.stars import Stars
-from service.policy.model import Policy, Program, ReasonEffect, SubjectType
+from service.policy.document import Policy, Program, ReasonEffect, SubjectType
+from service.standing.stars import Stars
 
 
 @dataclass(frozen=True, slots=True)

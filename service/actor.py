@@ -1,12 +1,27 @@
-"""Who is acting: a user with a role and, for regional roles, a jurisdiction."""
+"""Who is acting: a role and, for regional roles, a jurisdiction (a region-code prefix)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 
-from service.auth.models import REGIONAL_ROLES, Role
 from service.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INSPECTOR = "inspector"
+    REVIEWER = "reviewer"
+    SUBSIDY_CLIENT = "subsidy_client"
+
+
+# Roles whose every action is confined to a region-code prefix.
+REGIONAL_ROLES = frozenset({Role.INSPECTOR, Role.REVIEWER})
+# Who may read regulatory data (the registry, records), and who may write it.
+STAFF_ROLES = (Role.ADMIN, Role.INSPECTOR, Role.REVIEWER)
+RECORDING_ROLES = (Role.ADMIN, Role.INSPECTOR)
+
 
 PUBLIC_ROLE = "public"
 SYSTEM_ROLE = "system"

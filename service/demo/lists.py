@@ -14,8 +14,8 @@ from service.dates import add_months
 from service.listing.events import ListEntryChanged
 from service.listing.machine import Action, EntryStatus
 from service.listing.models import ListEntry, ListTransition
-from service.listing.triggers import red_list_candidates
 from service.policy.store import policy_now
+from service.triggers.proposals import red_list_candidates
 
 CARRIED_OVER = "demo: carried over from the 2025 spreadsheets, due process done there"
 
@@ -56,5 +56,5 @@ async def publish_demo_lists(session: AsyncSession, ctx: CommandContext) -> int:
         changes.append(ListEntryChanged.of(entry, Action.PUBLISH, now))
     await session.flush()
     if changes:
-        await ctx.events.publish(session, ctx, changes)
+        await ctx.publish(session, changes)
     return len(changes)

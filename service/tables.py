@@ -1,4 +1,7 @@
-"""Every table module, imported once so SQLModel.metadata knows the whole schema."""
+"""Every table module, imported once so SQLModel.metadata knows the whole schema.
+
+At the top of the package, like the app: it names every domain, and only migrations
+and tests need it."""
 
 from sqlmodel import SQLModel
 
@@ -8,6 +11,7 @@ from service.credit import models as credit_models
 from service.idempotency import models as idempotency_models
 from service.integrations import models as integrations_models
 from service.listing import models as listing_models
+from service.outbox import models as outbox_models
 from service.policy import models as policy_models
 from service.public import models as public_models
 from service.public import rate_limit as public_rate_models
@@ -24,6 +28,7 @@ __all__ = [
     "integrations_models",
     "listing_models",
     "metadata",
+    "outbox_models",
     "policy_models",
     "public_models",
     "public_rate_models",

@@ -1,0 +1,1 @@
+"""Employment links: who works where, and the bar on hiring black-listed practitioners."""
