@@ -10,7 +10,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
 from service.actor import RECORDING_ROLES, STAFF_ROLES, Actor
 from service.audit import chain as audit
@@ -50,15 +50,63 @@ def _unique_violation(error: IntegrityError) -> str | None:
     return None
 
 
-async def _insert(session: AsyncSession, row: SQLModel, conflict: Conflict) -> None:
-    session.add(row)
+async def _register(
+    session: AsyncSession, ctx: CommandContext, subject: Subject, duplicate: Conflict
+) -> Subject:
+    """Store a new institution or practitioner, audited, and tell what derives from it."""
+    label = _label(type(subject))
+    session.add(subject)
     try:
         await session.flush()
     except IntegrityError as error:
         # Two clients registering the same code at once: the database decides, once.
         if _unique_violation(error) is not None:
-            raise conflict from error
+            raise duplicate from error
         raise
+    await audit.record(
+        session,
+        ctx,
+        action=f"{label}.create",
+        target_type=label,
+        target_id=subject.id,
+        after=subject,
+    )
+    await ctx.publish(session, [SubjectChanged(label, subject.id)])
+    return subject
+
+
+def _label(model: type[Subject]) -> str:
+    """``institution`` or ``practitioner``: the audit's target type and the events' kind."""
+    return model.__tablename__.removesuffix("s")
+
+
+async def _get_subject(
+    session: AsyncSession, ctx: CommandContext, model: type[Subject], subject_id: uuid.UUID
+) -> Subject:
+    ctx.actor.require_role(*STAFF_ROLES)
+    subject = await get_or_404(session, model, subject_id, _label(model))
+    ctx.actor.require_region(subject.region_code)
+    return subject
+
+
+async def _list_subjects(
+    session: AsyncSession,
+    ctx: CommandContext,
+    model: type[Subject],
+    matching: sa.ColumnElement[bool] | None,
+    *,
+    region: str | None,
+    page: int,
+    page_size: int,
+) -> Listing:
+    """A page of subjects in the caller's jurisdiction (and region filter), by name."""
+    ctx.actor.require_role(*STAFF_ROLES)
+    query = sa.select(model)
+    if scope := region_scope(ctx.actor, region):
+        query = query.where(col(model.region_code).startswith(scope, autoescape=True))
+    if matching is not None:
+        query = query.where(matching)
+    return await fetch_page(session, query, [col(model.name), col(model.id)], page, page_size)
 
 
 async def save_update(
@@ -119,30 +167,15 @@ async def create_institution(
         created_at=ctx.now(),
         updated_at=ctx.now(),
     )
-    conflict = Conflict(
-        f"an institution with USCC {uscc} is already registered",
-        errors=[FieldError("uscc", f"{uscc} is already registered")],
-    )
-    await _insert(session, institution, conflict)
-    await audit.record(
-        session,
-        ctx,
-        action="institution.create",
-        target_type="institution",
-        target_id=institution.id,
-        after=institution,
-    )
-    await ctx.publish(session, [SubjectChanged("institution", institution.id)])
-    return institution
+    already = f"{uscc} is already registered"
+    conflict = Conflict(f"an institution with USCC {already}", errors=[FieldError("uscc", already)])
+    return await _register(session, ctx, institution, conflict)
 
 
 async def get_institution(
     session: AsyncSession, ctx: CommandContext, institution_id: uuid.UUID
 ) -> Institution:
-    ctx.actor.require_role(*STAFF_ROLES)
-    institution = await get_or_404(session, Institution, institution_id, "institution")
-    ctx.actor.require_region(institution.region_code)
-    return institution
+    return await _get_subject(session, ctx, Institution, institution_id)
 
 
 async def list_institutions(
@@ -154,19 +187,15 @@ async def list_institutions(
     page: int,
     page_size: int,
 ) -> Listing:
-    ctx.actor.require_role(*STAFF_ROLES)
-    query = sa.select(Institution)
-    scope = region_scope(ctx.actor, region)
-    if scope:
-        query = query.where(col(Institution.region_code).startswith(scope, autoescape=True))
+    matching = None
     if q and q.strip():
         term = q.strip()
         try:
-            query = query.where(col(Institution.uscc) == normalize_uscc(term))
+            matching = col(Institution.uscc) == normalize_uscc(term)
         except IdentifierError:
-            query = query.where(col(Institution.name).ilike(contains(term)))
-    return await fetch_page(
-        session, query, [col(Institution.name), col(Institution.id)], page, page_size
+            matching = col(Institution.name).ilike(contains(term))
+    return await _list_subjects(
+        session, ctx, Institution, matching, region=region, page=page, page_size=page_size
     )
 
 
@@ -192,7 +221,7 @@ async def _update_subject(
 ) -> Subject:
     """Change an institution or practitioner: locked, in jurisdiction before and after."""
     ctx.actor.require_role(*RECORDING_ROLES)
-    label = model.__tablename__.removesuffix("s")
+    label = _label(model)
     subject = await lock_or_404(session, model, subject_id, label)
     ctx.actor.require_region(subject.region_code)
     check_version(subject, expected_version)
@@ -234,30 +263,17 @@ async def create_practitioner(
         created_at=ctx.now(),
         updated_at=ctx.now(),
     )
+    already = f"{protected.masked} is already registered"
     conflict = Conflict(
-        f"a practitioner with ID number {protected.masked} is already registered",
-        errors=[FieldError("id_number", f"{protected.masked} is already registered")],
+        f"a practitioner with ID number {already}", errors=[FieldError("id_number", already)]
     )
-    await _insert(session, practitioner, conflict)
-    await audit.record(
-        session,
-        ctx,
-        action="practitioner.create",
-        target_type="practitioner",
-        target_id=practitioner.id,
-        after=practitioner,
-    )
-    await ctx.publish(session, [SubjectChanged("practitioner", practitioner.id)])
-    return practitioner
+    return await _register(session, ctx, practitioner, conflict)
 
 
 async def get_practitioner(
     session: AsyncSession, ctx: CommandContext, practitioner_id: uuid.UUID
 ) -> Practitioner:
-    ctx.actor.require_role(*STAFF_ROLES)
-    practitioner = await get_or_404(session, Practitioner, practitioner_id, "practitioner")
-    ctx.actor.require_region(practitioner.region_code)
-    return practitioner
+    return await _get_subject(session, ctx, Practitioner, practitioner_id)
 
 
 async def list_practitioners(
@@ -271,21 +287,16 @@ async def list_practitioners(
     page_size: int,
 ) -> Listing:
     """Search by name, or by a full ID number through its keyed hash."""
-    ctx.actor.require_role(*STAFF_ROLES)
-    query = sa.select(Practitioner)
-    scope = region_scope(ctx.actor, region)
-    if scope:
-        query = query.where(col(Practitioner.region_code).startswith(scope, autoescape=True))
+    matching = None
     if q and q.strip():
         term = q.strip()
         try:
-            query = query.where(
-                col(Practitioner.id_number_hash) == vault.lookup_hash(normalize_id_number(term))
-            )
+            number_hash = vault.lookup_hash(normalize_id_number(term))
+            matching = col(Practitioner.id_number_hash) == number_hash
         except IdentifierError:
-            query = query.where(col(Practitioner.name).ilike(contains(term)))
-    return await fetch_page(
-        session, query, [col(Practitioner.name), col(Practitioner.id)], page, page_size
+            matching = col(Practitioner.name).ilike(contains(term))
+    return await _list_subjects(
+        session, ctx, Practitioner, matching, region=region, page=page, page_size=page_size
     )
 
 
