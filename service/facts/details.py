@@ -8,6 +8,7 @@ through them (``read_details``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -91,6 +92,14 @@ class PenaltyDetails(DatedBody, forbid_unknown_fields=True, kw_only=True):
     data_source_uscc: Code | None = None
     violation_category: ViolationCategory | None = None
 
+    @property
+    def publication_ends_on(self) -> date:
+        """The last day it is published: records.rules.stored_details sets it on every
+        stored penalty (from the severity when the body left it out)."""
+        if self.publication_end_date is None:
+            raise ValueError("a stored penalty always has its publication end date")
+        return self.publication_end_date
+
 
 class CommendationDetails(Struct, forbid_unknown_fields=True, kw_only=True):
     title: Text
@@ -107,7 +116,7 @@ Details = (
     | CommendationDetails
 )
 
-DETAILS_OF_KIND: dict[RecordKind, type[Struct]] = {
+DETAILS_OF_KIND: dict[RecordKind, type[Details]] = {
     RecordKind.INSPECTION: InspectionDetails,
     RecordKind.COMPLAINT: ComplaintDetails,
     RecordKind.ABUSE_FINDING: AbuseFindingDetails,
@@ -116,6 +125,18 @@ DETAILS_OF_KIND: dict[RecordKind, type[Struct]] = {
 }
 
 
-def read_details(kind: RecordKind | str, stored: dict[str, Any]) -> Any:
-    """A record's stored details (JSONB: dates and amounts as text) as its kind's struct."""
+def read_details(kind: RecordKind | str, stored: Mapping[str, Any]) -> Details:
+    """A record's stored details (JSONB: dates and amounts as text) as its kind's struct.
+
+    Code reads a record's details only through this (or the per-kind helpers below), so a
+    field's name and type are checked where it is read, not found missing at run time.
+    """
     return msgspec.convert(stored, DETAILS_OF_KIND[RecordKind(kind)], strict=False)
+
+
+def penalty_details(stored: Mapping[str, Any]) -> PenaltyDetails:
+    return msgspec.convert(stored, PenaltyDetails, strict=False)
+
+
+def commendation_details(stored: Mapping[str, Any]) -> CommendationDetails:
+    return msgspec.convert(stored, CommendationDetails, strict=False)

@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from service.clock import local_date
 from service.context import CommandContext
+from service.facts.details import penalty_details
 from service.facts.kinds import RecordKind
 from service.integrations.models import SyncAction, SyncRecord
 from service.listing.events import ListEntryChanged
@@ -34,7 +35,7 @@ from service.listing.machine import DISCLOSING, Action
 from service.listing.models import ListEntry, ListTransition
 from service.logs import get_logger
 from service.policy.store import policy_now
-from service.records.disclosure import Party, PartyKind, disclosure_row, publication_window
+from service.records.disclosure import penalty_fields, publication_window
 from service.records.events import RecordEvent
 from service.records.models import Record
 from service.registry.events import SubjectChanged
@@ -45,11 +46,6 @@ log = get_logger(__name__)
 LIST_RECORD_TYPES = {"black": "blacklist", "watch": "watchlist", "red": "redlist"}
 LIST_PREFIXES = {"black": "BL", "watch": "WL", "red": "RL"}
 PENALTY_PREFIX = "PN"
-# Disclosure columns that are the subject or the feed's own bookkeeping, not the penalty.
-_NOT_PENALTY_FIELDS = frozenset(
-    {"record_id", "disclosure_status", "changed_at", "withdrawal_reason", "subject_name",
-     "subject_kind", "uscc", "id_number_masked"}
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +247,9 @@ async def on_list_entries(
 
 
 def _penalty_record(
-    record: Record,
-    institution: Institution | None,
-    practitioner: Practitioner | None,
-    row: dict[str, Any],
+    record: Record, institution: Institution | None, practitioner: Practitioner | None
 ) -> Staged:
-    details = record.details
+    penalty = penalty_details(record.details)
     if institution is not None:
         subject, person_id = _org(institution), None
     else:
@@ -265,12 +258,12 @@ def _penalty_record(
     body = {
         "subject": subject,
         "effective_from": record.occurred_on.isoformat(),
-        "effective_to": details["publication_end_date"],
-        "reason_code": str(details.get("violation_type") or "")[:64],
-        "summary": str(details.get("violation_facts") or "")[:2000],
+        "effective_to": penalty.publication_ends_on.isoformat(),
+        "reason_code": penalty.violation_type[:64],
+        "summary": penalty.violation_facts[:2000],
         "decision_no": record.document_no,
-        "authority": {"name": details["authority_name"], "uscc": details["authority_uscc"]},
-        "penalty": {key: value for key, value in row.items() if key not in _NOT_PENALTY_FIELDS},
+        "authority": {"name": penalty.authority_name, "uscc": penalty.authority_uscc},
+        "penalty": penalty_fields(record),
     }
     return Staged(penalty_record_id(record.chain_id), "penalty", record.chain_id, body, person_id)
 
@@ -353,10 +346,7 @@ async def _penalty_records(
         if window is None or now < window.published_at:
             built.withdrawn.append(penalty_record_id(record.chain_id))
             continue
-        party = Party(PartyKind.LEGAL_PERSON, "")  # the row's party fields are dropped
-        row = disclosure_row(record, party, window, now)
-        assert row is not None  # published_at <= now
-        staged = _penalty_record(record, institution, practitioner, row)
+        staged = _penalty_record(record, institution, practitioner)
         if now >= window.withdrawn_at:  # revoked, corrected or its period over
             staged = replace(staged, action=SyncAction.WITHDRAW)
         built.staged.append(staged)

@@ -22,6 +22,7 @@ from sqlmodel import col
 from service.context import CommandContext
 from service.credit.events import StarRatingRecorded
 from service.credit.models import CreditScore
+from service.facts.details import commendation_details, penalty_details
 from service.facts.kinds import RecordKind, RecordStatus
 from service.identity.protection import mask_name
 from service.listing.events import ListEntryChanged
@@ -56,26 +57,26 @@ def _measures(policy: Policy, list_type: str) -> list[dict[str, str]]:
 
 
 def _penalty(record: Record) -> dict[str, Any]:
-    details = record.details
+    penalty = penalty_details(record.details)
     return {
         "decision_no": record.document_no,
         "decision_date": record.occurred_on.isoformat(),
-        "violation_type": details.get("violation_type"),
-        "penalty_kinds": list(details.get("penalty_kinds") or []),
-        "content": details.get("content"),
-        "fine_amount": details.get("fine_amount"),
+        "violation_type": penalty.violation_type,
+        "penalty_kinds": [kind.value for kind in penalty.penalty_kinds],
+        "content": penalty.content,
+        "fine_amount": None if penalty.fine_amount is None else str(penalty.fine_amount),
         "legal_basis": record.legal_basis,
-        "authority_name": details.get("authority_name"),
-        "publication_end_date": details.get("publication_end_date"),
+        "authority_name": penalty.authority_name,
+        "publication_end_date": penalty.publication_ends_on.isoformat(),
     }
 
 
 def _commendation(record: Record) -> dict[str, Any]:
-    details = record.details
+    commendation = commendation_details(record.details)
     return {
-        "title": details.get("title"),
-        "awarding_body": details.get("awarding_body"),
-        "level": details.get("level"),
+        "title": commendation.title,
+        "awarding_body": commendation.awarding_body,
+        "level": commendation.level.value,
         "date": record.occurred_on.isoformat(),
     }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +25,8 @@ from sqlmodel import col
 from service.actor import STAFF_ROLES
 from service.clock import local_date, start_of_local_day
 from service.context import CommandContext
-from service.facts.kinds import PenaltyKind, RecordKind, RecordStatus
+from service.facts.details import penalty_details
+from service.facts.kinds import RecordKind, RecordStatus
 from service.identity.protection import mask_name
 from service.policy.document import Policy
 from service.records.models import Record
@@ -106,10 +108,10 @@ def publication_window(record: Record, policy: Policy) -> Window | None:
     """When a penalty is published and withdrawn; None if it is never published."""
     if record.kind != RecordKind.PENALTY or record.confirmed_at is None:
         return None
-    kinds = frozenset(PenaltyKind(kind) for kind in record.details["penalty_kinds"])
-    if not policy.disclosure.is_published(kinds):
+    penalty = penalty_details(record.details)
+    if not policy.disclosure.is_published(frozenset(penalty.penalty_kinds)):
         return None
-    end = date.fromisoformat(record.details["publication_end_date"])
+    end = penalty.publication_ends_on
     endings = [(start_of_local_day(end + timedelta(days=1)), WithdrawalReason.PUBLICATION_ENDED)]
     if record.superseded_at is not None:
         endings.append((record.superseded_at, WithdrawalReason.CORRECTED))
@@ -129,6 +131,39 @@ def disclosed_now(record: Record, policy: Policy, now: datetime) -> Window | Non
     return window
 
 
+def penalty_fields(record: Record) -> dict[str, Any]:
+    """What a penalty discloses of itself, in export order: the standard field set without
+    the party and the feed's bookkeeping. The export row and the platforms' penalty record
+    both carry exactly these."""
+    penalty = penalty_details(record.details)
+    return {
+        "decision_no": record.document_no,
+        "violation_type": penalty.violation_type,
+        "violation_facts": penalty.violation_facts,
+        "legal_basis": record.legal_basis,
+        "penalty_kinds": ";".join(penalty.penalty_kinds),
+        "content": penalty.content,
+        "fine_amount": _text(penalty.fine_amount),
+        "confiscated_amount": _text(penalty.confiscated_amount),
+        "licence_affected": penalty.licence_affected,
+        "decision_date": record.occurred_on.isoformat(),
+        "valid_until": _text(penalty.valid_until),
+        "publication_end_date": penalty.publication_ends_on.isoformat(),
+        "authority_name": penalty.authority_name,
+        "authority_uscc": penalty.authority_uscc,
+        "data_source": penalty.data_source or penalty.authority_name,
+        "data_source_uscc": penalty.data_source_uscc or penalty.authority_uscc,
+        "region_code": record.region_code,
+    }
+
+
+def _text(value: Decimal | date | None) -> str | None:
+    """An amount or a date as the details store it (JSONB text), or None."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 def disclosure_row(
     record: Record, party: Party, window: Window, now: datetime
 ) -> dict[str, Any] | None:
@@ -136,7 +171,6 @@ def disclosure_row(
     if now < window.published_at:
         return None
     withdrawn = window.withdrawn_at <= now
-    details = record.details
     return {
         "record_id": str(record.id),
         "disclosure_status": (
@@ -148,23 +182,7 @@ def disclosure_row(
         "subject_kind": party.kind.value,
         "uscc": party.uscc,
         "id_number_masked": party.id_number_masked,
-        "decision_no": record.document_no,
-        "violation_type": details["violation_type"],
-        "violation_facts": details["violation_facts"],
-        "legal_basis": record.legal_basis,
-        "penalty_kinds": ";".join(details["penalty_kinds"]),
-        "content": details["content"],
-        "fine_amount": details.get("fine_amount"),
-        "confiscated_amount": details.get("confiscated_amount"),
-        "licence_affected": details.get("licence_affected"),
-        "decision_date": record.occurred_on.isoformat(),
-        "valid_until": details.get("valid_until"),
-        "publication_end_date": details["publication_end_date"],
-        "authority_name": details["authority_name"],
-        "authority_uscc": details["authority_uscc"],
-        "data_source": details.get("data_source") or details["authority_name"],
-        "data_source_uscc": details.get("data_source_uscc") or details["authority_uscc"],
-        "region_code": record.region_code,
+        **penalty_fields(record),
     }
 
 

@@ -138,7 +138,7 @@ def penalty_record(**overrides: Any) -> Record:
         "chain_id": uuid.uuid4(),
         "region_code": "330522",
         "occurred_on": date(2026, 6, 1),
-        "details": {"penalty_kinds": ["fine"], "publication_end_date": "2026-09-01"},
+        "details": penalty_details(publication_end_date="2026-09-01"),
         "confirmed_at": datetime(2026, 6, 2, tzinfo=UTC),
     }
     values.update(overrides)
@@ -168,7 +168,7 @@ def test_a_penalty_recorded_after_its_period_or_only_a_warning_is_never_publishe
     late = penalty_record(confirmed_at=datetime(2026, 10, 1, tzinfo=UTC))
     assert publication_window(late, policy) is None
     warning = penalty_record(
-        details={"penalty_kinds": ["warning"], "publication_end_date": "2029-01-01"}
+        details=penalty_details(penalty_kinds=["warning"], publication_end_date="2029-01-01")
     )
     assert publication_window(warning, policy) is None
     assert publication_window(penalty_record(status="draft", confirmed_at=None), policy) is None
