@@ -1,15 +1,25 @@
-"""HTTP routes of the lists: proposals and every step of their due process."""
+"""HTTP routes of the lists: proposals and every step of their due process.
+
+The writes are one table, ``COMMANDS``: each names its path, body, service function and
+answer, and ``_route`` makes the route (idempotent, in the request's transaction).
+A handler's name is its service function's, so the OpenAPI summary and operation id
+follow from the table too.
+"""
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.enums import RequestEncodingType
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import BodyKwarg, FromPath, FromQuery
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +51,10 @@ from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.pagination import Page, PageNumber, PageSize
 from service.web.params import SECURITY, RegionFilter
 
+ENTRIES = "/api/v1/list-entries"
+ENTRY = ENTRIES + "/{entry_id:uuid}"
+TAGS = ["lists"]
+
 
 def entry_out(entry: ListEntry, policy: Policy) -> EntryOut:
     data = entry.model_dump()
@@ -55,60 +69,120 @@ def _many(shape: type[Any], rows: list[Any]) -> list[Any]:
     return [msgspec.convert(row.model_dump(), shape) for row in rows]
 
 
-async def _answer(
-    session: AsyncSession, ctx: CommandContext, entry: ListEntry, status_code: int = 200
+async def _entry_answer(
+    session: AsyncSession, ctx: CommandContext, entry: ListEntry, status_code: int
 ) -> Response[EntryOut]:
     policy = await policy_now(session, ctx)
     headers = {"ETag": etag(entry.version)}
     if status_code == 201:
-        headers["Location"] = f"/api/v1/list-entries/{entry.id}"
+        headers["Location"] = f"{ENTRIES}/{entry.id}"
     return Response(entry_out(entry, policy), status_code=status_code, headers=headers)
+
+
+async def _repair_answer(
+    _session: AsyncSession, _ctx: CommandContext, application: RepairApplication, status_code: int
+) -> Response[RepairOut]:
+    return Response(_repair_out(application), status_code=status_code)
 
 
 def _repair_out(application: RepairApplication) -> RepairOut:
     return msgspec.convert(application.model_dump(), RepairOut)
 
 
-Step = Callable[[AsyncSession, CommandContext, uuid.UUID, Any], Awaitable[ListEntry]]
+Answer = Callable[[AsyncSession, CommandContext, Any, int], Awaitable[Response[Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One write of the due process as a POST route."""
+
+    path: str
+    run: Callable[..., Awaitable[Any]]  # (session, ctx, [the path's id,] body)
+    body: type[Any]
+    answer: Answer = _entry_answer
+    shape: type[Any] = EntryOut  # what the answer holds
+    status_code: int = 200
+    target: str | None = "entry_id"  # the path's id, passed to ``run`` before the body
+
+
+COMMANDS = (
+    # Propose a subject for a list by hand, with the basis (any staff role).
+    Command(ENTRIES, service.propose, ProposalIn, status_code=201, target=None),
+    # Serve the written notice; the objection deadline runs in Chinese working days.
+    Command(f"{ENTRY}/notify", service.notify, StepIn),
+    # Record the subject's objection (refused after the deadline, which it names).
+    Command(f"{ENTRY}/objections", service.object_to, ObjectionIn),
+    # Uphold the objection (the proposal falls) or reject it: a reviewer, not the proposer.
+    Command(f"{ENTRY}/objection-decision", service.decide_objection, ObjectionDecisionIn),
+    # List or dismiss after the objection period: a reviewer, not the proposer.
+    Command(f"{ENTRY}/decision", service.decide, DecisionIn),
+    Command(f"{ENTRY}/publish", service.publish, StepIn),
+    Command(f"{ENTRY}/withdraw", service.withdraw, StepIn),
+    # End a listing whose basis has fallen (a reviewer).
+    Command(f"{ENTRY}/revoke", service.revoke, EntryRevocationIn),
+    # Record a credit-repair application with its evidence and public commitment.
+    Command(
+        f"{ENTRY}/repair-applications",
+        service.apply_for_repair,
+        RepairIn,
+        answer=_repair_answer,
+        shape=RepairOut,
+        status_code=201,
+    ),
+    # Approve (ending the entry early) or refuse a repair: a second reviewer, per the policy.
+    Command(
+        "/api/v1/repair-applications/{application_id:uuid}/decision",
+        service.decide_repair,
+        RepairDecisionIn,
+        answer=_repair_answer,
+        shape=RepairOut,
+        target="application_id",
+    ),
+)
+
+
+def _keyword(name: str, annotation: Any, **default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, **default)
+
+
+def _route(command: Command) -> HTTPRouteHandler:
+    """The route of a command: its parameters declared from the table, its work idempotent.
+
+    Litestar reads a handler's parameters from its signature and annotations, so the
+    one handler below gets those of its row (the path's id, the body's type)."""
+    target = [_keyword(command.target, FromPath[uuid.UUID])] if command.target else []
+    parameters = [
+        _keyword("request", Request[Any, Any, Any]),
+        *target,
+        _keyword("data", Annotated[command.body, BodyKwarg(media_type=RequestEncodingType.JSON)]),
+        _keyword("db_session", NamedDependency[AsyncSession]),
+        _keyword("ctx", NamedDependency[CommandContext]),
+        _keyword("idempotency_key", IdempotencyKeyHeader, default=None),
+    ]
+    returns = Response[command.shape]  # type: ignore[name-defined]
+
+    async def handler(**given: Any) -> Response[Any]:
+        session: AsyncSession = given["db_session"]
+        ctx: CommandContext = given["ctx"]
+        ids = [given[command.target]] if command.target else []
+
+        async def work() -> Response[Any]:
+            done = await command.run(session, ctx, *ids, given["data"])
+            return await command.answer(session, ctx, done, command.status_code)
+
+        return await idempotent(given["request"], session, ctx, given["idempotency_key"], work)
+
+    handler.__name__ = handler.__qualname__ = command.run.__name__
+    handler.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    handler.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
+    route = post(command.path, status_code=command.status_code, tags=TAGS, security=SECURITY)
+    return route(handler)
 
 
 class ListEntryController(Controller):
-    path = "/api/v1/list-entries"
-    tags = ["lists"]
+    path = ENTRIES
+    tags = TAGS
     security = SECURITY
-
-    async def _step(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        ctx: CommandContext,
-        key: str | None,
-        step: Step,
-        entry_id: uuid.UUID,
-        data: Any,
-    ) -> Response[EntryOut]:
-        async def work() -> Response[EntryOut]:
-            entry = await step(db_session, ctx, entry_id, data)
-            return await _answer(db_session, ctx, entry)
-
-        return await idempotent(request, db_session, ctx, key, work)
-
-    @post("/", status_code=201)
-    async def propose(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[ProposalIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        """Propose a subject for a list by hand, with the basis (inspector or admin)."""
-
-        async def work() -> Response[EntryOut]:
-            entry = await service.propose(db_session, ctx, data)
-            return await _answer(db_session, ctx, entry, 201)
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
 
     @get("/")
     async def search(
@@ -154,149 +228,8 @@ class ListEntryController(Controller):
             repair_applications=[_repair_out(r) for r in view.repairs],
         )
 
-    @post("/{entry_id:uuid}/notify", status_code=200)
-    async def notify(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[StepIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        """Serve the written notice; the objection deadline runs in Chinese working days."""
-        return await self._step(
-            request, db_session, ctx, idempotency_key, service.notify, entry_id, data
-        )
 
-    @post("/{entry_id:uuid}/objections", status_code=200)
-    async def object_to(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[ObjectionIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        """Record the subject's objection (refused after the deadline, which it names)."""
-        return await self._step(
-            request, db_session, ctx, idempotency_key, service.object_to, entry_id, data
-        )
-
-    @post("/{entry_id:uuid}/objection-decision", status_code=200)
-    async def decide_objection(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[ObjectionDecisionIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        """Uphold the objection (the proposal falls) or reject it: a reviewer, not the proposer."""
-        return await self._step(
-            request, db_session, ctx, idempotency_key, service.decide_objection, entry_id, data
-        )
-
-    @post("/{entry_id:uuid}/decision", status_code=200)
-    async def decide(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[DecisionIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        """List or dismiss after the objection period: a reviewer, not the proposer."""
-        return await self._step(
-            request, db_session, ctx, idempotency_key, service.decide, entry_id, data
-        )
-
-    @post("/{entry_id:uuid}/publish", status_code=200)
-    async def publish(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[StepIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        return await self._step(
-            request, db_session, ctx, idempotency_key, service.publish, entry_id, data
-        )
-
-    @post("/{entry_id:uuid}/withdraw", status_code=200)
-    async def withdraw(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[StepIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        return await self._step(
-            request, db_session, ctx, idempotency_key, service.withdraw, entry_id, data
-        )
-
-    @post("/{entry_id:uuid}/revoke", status_code=200)
-    async def revoke(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[EntryRevocationIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[EntryOut]:
-        """End a listing whose basis has fallen (a reviewer)."""
-        return await self._step(
-            request, db_session, ctx, idempotency_key, service.revoke, entry_id, data
-        )
-
-    @post("/{entry_id:uuid}/repair-applications", status_code=201)
-    async def apply_for_repair(
-        self,
-        request: Request[Any, Any, Any],
-        entry_id: FromPath[uuid.UUID],
-        data: JSONBody[RepairIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[RepairOut]:
-        """Record a credit-repair application with its evidence and public commitment."""
-
-        async def work() -> Response[RepairOut]:
-            application = await service.apply_for_repair(db_session, ctx, entry_id, data)
-            return Response(_repair_out(application), status_code=201)
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-
-@post(
-    "/api/v1/repair-applications/{application_id:uuid}/decision",
-    status_code=200,
-    tags=["lists"],
-    security=SECURITY,
-)
-async def decide_repair(
-    request: Request[Any, Any, Any],
-    application_id: FromPath[uuid.UUID],
-    data: JSONBody[RepairDecisionIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response[RepairOut]:
-    """Approve (ending the entry early) or refuse a repair: a second reviewer, per the policy."""
-
-    async def work() -> Response[RepairOut]:
-        application = await service.decide_repair(db_session, ctx, application_id, data)
-        return Response(_repair_out(application))
-
-    return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-
-ROUTES: list[ControllerRouterHandler] = [ListEntryController, decide_repair]
+ROUTES: list[ControllerRouterHandler] = [
+    ListEntryController,
+    *(_route(command) for command in COMMANDS),
+]
