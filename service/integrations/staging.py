@@ -27,7 +27,7 @@ from sqlmodel import col
 
 from service.clock import local_date
 from service.context import CommandContext
-from service.facts.details import penalty_details
+from service.facts.details import PenaltyDetails, penalty_details
 from service.facts.kinds import RecordKind
 from service.integrations.models import SyncAction, SyncRecord
 from service.listing.events import ListEntryChanged
@@ -247,9 +247,11 @@ async def on_list_entries(
 
 
 def _penalty_record(
-    record: Record, institution: Institution | None, practitioner: Practitioner | None
+    record: Record,
+    penalty: PenaltyDetails,
+    institution: Institution | None,
+    practitioner: Practitioner | None,
 ) -> Staged:
-    penalty = penalty_details(record.details)
     if institution is not None:
         subject, person_id = _org(institution), None
     else:
@@ -263,7 +265,7 @@ def _penalty_record(
         "summary": penalty.violation_facts[:2000],
         "decision_no": record.document_no,
         "authority": {"name": penalty.authority_name, "uscc": penalty.authority_uscc},
-        "penalty": penalty_fields(record),
+        "penalty": penalty_fields(record, penalty),
     }
     return Staged(penalty_record_id(record.chain_id), "penalty", record.chain_id, body, person_id)
 
@@ -342,11 +344,12 @@ async def _penalty_records(
     policy = await policy_now(session, ctx)
     built = Rebuilt()
     for record, institution, practitioner in rows:
-        window = publication_window(record, policy)
+        penalty = penalty_details(record.details)
+        window = publication_window(record, penalty, policy)
         if window is None or now < window.published_at:
             built.withdrawn.append(penalty_record_id(record.chain_id))
             continue
-        staged = _penalty_record(record, institution, practitioner)
+        staged = _penalty_record(record, penalty, institution, practitioner)
         if now >= window.withdrawn_at:  # revoked, corrected or its period over
             staged = replace(staged, action=SyncAction.WITHDRAW)
         built.staged.append(staged)

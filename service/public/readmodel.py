@@ -22,7 +22,7 @@ from sqlmodel import col
 from service.context import CommandContext
 from service.credit.events import StarRatingRecorded
 from service.credit.models import CreditScore
-from service.facts.details import commendation_details, penalty_details
+from service.facts.details import PenaltyDetails, commendation_details, penalty_details
 from service.facts.kinds import RecordKind, RecordStatus
 from service.identity.protection import mask_name
 from service.listing.events import ListEntryChanged
@@ -56,8 +56,7 @@ def _measures(policy: Policy, list_type: str) -> list[dict[str, str]]:
     ]
 
 
-def _penalty(record: Record) -> dict[str, Any]:
-    penalty = penalty_details(record.details)
+def _penalty(record: Record, penalty: PenaltyDetails) -> dict[str, Any]:
     return {
         "decision_no": record.document_no,
         "decision_date": record.occurred_on.isoformat(),
@@ -164,9 +163,10 @@ def _institution_row(
         if record.kind == RecordKind.COMMENDATION:
             commendations.append(_commendation(record))
         else:
-            if disclosed_now(record, policy, now) is None:
+            penalty = penalty_details(record.details)
+            if disclosed_now(record, penalty, policy, now) is None:
                 continue
-            penalties.append(_penalty(record))
+            penalties.append(_penalty(record, penalty))
         if record.confirmed_at:
             changed.append(record.confirmed_at)
     if score is not None:

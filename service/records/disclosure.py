@@ -25,7 +25,7 @@ from sqlmodel import col
 from service.actor import STAFF_ROLES
 from service.clock import local_date, start_of_local_day
 from service.context import CommandContext
-from service.facts.details import penalty_details
+from service.facts.details import PenaltyDetails, penalty_details
 from service.facts.kinds import RecordKind, RecordStatus
 from service.identity.protection import mask_name
 from service.policy.document import Policy
@@ -104,11 +104,11 @@ class Window:
     reason: WithdrawalReason
 
 
-def publication_window(record: Record, policy: Policy) -> Window | None:
-    """When a penalty is published and withdrawn; None if it is never published."""
+def publication_window(record: Record, penalty: PenaltyDetails, policy: Policy) -> Window | None:
+    """When a penalty (the record and its details) is published and withdrawn; None if it
+    is never published."""
     if record.kind != RecordKind.PENALTY or record.confirmed_at is None:
         return None
-    penalty = penalty_details(record.details)
     if not policy.disclosure.is_published(frozenset(penalty.penalty_kinds)):
         return None
     end = penalty.publication_ends_on
@@ -123,19 +123,20 @@ def publication_window(record: Record, policy: Policy) -> Window | None:
     return Window(record.confirmed_at, withdrawn_at, reason)
 
 
-def disclosed_now(record: Record, policy: Policy, now: datetime) -> Window | None:
+def disclosed_now(
+    record: Record, penalty: PenaltyDetails, policy: Policy, now: datetime
+) -> Window | None:
     """The record's window if it is published at ``now``, else None."""
-    window = publication_window(record, policy)
+    window = publication_window(record, penalty, policy)
     if window is None or not (window.published_at <= now < window.withdrawn_at):
         return None
     return window
 
 
-def penalty_fields(record: Record) -> dict[str, Any]:
+def penalty_fields(record: Record, penalty: PenaltyDetails) -> dict[str, Any]:
     """What a penalty discloses of itself, in export order: the standard field set without
     the party and the feed's bookkeeping. The export row and the platforms' penalty record
     both carry exactly these."""
-    penalty = penalty_details(record.details)
     return {
         "decision_no": record.document_no,
         "violation_type": penalty.violation_type,
@@ -165,7 +166,7 @@ def _text(value: Decimal | date | None) -> str | None:
 
 
 def disclosure_row(
-    record: Record, party: Party, window: Window, now: datetime
+    record: Record, penalty: PenaltyDetails, party: Party, window: Window, now: datetime
 ) -> dict[str, Any] | None:
     """The row a feed shows for a penalty at ``now``; None before it is published."""
     if now < window.published_at:
@@ -182,7 +183,7 @@ def disclosure_row(
         "subject_kind": party.kind.value,
         "uscc": party.uscc,
         "id_number_masked": party.id_number_masked,
-        **penalty_fields(record),
+        **penalty_fields(record, penalty),
     }
 
 
@@ -195,10 +196,11 @@ def select_rows(
     """The snapshot (no ``since``) or the changes since a moment, oldest change first."""
     rows = []
     for record, party in penalties:
-        window = publication_window(record, policy)
+        penalty = penalty_details(record.details)
+        window = publication_window(record, penalty, policy)
         if window is None:
             continue
-        row = disclosure_row(record, party, window, now)
+        row = disclosure_row(record, penalty, party, window, now)
         if row is None:
             continue
         if since is None:

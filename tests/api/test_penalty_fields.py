@@ -13,6 +13,7 @@ from factories import AUTHORITY_USCC, institution_body, make_uscc, penalty_body,
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.dates import add_months
+from service.facts.details import penalty_details as stored_penalty
 from service.integrations.staging import penalty_record_id
 from service.policy.load import shipped_policy
 from service.records.disclosure import COLUMN_KEYS, penalty_fields
@@ -98,4 +99,5 @@ async def test_the_export_row_and_the_platform_record_carry_the_same_penalty_fie
         record = await session.get(Record, uuid.UUID(created.json()["id"]))
     assert staged["penalty"] == expected
     assert record is not None
-    assert penalty_fields(record) == expected  # the one function both are built from
+    # The one function both are built from:
+    assert penalty_fields(record, stored_penalty(record.details)) == expected

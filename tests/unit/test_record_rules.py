@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from service.dates import add_months
 from service.events import NO_STEPS
 from service.facts.details import PenaltyDetails
+from service.facts.details import penalty_details as stored_penalty
 from service.facts.kinds import SUBJECT_RULES, PenaltyKind, RecordKind
+from service.policy.document import Policy
 from service.policy.load import DEFAULT_POLICY_FILE, PolicyError, parse_policy, shipped_policy
-from service.records.disclosure import publication_window
+from service.records.disclosure import Window, publication_window
 from service.records.models import Deficiency, Record
 from service.records.rules import check_record, publication_end
 from service.records.schemas import RecordIn
@@ -145,18 +147,22 @@ def penalty_record(**overrides: Any) -> Record:
     return Record(**values)
 
 
+def window(record: Record, policy: Policy) -> Window | None:
+    return publication_window(record, stored_penalty(record.details), policy)
+
+
 def test_a_window_ends_at_the_earliest_of_end_correction_and_revocation() -> None:
     policy = shipped_policy()
-    plain = publication_window(penalty_record(), policy)
+    plain = window(penalty_record(), policy)
     assert plain is not None
     assert plain.withdrawn_at == datetime(2026, 9, 1, 16, 0, tzinfo=UTC)  # 2 Sep, 00:00 China
     assert plain.reason == "publication_ended"
-    revoked = publication_window(
+    revoked = window(
         penalty_record(status="revoked", revoked_at=datetime(2026, 7, 1, tzinfo=UTC)), policy
     )
     assert revoked is not None
     assert (revoked.withdrawn_at.month, revoked.reason) == (7, "revoked")
-    corrected = publication_window(
+    corrected = window(
         penalty_record(status="superseded", superseded_at=datetime(2026, 6, 5, tzinfo=UTC)), policy
     )
     assert corrected is not None
@@ -166,12 +172,12 @@ def test_a_window_ends_at_the_earliest_of_end_correction_and_revocation() -> Non
 def test_a_penalty_recorded_after_its_period_or_only_a_warning_is_never_published() -> None:
     policy = shipped_policy()
     late = penalty_record(confirmed_at=datetime(2026, 10, 1, tzinfo=UTC))
-    assert publication_window(late, policy) is None
+    assert window(late, policy) is None
     warning = penalty_record(
         details=penalty_details(penalty_kinds=["warning"], publication_end_date="2029-01-01")
     )
-    assert publication_window(warning, policy) is None
-    assert publication_window(penalty_record(status="draft", confirmed_at=None), policy) is None
+    assert window(warning, policy) is None
+    assert window(penalty_record(status="draft", confirmed_at=None), policy) is None
 
 
 def test_a_policy_error_names_the_line_or_the_key() -> None:
