@@ -78,9 +78,20 @@ async def _subject(
     return await get_or_404(session, model, subject_id, kind)
 
 
-async def _move(
-    session: AsyncSession,
-    ctx: CommandContext,
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """A step an entry has taken, to be recorded."""
+
+    entry: ListEntry
+    action: Action
+    source: EntryStatus | None  # None: the proposal that created the entry
+    before: dict[str, Any] | None
+    rule: str = ""
+    basis_document: str | None = None
+    comment: str | None = None
+
+
+def _advance(
     entry: ListEntry,
     action: Action,
     *,
@@ -88,8 +99,8 @@ async def _move(
     basis_document: str | None = None,
     comment: str | None = None,
     **changes: Any,
-) -> ListTransition:
-    """Take one step: the machine says whether it may follow; a numbered row records it."""
+) -> _Step:
+    """Move the entry on, if the machine says the action may follow its status."""
     source = EntryStatus(entry.status)
     target = next_status(source, action)
     before = entry.model_dump()
@@ -97,27 +108,42 @@ async def _move(
         setattr(entry, name, value)
     entry.status = target.value
     entry.version += 1
-    transition = ListTransition(
-        entry_id=entry.id,
-        seq=entry.version,
-        action=action.value,
-        from_status=source.value,
-        to_status=target.value,
-        actor_id=ctx.actor.user_id,
-        actor_role=ctx.actor.role,
-        occurred_at=ctx.now(),
-        rule=rule,
-        basis_document=basis_document,
-        comment=comment,
-    )
-    session.add(transition)
-    await session.flush()
-    await audit.record(
-        session, ctx, action=f"list.{action.value}", target_type="list_entry",
-        target_id=entry.id, before=before, after=entry,
+    return _Step(entry, action, source, before, rule, basis_document, comment)
+
+
+async def _record(session: AsyncSession, ctx: CommandContext, steps: Sequence[_Step]) -> None:
+    """Where every step is written: its numbered transition row (one per entry and
+    ``seq``, so a step cannot be recorded twice), its audit entry and its event."""
+    if not steps:
+        return
+    now = ctx.now()
+    session.add_all(
+        ListTransition(
+            entry_id=step.entry.id, seq=step.entry.version, action=step.action.value,
+            from_status=step.source.value if step.source else None,
+            to_status=step.entry.status, actor_id=ctx.actor.user_id, actor_role=ctx.actor.role,
+            occurred_at=now, rule=step.rule, basis_document=step.basis_document,
+            comment=step.comment,
+        )
+        for step in steps
     )  # fmt: skip
-    await ctx.publish(session, [ListEntryChanged.of(entry, action, ctx.now())])
-    return transition
+    await session.flush()
+    await audit.record_many(
+        session,
+        ctx,
+        [
+            audit.AuditItem(f"list.{s.action.value}", "list_entry", s.entry.id, s.before, s.entry)
+            for s in steps
+        ],
+    )
+    await ctx.publish(session, [ListEntryChanged.of(s.entry, s.action, now) for s in steps])
+
+
+async def _move(
+    session: AsyncSession, ctx: CommandContext, entry: ListEntry, action: Action, **how: Any
+) -> None:
+    """Take one step (``how``: the rule, basis document and comment, and the changes)."""
+    await _record(session, ctx, [_advance(entry, action, **how)])
 
 
 async def _entry_in_region(
@@ -175,20 +201,8 @@ async def propose(
             f"this {data.subject_kind.value} already has an open {data.list_type.value}-list "
             f"entry {open_entry.id if open_entry else ''} ({open_entry.status if open_entry else ''})"
         ) from error
-    session.add(
-        ListTransition(
-            entry_id=entry.id, seq=1, action=Action.PROPOSE.value, from_status=None,
-            to_status=EntryStatus.PROPOSED.value, actor_id=ctx.actor.user_id,
-            actor_role=ctx.actor.role, occurred_at=now, rule=data.reason_code,
-            comment=data.basis.strip(),
-        )
-    )  # fmt: skip
-    await session.flush()
-    await audit.record(
-        session, ctx, action="list.propose", target_type="list_entry", target_id=entry.id,
-        after=entry,
-    )  # fmt: skip
-    await ctx.publish(session, [ListEntryChanged.of(entry, Action.PROPOSE, now)])
+    step = _Step(entry, Action.PROPOSE, None, None, data.reason_code, comment=data.basis.strip())
+    await _record(session, ctx, [step])
     return entry
 
 
@@ -418,28 +432,14 @@ async def expire_due(session: AsyncSession, ctx: CommandContext, limit: int = 50
     )
     entries = list(rows.scalars())
     now = ctx.now()
-    items: list[audit.AuditItem] = []
-    changes: list[ListEntryChanged] = []
-    for entry in entries:
-        before = entry.model_dump()
-        target = next_status(EntryStatus(entry.status), Action.EXPIRE)
-        entry.status, entry.ended_at = target.value, now
-        entry.end_reason = END_REASONS[Action.EXPIRE]
-        entry.version += 1
-        session.add(
-            ListTransition(
-                entry_id=entry.id, seq=entry.version, action=Action.EXPIRE.value,
-                from_status=EntryStatus.PUBLISHED.value, to_status=target.value,
-                actor_id=ctx.actor.user_id, actor_role=ctx.actor.role, occurred_at=now,
-                rule=f"effective_to {entry.effective_to}",
-            )
-        )  # fmt: skip
-        items.append(audit.AuditItem("list.expire", "list_entry", entry.id, before, entry))
-        changes.append(ListEntryChanged.of(entry, Action.EXPIRE, now))
-    await session.flush()
-    await audit.record_many(session, ctx, items)
-    if changes:
-        await ctx.publish(session, changes)
+    steps = [
+        _advance(
+            entry, Action.EXPIRE, rule=f"effective_to {entry.effective_to}", ended_at=now,
+            end_reason=END_REASONS[Action.EXPIRE],
+        )
+        for entry in entries
+    ]  # fmt: skip
+    await _record(session, ctx, steps)
     return len(entries)
 
 
