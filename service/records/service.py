@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from service.actor import RECORDING_ROLES, STAFF_ROLES, Role
 from service.audit import chain as audit
+from service.audit.chain import AuditItem
 from service.context import CommandContext
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
@@ -233,6 +234,18 @@ async def _checked_subjects(
     return subjects
 
 
+def _apply(ctx: CommandContext, row: Record | Deficiency, action: str, **changes: Any) -> AuditItem:
+    """Apply a change to a loaded row; its audit entry (before → after)."""
+    before = row.model_dump()
+    for name, value in changes.items():
+        setattr(row, name, value)
+    if isinstance(row, Record):
+        row.updated_at = ctx.now()
+        row.version += 1
+    target_type = "record" if isinstance(row, Record) else "deficiency"
+    return AuditItem(action, target_type, row.id, before, row)
+
+
 async def _change(
     session: AsyncSession,
     ctx: CommandContext,
@@ -240,24 +253,10 @@ async def _change(
     action: str,
     **changes: Any,
 ) -> None:
-    """Apply a change to a loaded row, store it and append its audit entry (before → after)."""
-    before = row.model_dump()
-    for name, value in changes.items():
-        setattr(row, name, value)
-    if isinstance(row, Record):
-        row.updated_at = ctx.now()
-        row.version += 1
+    """Apply a change to a loaded row, store it and append its audit entry."""
+    item = _apply(ctx, row, action, **changes)
     await session.flush()
-    target_type = "record" if isinstance(row, Record) else "deficiency"
-    await audit.record(
-        session,
-        ctx,
-        action=action,
-        target_type=target_type,
-        target_id=row.id,
-        before=before,
-        after=row,
-    )
+    await audit.record_many(session, ctx, [item])
 
 
 async def _store_draft(
@@ -299,8 +298,8 @@ async def store_batch(
 ) -> list[uuid.UUID]:
     """Store many checked bodies at once (a spreadsheet, the demo): drafts, then confirmed.
 
-    Core inserts, one audit append and one UPDATE for the lot; each confirmed record
-    still raises its own event.
+    Core inserts and one audit entry per record (the action given); confirmed, as
+    ``confirm_many`` does it: one UPDATE for the lot, an event per record.
     """
     records: list[dict[str, Any]] = []
     deficiencies: list[dict[str, Any]] = []
@@ -316,41 +315,12 @@ async def store_batch(
     await session.execute(sa.insert(Record), records)
     if deficiencies:
         await session.execute(sa.insert(Deficiency), deficiencies)
-    now = ctx.now()
-    ids = [row["id"] for row in records]
     if confirm:
-        await session.execute(
-            sa.update(Record)
-            .where(col(Record.id).in_(ids))
-            .values(
-                status=RecordStatus.CONFIRMED.value,
-                confirmed_at=now,
-                confirmed_by=ctx.actor.user_id,
-                version=Record.version + 1,
-            )
-        )
-        for row in records:
-            row.update(
-                status=RecordStatus.CONFIRMED.value,
-                confirmed_at=now,
-                confirmed_by=ctx.actor.user_id,
-                version=row["version"] + 1,
-            )
-    await audit.record_many(
-        session, ctx, [audit.AuditItem(action, "record", row["id"], after=row) for row in records]
-    )
-    if confirm:
-        events = [
-            RecordConfirmed(
-                row["id"],
-                RecordKind(row["kind"]),
-                _subject_keys(row["institution_id"], row["practitioner_id"]),
-                now,
-            )
-            for row in records
-        ]
-        await ctx.publish(session, events)
-    return ids
+        await confirm_many(session, ctx, records, action=action, new=True)
+    else:
+        created = [AuditItem(action, "record", row["id"], after=row) for row in records]
+        await audit.record_many(session, ctx, created)
+    return [row["id"] for row in records]
 
 
 async def _locked_in_region(
@@ -456,35 +426,68 @@ async def confirm_record(
 async def _confirm(session: AsyncSession, ctx: CommandContext, record: Record) -> None:
     if record.status != RecordStatus.DRAFT:
         raise Conflict(f"record {record.id} is already {record.status}; only a draft is confirmed")
-    replaced = None
-    if record.supersedes_id is not None:
-        replaced = await lock_or_404(session, Record, record.supersedes_id, "record")
-        await _require_in_force(session, replaced, "corrected")
+    await confirm_many(session, ctx, [record.model_dump()])
+
+
+async def confirm_many(
+    session: AsyncSession,
+    ctx: CommandContext,
+    drafts: Sequence[dict[str, Any]],
+    *,
+    action: str = "record.confirm",
+    new: bool = False,
+) -> None:
+    """Confirm drafts, given as their rows (brought up to date here): the one way a record
+    comes into force, for one record or a spreadsheet's thousands.
+
+    One UPDATE for the lot (loaded models follow it); a correction supersedes the version
+    it corrects, which must still be in force. Each record gets one audit entry, ``action``:
+    from its draft, or from nothing when the same step stored the drafts (``new``: a batch
+    audits a record once), and its event; the events are published together, last.
+    """
+    if not drafts:
+        return
+    originals: dict[uuid.UUID, Record] = {}
+    for row in drafts:
+        if row["supersedes_id"] is not None:
+            original = await lock_or_404(session, Record, row["supersedes_id"], "record")
+            await _require_in_force(session, original, "corrected")
+            originals[original.id] = original
     now = ctx.now()
-    await _change(
-        session,
-        ctx,
-        record,
-        "record.confirm",
-        status=RecordStatus.CONFIRMED.value,
-        confirmed_at=now,
-        confirmed_by=ctx.actor.user_id,
+    confirmed = {
+        "status": RecordStatus.CONFIRMED.value,
+        "confirmed_at": now,
+        "confirmed_by": ctx.actor.user_id,
+        "updated_at": now,
+    }
+    ids = [row["id"] for row in drafts]
+    done = await session.execute(
+        sa.update(Record)
+        .where(col(Record.id).in_(ids), col(Record.status) == RecordStatus.DRAFT.value)
+        .values(**confirmed, version=Record.version + 1)
     )
-    event: RecordEvent
-    if replaced is None:
-        event = RecordConfirmed(record.id, RecordKind(record.kind), record_keys(record), now)
-    else:
-        await _change(
-            session,
-            ctx,
-            replaced,
-            "record.supersede",
-            status=RecordStatus.SUPERSEDED.value,
-            superseded_at=now,
+    if done.rowcount != len(ids):  # type: ignore[attr-defined]
+        raise Conflict("only a draft is confirmed, and one of these records is not a draft")
+    items: list[AuditItem] = []
+    events: list[RecordEvent] = []
+    for row in drafts:
+        before = None if new else dict(row)
+        row.update(confirmed, version=row["version"] + 1)
+        items.append(AuditItem(action, "record", row["id"], before, dict(row)))
+        keys = _subject_keys(row["institution_id"], row["practitioner_id"])
+        replaced = originals.get(row["supersedes_id"]) if row["supersedes_id"] else None
+        if replaced is None:
+            events.append(RecordConfirmed(row["id"], RecordKind(row["kind"]), keys, now))
+            continue
+        superseded = {"status": RecordStatus.SUPERSEDED.value, "superseded_at": now}
+        items.append(_apply(ctx, replaced, "record.supersede", **superseded))
+        subjects = tuple(dict.fromkeys(record_keys(replaced) + keys))
+        events.append(
+            RecordCorrected(row["id"], RecordKind(row["kind"]), subjects, now, replaced.id)
         )
-        subjects = tuple(dict.fromkeys(record_keys(replaced) + record_keys(record)))
-        event = RecordCorrected(record.id, RecordKind(record.kind), subjects, now, replaced.id)
-    await ctx.publish(session, [event])
+    await session.flush()
+    await audit.record_many(session, ctx, items)
+    await ctx.publish(session, events)
 
 
 async def correct_record(
