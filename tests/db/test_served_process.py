@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from conftest import MakeToken, bearer
 from factories import make_id_number, practitioner_body, wrong_check_character
 from processes import served
+from simulated import eventually
 
 
 @pytest.fixture
@@ -44,10 +45,20 @@ async def test_logs_of_a_run_that_stores_practitioners_hold_no_id_number(
         found = await client.get("/api/v1/practitioners", params={"q": numbers[2]}, headers=admin)
         assert found.json()["total"] == 1
         await client.get(f"/api/v1/practitioners/{numbers[3]}", headers=admin)
-    await asyncio.sleep(0.3)
+    sent = 9  # the requests above; each is logged once its answer has gone out
+
+    def logged_requests() -> list[dict[str, Any]]:
+        lines = log_path.read_text(encoding="utf-8").splitlines()
+        entries = [json.loads(line) for line in lines if line.startswith("{")]
+        return [entry for entry in entries if entry.get("event") == "request"]
+
+    async def all_logged() -> bool:
+        return len(logged_requests()) >= sent
+
+    await eventually(all_logged, within=30, what="the request log lines")
     log_text = log_path.read_text(encoding="utf-8")
-    lines = [json.loads(line) for line in log_text.splitlines() if line.startswith("{")]
-    requests = [line for line in lines if line.get("event") == "request"]
+    requests = logged_requests()
+    assert len(requests) == sent
     posts = [r for r in requests if r["method"] == "POST" and r["path"] == "/api/v1/practitioners"]
     assert [r["status"] for r in posts] == [201] * 5 + [409, 422]
     assert all(line.get("request_id") for line in requests)
