@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy service
+	$(BIN)/mypy service platform_simulator tests
 
 pytest: install
 	@command -v chromium >/dev/null 2>&1 || echo "NOTE: chromium is not installed, so the browser tests will not run (apt-get install chromium to run them)"

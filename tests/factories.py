@@ -89,7 +89,7 @@ def inspection_body(institution_id: str, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def complaint_body(institution_id: str, **overrides: Any) -> dict[str, Any]:
+def complaint_body(institution_id: str | None, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "kind": "complaint",
         "institution_id": institution_id,

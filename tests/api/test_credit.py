@@ -524,7 +524,7 @@ async def test_stored_scores_change_with_the_record_that_changes_them(
                 ),
                 {"id": uuid.UUID(institution)},
             )
-            return [tuple(row) for row in rows]  # type: ignore[misc]
+            return [tuple(row) for row in rows]
 
     assert await stored() == [("85.00", "B")]
     revoked = await client.post(

@@ -134,7 +134,11 @@ async def test_a_malformed_key_is_named(
     response = await client.post(
         "/api/v1/records",
         json=complaint_body(institution),
-        headers={**admin, "Idempotency-Key": key.encode()},
+        # As bytes: a header that is not ASCII can only be sent that way.
+        headers={
+            **{k.encode(): v.encode() for k, v in admin.items()},
+            b"Idempotency-Key": key.encode(),
+        },
     )
     assert response.status_code == 400, response.text
     assert "Idempotency-Key" in [error["field"] for error in response.json()["errors"]]

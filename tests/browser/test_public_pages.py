@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
 from service.demo.seeding import seed_demo
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 MASKED_ID = re.compile(r"\d{6}\*{8}\d{3}[\dX]")
 
 

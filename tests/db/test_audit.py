@@ -20,7 +20,7 @@ async def audit_rows(engine: AsyncEngine) -> list[tuple[int, str, str, str | Non
         result = await connection.exec_driver_sql(
             "SELECT id, action, target_id, request_id FROM audit_log ORDER BY id"
         )
-        return [tuple(row) for row in result.all()]  # type: ignore[misc]
+        return [tuple(row) for row in result.all()]
 
 
 async def test_each_write_appends_one_audit_row_with_its_request_id(

@@ -17,6 +17,7 @@ from factories import (
     penalty_details,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from service.context import CommandContext
 from service.credit.models import StarRating
@@ -57,11 +58,11 @@ async def record(sessions: Sessions, body: dict[str, Any]) -> None:
 async def entries(sessions: Sessions) -> list[tuple[str, str, uuid.UUID]]:
     async with sessions() as session:
         rows = await session.execute(
-            sa.select(ListEntry.list_type, ListEntry.reason_code, ListEntry.subject_id).order_by(
-                ListEntry.created_at
-            )
+            sa.select(
+                col(ListEntry.list_type), col(ListEntry.reason_code), col(ListEntry.subject_id)
+            ).order_by(col(ListEntry.created_at))
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [(list_type, reason, subject) for list_type, reason, subject in rows]
 
 
 async def test_grade_c_proposes_the_watch_list_once(session_factory: Sessions) -> None:

@@ -20,6 +20,7 @@ from factories import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from service.audit.chain import verify
 from service.audit.models import AuditEntry
@@ -139,7 +140,7 @@ async def test_a_failing_subscriber_undoes_the_confirmation(session_factory: Ses
         record = await session.get(Record, draft.record.id)
         assert record is not None
         assert record.status == "draft"
-        actions = (await session.execute(sa.select(AuditEntry.action))).scalars().all()
+        actions = (await session.execute(sa.select(col(AuditEntry.action)))).scalars().all()
         assert "record.confirm" not in actions
 
 
@@ -212,7 +213,7 @@ async def test_the_audit_chain_holds_every_step(
     async with engine.connect() as connection:
         report = await verify(connection)
         actions = (
-            await connection.execute(sa.select(AuditEntry.action).order_by(AuditEntry.id))
+            await connection.execute(sa.select(col(AuditEntry.action)).order_by(col(AuditEntry.id)))
         ).scalars()
         assert list(actions) == [
             "institution.create",

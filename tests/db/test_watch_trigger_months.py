@@ -62,11 +62,11 @@ async def confirmed(sessions: Sessions, body: dict[str, Any], now: datetime = NO
 async def entries(sessions: Sessions) -> list[tuple[str, str, uuid.UUID]]:
     async with sessions() as session:
         rows = await session.execute(
-            sa.select(ListEntry.list_type, ListEntry.reason_code, ListEntry.subject_id).order_by(
-                ListEntry.created_at
-            )
+            sa.select(
+                col(ListEntry.list_type), col(ListEntry.reason_code), col(ListEntry.subject_id)
+            ).order_by(col(ListEntry.created_at))
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [(list_type, reason, subject) for list_type, reason, subject in rows]
 
 
 async def install_rule(sessions: Sessions, rule: str) -> None:

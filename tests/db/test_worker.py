@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from conftest import CLI
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from service.clock import local_date
 from service.listing.models import JobRun, ListEntry
@@ -65,13 +66,10 @@ async def test_two_workers_expire_ten_thousand_entries_each_exactly_once(
                 )
             )
         ).one()
-        statuses = dict(
-            (
-                await connection.execute(
-                    sa.text("SELECT status, count(*) FROM list_entries GROUP BY status")
-                )
-            ).all()
-        )  # type: ignore[arg-type]
+        by_status = await connection.execute(
+            sa.text("SELECT status, count(*) FROM list_entries GROUP BY status")
+        )
+        statuses: dict[str, int] = {status: count for status, count in by_status}
         audited = await connection.scalar(
             sa.text("SELECT count(*) FROM audit_log WHERE action = 'list.expire'")
         )
@@ -88,7 +86,9 @@ async def test_daily_jobs_run_once_a_day_whatever_the_number_of_workers(
     again = await worker_once(cli_env)
     assert again.strip().endswith("daily jobs: none due")
     async with engine.connect() as connection:
-        runs = (await connection.execute(sa.select(JobRun.name, JobRun.last_run_on))).all()
+        runs = (
+            await connection.execute(sa.select(col(JobRun.name), col(JobRun.last_run_on)))
+        ).all()
     assert sorted(name for name, _ in runs) == [
         "idempotency_purge",
         "outbox_purge",

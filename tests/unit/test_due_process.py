@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -58,12 +59,12 @@ def test_only_dismissed_and_ended_entries_are_closed() -> None:
     assert allowed(EntryStatus.PUBLISHED) == [Action.EXPIRE, Action.REPAIR, Action.REVOKE]
 
 
-def repair_case(published: datetime, **application: object) -> list[str]:
+def repair_case(published: datetime, **application: Any) -> list[str]:
     entry = ListEntry(
         list_type="black", subject_kind="institution", subject_id=uuid.uuid4(),
         region_code="330522", status="published", reason_code="X", published_at=published,
     )  # fmt: skip
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "entry_id": entry.id, "filed_on": date(2027, 11, 1), "evidence": "整改报告",
         "obligations_fulfilled": True, "public_commitment": "承诺",
     }  # fmt: skip
