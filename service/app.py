@@ -25,7 +25,7 @@ from service.health.routes import health, hello, ready
 from service.identity.protection import IdNumberVault
 from service.integrations.platforms import load_platforms
 from service.integrations.routes import ROUTES as SYNC_ROUTES
-from service.integrations.sync import register_platforms
+from service.integrations.sync import register_at_start
 from service.listing.routes import ROUTES as LISTING_ROUTES
 from service.logs import configure_logging
 from service.metrics import PROMETHEUS, MetricsController
@@ -65,10 +65,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         engine = make_engine(url, settings.database_pool_size)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
-        if settings.platforms_file is not None:
-            # Publishing fans out to the registered platforms: register them before serving.
-            async with app.state.session_factory() as session, session.begin():
-                await register_platforms(session, platforms)
+        # Publishing fans out to the registered platforms: register them before serving.
+        await register_at_start(app.state.session_factory, platforms)
         # Public answers are cached while a connection listens for read-model changes.
         stop_listening = asyncio.Event()
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)

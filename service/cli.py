@@ -449,7 +449,7 @@ def worker(once: bool, interval: float) -> None:
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
-    _platforms_ready(settings)
+    platforms = _platforms_ready(settings)
     stop = asyncio.Event()
 
     async def work(engine: AsyncEngine) -> Pass:
@@ -457,7 +457,7 @@ def worker(once: bool, interval: float) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         return await run(
-            make_session_factory(engine), system_context, settings,
+            make_session_factory(engine), system_context, settings, platforms,
             once=once, interval=interval, stop=stop,
         )  # fmt: skip
 
@@ -540,7 +540,7 @@ def _sync_run(
 ) -> T:
     """Run ``work`` with the platforms registered and one signed client per platform."""
     from service.identity.protection import IdNumberVault
-    from service.integrations.sync import connect, register_platforms
+    from service.integrations.sync import connect, register_at_start
 
     settings = _settings()
     configure_logging(settings.log_format, _one_shot_log_level(settings))
@@ -552,8 +552,7 @@ def _sync_run(
 
     async def main(engine: AsyncEngine) -> T:
         sessions = make_session_factory(engine)
-        async with sessions() as session, session.begin():
-            await register_platforms(session, platforms)
+        await register_at_start(sessions, platforms)
         async with connect(platforms, IdNumberVault(secret_key)) as connections:
             return await work(sessions, connections)
 

@@ -5,10 +5,11 @@ Each pass, in short transactions of its own:
 - runs each daily job once a day across all workers (an advisory lock, then a
   ``job_runs`` row saying it ran today): overdue deficiencies and red-list candidates
   (proposals), the purge of expired idempotency keys;
-- delivers due outbox messages (notices to the subject's webhook), retrying failures
-  later with a growing delay;
-- syncs with the public-credit platforms of the platforms file: drains each
-  platform's lane and pulls its changes feed when due (``service.integrations.sync``).
+- empties the outbox, every delivery lane at once (``service.outbox.lanes``): the
+  notices to the subjects' webhook (``service.listing.delivery``) and each public-credit
+  platform of the platforms file (``service.integrations.delivery``); a failed delivery
+  is tried again on the one retry schedule (``service.outbox.backoff``);
+- pulls each platform's changes feed when it is due (``service.integrations.sync``).
 """
 
 from __future__ import annotations
@@ -28,19 +29,20 @@ from service.config import Settings
 from service.context import CommandContext
 from service.idempotency.store import purge_expired
 from service.identity.protection import IdNumberVault
-from service.integrations.platforms import load_platforms
+from service.integrations.platforms import Platforms
 from service.integrations.staging import withdraw_ended_penalties
-from service.integrations.sync import Connections, connect, register_platforms, sync_pass
-from service.listing.models import JobRun, Notice
-from service.listing.service import NOTICE_TOPIC, expire_due
+from service.integrations.sync import Connections, connect, pull_feeds, register_at_start
+from service.listing.delivery import NOTICE_LANE, NoticeLane
+from service.listing.models import JobRun
+from service.listing.service import expire_due
 from service.logs import get_logger
 from service.outbox import queue as outbox
+from service.outbox.lanes import Lane, drain_all
 from service.public.readmodel import rebuild as rebuild_public_view
 from service.triggers.proposals import overdue_deficiencies, red_list_candidates
 
 log = get_logger(__name__)
 EXPIRY_BATCH = 500
-DELIVERY_BATCH = 50
 
 
 async def _purge_idempotency_keys(session: AsyncSession, ctx: CommandContext) -> int:
@@ -89,31 +91,6 @@ async def _claim_daily(session: AsyncSession, ctx: CommandContext, name: str) ->
     return True
 
 
-async def _deliver_notices(
-    session: AsyncSession, ctx: CommandContext, client: httpx.AsyncClient, url: str
-) -> tuple[int, int]:
-    now = ctx.now()
-    delivered = failed = 0
-    for message in await outbox.claim(session, [NOTICE_TOPIC], now, DELIVERY_BATCH):
-        try:
-            response = await client.post(
-                url, json=message.payload, headers={"Idempotency-Key": f"notice-{message.id}"}
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as error:
-            outbox.failed(message, now, f"{type(error).__name__}: {error}")
-            failed += 1
-            continue
-        outbox.delivered(message, now)
-        await session.execute(
-            sa.update(Notice)
-            .where(col(Notice.id) == message.payload["notice_id"])
-            .values(delivered_at=now)
-        )
-        delivered += 1
-    return delivered, failed
-
-
 async def run_pass(
     sessions: async_sessionmaker[AsyncSession],
     ctx: CommandContext,
@@ -132,21 +109,21 @@ async def run_pass(
         async with sessions() as session, session.begin():
             if await _claim_daily(session, ctx, name):
                 done.jobs[name] = await job(session, ctx)
+    lanes: list[Lane] = []
     if settings.notice_webhook_url:
-        while True:
-            async with sessions() as session, session.begin():
-                sent, failed = await _deliver_notices(
-                    session, ctx, client, settings.notice_webhook_url
-                )
-            done.delivered += sent
-            done.failed += failed
-            if sent + failed < DELIVERY_BATCH:
-                break
-    if connections is not None and connections.platforms.platforms:
-        synced = await sync_pass(sessions, ctx, connections)
-        done.synced = synced.delivered
-        done.dead = sum(lane.dead for lane in synced.lanes)
-        done.imported = sum(pulled.imported for pulled in synced.pulls)
+        lanes.append(NoticeLane(client, settings.notice_webhook_url, ctx.now))
+    if connections is not None:
+        lanes.extend(connections.lanes(ctx.now))
+    for lane in await drain_all(sessions, lanes):
+        if lane.lane == NOTICE_LANE:
+            done.delivered, done.failed = lane.delivered, lane.failed
+        else:
+            done.synced += lane.delivered
+            done.dead += lane.dead
+    if connections is not None:
+        done.imported = sum(
+            pulled.imported for pulled in await pull_feeds(sessions, ctx, connections)
+        )
     return done
 
 
@@ -154,6 +131,7 @@ async def run(
     sessions: async_sessionmaker[AsyncSession],
     context: Callable[[], CommandContext],
     settings: Settings,
+    platforms: Platforms,
     *,
     once: bool,
     interval: float,
@@ -162,15 +140,12 @@ async def run(
     """Pass after pass until stopped (or once); each pass gets a fresh context (its clock)."""
     stop = stop or asyncio.Event()
     totals = Pass()
-    platforms = load_platforms(settings.platforms_file)
     assert settings.secret_key is not None
+    await register_at_start(sessions, platforms)
     async with (
         httpx.AsyncClient(timeout=10) as client,
         connect(platforms, IdNumberVault(settings.secret_key)) as connections,
     ):
-        if settings.platforms_file is not None:  # without a file, leave the registry alone
-            async with sessions() as session, session.begin():
-                await register_platforms(session, platforms)
         while True:
             done = await run_pass(sessions, context(), settings, client, connections)
             totals.expired += done.expired

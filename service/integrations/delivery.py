@@ -12,12 +12,13 @@ mid-batch leaves nothing changed, and the next one sends the same records again
 (the platform answers ``duplicate``). Per record: ``accepted``, ``duplicate`` and
 ``stale`` are delivered; ``rejected`` is a dead letter with its reason. When the
 whole request fails (429, 503, a reset, a timeout), nothing is marked and the lane
-waits: the Retry-After the platform gave, or a doubling backoff.
+waits: the Retry-After the platform gave, or the platform's backoff (the one retry
+schedule, ``service.outbox.backoff``). ``PlatformLane`` is the platform as one lane of
+the outbox's delivery loop (``service.outbox.lanes``).
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from service.identity.protection import IdNumberVault
 from service.integrations.client import PlatformClient, PlatformError
 from service.integrations.platforms import Platform, Sender
 from service.integrations.protocol import DELIVERED, MAX_BATCH, STATUS_REJECTED
+from service.outbox.lanes import BatchResult
 from service.outbox.models import OutboxStatus
 
 _CLAIM = sa.text(
@@ -87,23 +89,6 @@ _FAILED = sa.text(
     WHERE name = :name
     """
 )
-
-
-@dataclass(slots=True)
-class BatchResult:
-    claimed: int = 0  # messages in the batch
-    records: int = 0  # distinct records sent
-    delivered: int = 0
-    dead: int = 0
-    error: str | None = None
-    retry_at: datetime | None = None
-    skipped: str | None = None  # "busy" (another worker has the lane) or "waiting"
-
-
-def backoff(platform: Platform, failures: int) -> float:
-    """Seconds to wait after the n-th consecutive failure: doubling, capped, jittered."""
-    delay = min(platform.retry_max, platform.retry_initial * 2.0 ** max(0, failures - 1))
-    return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
 
 
 def wire_record(row: Any, sender: Sender, vault: IdNumberVault | None) -> dict[str, Any]:
@@ -220,10 +205,11 @@ async def _failed(
         or 0
     ) + 1
     wait = getattr(error, "retry_after", None)
-    if wait is None:
-        wait = backoff(platform, failures)
-    result.retry_at = now + timedelta(seconds=wait)
+    result.retry_at = now + (
+        platform.backoff.delay(failures) if wait is None else timedelta(seconds=wait)
+    )
     result.error = f"{type(error).__name__}: {error}"[:500] if str(error) else type(error).__name__
+    result.failed = len(ids)
     await session.execute(
         sa.text(
             "UPDATE outbox SET attempts = attempts + 1, last_error = :error "
@@ -236,3 +222,24 @@ async def _failed(
         {"now": now, "name": platform.name, "retry_at": result.retry_at, "error": result.error},
     )
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLane:
+    """A platform as a lane of the outbox's delivery loop."""
+
+    platform: Platform
+    sender: Sender
+    client: PlatformClient
+    vault: IdNumberVault
+    clock: Callable[[], datetime]
+    batch_size: int = MAX_BATCH
+
+    @property
+    def name(self) -> str:
+        return self.platform.name
+
+    async def deliver_batch(self, session: AsyncSession) -> BatchResult:
+        return await deliver_batch(
+            session, self.platform, self.sender, self.client, self.vault, self.clock
+        )

@@ -12,8 +12,8 @@
     record_types = ["blacklist", "watchlist", "redlist", "penalty"]
     pull = true                   # import other departments' lists from /v1/changes
     timeout = 10                  # optional: seconds per request, backoff
-    retry_initial = 1             #   after a failure (doubling up to retry_max),
-    retry_max = 300               #   and how often to pull (seconds)
+    retry_initial = 1             #   after a failure (doubling up to retry_max, each
+    retry_max = 300               #   up to retry_initial later), how often to pull (s)
     pull_interval = 300
 
 ``PLATFORMS_FILE`` names the file; without it nothing is synced.
@@ -31,6 +31,7 @@ from msgspec import Meta, Struct
 
 from service.identity.codes import IdentifierError, normalize_uscc
 from service.integrations.protocol import OUTBOUND_TYPES
+from service.outbox.backoff import Backoff
 from service.secret import Secret
 
 Name = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
@@ -56,7 +57,8 @@ class Platform(Struct, forbid_unknown_fields=True, kw_only=True):
     pull: bool = False
     timeout: Annotated[float, Meta(gt=0, le=300)] = 10.0  # seconds for one request
     # Backoff after a failed batch: retry_initial, doubled each time, at most retry_max
-    # seconds (a Retry-After from the platform wins). Pull the changes feed this often.
+    # seconds, jittered by up to retry_initial (a Retry-After from the platform wins).
+    # Pull the changes feed this often.
     retry_initial: Annotated[float, Meta(gt=0, le=3600)] = 1.0
     retry_max: Annotated[float, Meta(gt=0, le=86400)] = 300.0
     pull_interval: Annotated[float, Meta(gt=0, le=86400)] = 300.0
@@ -64,6 +66,10 @@ class Platform(Struct, forbid_unknown_fields=True, kw_only=True):
     @property
     def topic(self) -> str:
         return f"sync:{self.name}"
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(self.retry_initial, self.retry_max, jitter=self.retry_initial)
 
     def resolved_secret(self) -> Secret:
         if self.secret:
@@ -88,6 +94,11 @@ class Platforms(Struct, forbid_unknown_fields=True):
         raise PlatformsError(
             f"no platform named {name!r}; configured: {[p.name for p in self.platforms]}"
         )
+
+    @property
+    def configured(self) -> bool:
+        """Whether they come from a platforms file (without one, the registry is left alone)."""
+        return self is not NONE
 
     def receiving(self, record_type: str) -> list[Platform]:
         return [p for p in self.platforms if record_type in p.record_types]

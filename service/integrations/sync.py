@@ -1,8 +1,10 @@
-"""Running the sync: registering the platforms, draining each lane, pulling the feeds.
+"""Running the sync: registering the platforms, their lanes, pulling the feeds.
 
-The platforms file is read by the processes that talk to platforms (worker, CLI);
-they register its platforms in ``sync_platforms`` so that any transaction, in any
-process, fans a change out to exactly the platforms that take its record type.
+Every process that publishes or syncs (the service, the worker, the sync commands)
+registers the platforms file's platforms in ``sync_platforms`` when it starts
+(``register_at_start``), so that any transaction, in any process, fans a change out
+to exactly the platforms that take its record type. Each platform is a lane of the
+outbox's delivery loop (``service.outbox.lanes``).
 """
 
 from __future__ import annotations
@@ -22,14 +24,12 @@ from sqlmodel import col
 from service.context import CommandContext
 from service.identity.protection import IdNumberVault
 from service.integrations.client import PlatformClient
-from service.integrations.delivery import BatchResult, deliver_batch
+from service.integrations.delivery import PlatformLane
 from service.integrations.inbound import PullReport, pull
 from service.integrations.models import SyncPlatform
 from service.integrations.platforms import Platform, Platforms
-from service.integrations.protocol import MAX_BATCH
-from service.logs import get_logger
-
-log = get_logger(__name__)
+from service.outbox.lanes import LaneReport
+from service.outbox.lanes import drain as drain_lane
 
 
 async def register_platforms(session: AsyncSession, platforms: Platforms) -> None:
@@ -55,6 +55,17 @@ async def register_platforms(session: AsyncSession, platforms: Platforms) -> Non
     )
 
 
+async def register_at_start(
+    sessions: async_sessionmaker[AsyncSession], platforms: Platforms
+) -> None:
+    """What a process that publishes or syncs does first, in a transaction of its own:
+    register the platforms file's platforms (without a file, leave the registry alone)."""
+    if not platforms.configured:
+        return
+    async with sessions() as session, session.begin():
+        await register_platforms(session, platforms)
+
+
 @dataclass(slots=True)
 class Connections:
     """The platforms file, with one signed client per platform."""
@@ -66,6 +77,12 @@ class Connections:
     def client(self, platform: Platform) -> PlatformClient:
         return self.clients[platform.name]
 
+    def lane(self, platform: Platform, now: Callable[[], datetime]) -> PlatformLane:
+        return PlatformLane(platform, self.platforms.sender, self.client(platform), self.vault, now)
+
+    def lanes(self, now: Callable[[], datetime]) -> list[PlatformLane]:
+        return [self.lane(platform, now) for platform in self.platforms.platforms]
+
 
 @asynccontextmanager
 async def connect(platforms: Platforms, vault: IdNumberVault) -> AsyncIterator[Connections]:
@@ -73,17 +90,6 @@ async def connect(platforms: Platforms, vault: IdNumberVault) -> AsyncIterator[C
         yield Connections(
             platforms, vault, {p.name: PlatformClient(p, http) for p in platforms.platforms}
         )
-
-
-@dataclass(slots=True)
-class LaneReport:
-    platform: str
-    batches: int = 0
-    delivered: int = 0
-    dead: int = 0
-    error: str | None = None
-    retry_at: datetime | None = None
-    skipped: str | None = None
 
 
 async def drain(
@@ -94,32 +100,8 @@ async def drain(
     *,
     max_batches: int | None = None,
 ) -> LaneReport:
-    """Send the lane's batches until it is empty, fails, or another worker holds it."""
-    report = LaneReport(platform.name)
-    while max_batches is None or report.batches < max_batches:
-        async with sessions() as session, session.begin():
-            batch: BatchResult = await deliver_batch(
-                session, platform, connections.platforms.sender, connections.client(platform),
-                connections.vault, now,
-            )  # fmt: skip
-        if batch.skipped:
-            report.skipped, report.retry_at = batch.skipped, batch.retry_at
-            break
-        if batch.claimed == 0:
-            break
-        report.batches += 1
-        report.delivered += batch.delivered
-        report.dead += batch.dead
-        if batch.error:
-            report.error, report.retry_at = batch.error, batch.retry_at
-            log.warning(
-                "sync_batch_failed", platform=platform.name, error=batch.error,
-                retry_at=batch.retry_at,
-            )  # fmt: skip
-            break
-        if batch.claimed < MAX_BATCH:
-            break
-    return report
+    """Send the platform's batches until its lane is empty, fails, or another worker holds it."""
+    return await drain_lane(sessions, connections.lane(platform, now), max_batches=max_batches)
 
 
 async def _pull_due(
@@ -132,37 +114,15 @@ async def _pull_due(
     return last is None or now - last >= timedelta(seconds=platform.pull_interval)
 
 
-@dataclass(slots=True)
-class SyncPass:
-    lanes: list[LaneReport] = field(default_factory=list)
-    pulls: list[PullReport] = field(default_factory=list)
-
-    @property
-    def delivered(self) -> int:
-        return sum(lane.delivered for lane in self.lanes)
-
-    @property
-    def busy(self) -> bool:
-        return any(lane.batches for lane in self.lanes) or any(p.items for p in self.pulls)
-
-
-async def sync_pass(
+async def pull_feeds(
     sessions: async_sessionmaker[AsyncSession], ctx: CommandContext, connections: Connections
-) -> SyncPass:
-    """Every platform at once: drain its lane, and pull its feed when due."""
+) -> list[PullReport]:
+    """Every platform's changes feed that is due (``pull = true``), all at once."""
 
-    async def one(platform: Platform) -> tuple[LaneReport, PullReport | None]:
-        lane = await drain(sessions, connections, platform, ctx.now)
-        pulled = None
-        if platform.pull and await _pull_due(sessions, platform, ctx.now()):
-            pulled = await pull(
-                sessions, ctx, platform, connections.client(platform), connections.vault
-            )
-        return lane, pulled
+    async def one(platform: Platform) -> PullReport | None:
+        if not (platform.pull and await _pull_due(sessions, platform, ctx.now())):
+            return None
+        return await pull(sessions, ctx, platform, connections.client(platform), connections.vault)
 
-    done = SyncPass()
-    for lane, pulled in await asyncio.gather(*(one(p) for p in connections.platforms.platforms)):
-        done.lanes.append(lane)
-        if pulled is not None:
-            done.pulls.append(pulled)
-    return done
+    pulled = await asyncio.gather(*(one(p) for p in connections.platforms.platforms))
+    return [report for report in pulled if report is not None]

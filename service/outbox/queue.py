@@ -3,8 +3,8 @@
 A message is inserted in the transaction of the change that causes it, so it exists
 exactly when the change does. Workers claim due messages with ``FOR UPDATE SKIP
 LOCKED``, so several can run at once without taking the same message; a failed
-delivery is retried later with a growing delay, and after ``MAX_ATTEMPTS`` it is
-parked as ``dead`` for an operator.
+delivery is retried later on the one retry schedule (``service.outbox.backoff``), and
+after ``MAX_ATTEMPTS`` it is parked as ``dead`` for an operator.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.context import CommandContext
+from service.outbox.backoff import Backoff
 from service.outbox.models import OutboxMessage
 
 MAX_ATTEMPTS = 12
-MAX_DELAY = timedelta(hours=1)
+RETRY = Backoff(initial=1, maximum=3600)  # 1 s, 2 s, 4 s ... an hour, each up to 1 s later
 KEEP_SETTLED = timedelta(days=90)  # delivered messages stay this long, for operators' questions
 
 
@@ -60,13 +61,13 @@ def delivered(message: OutboxMessage, now: datetime) -> None:
 
 
 def failed(message: OutboxMessage, now: datetime, error: str) -> None:
-    """Try again later (1 s, 2 s, 4 s ... up to an hour), or give up after MAX_ATTEMPTS."""
+    """Try again later (on ``RETRY``), or give up after MAX_ATTEMPTS."""
     message.attempts += 1
     message.last_error = error[:500]
     if message.attempts >= MAX_ATTEMPTS:
         message.status = "dead"
         return
-    message.available_at = now + min(MAX_DELAY, timedelta(seconds=2 ** (message.attempts - 1)))
+    message.available_at = now + RETRY.delay(message.attempts)
 
 
 async def purge_settled(session: AsyncSession, ctx: CommandContext) -> int:
