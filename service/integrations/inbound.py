@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,7 +31,7 @@ from service.identity.protection import IdNumberVault, mask_id_number, mask_name
 from service.integrations.client import PlatformClient
 from service.integrations.models import ExternalRecord, SyncPlatform
 from service.integrations.platforms import Platform
-from service.integrations.protocol import ACTIONS
+from service.integrations.protocol import Envelope, decode_as
 from service.limits import date_in_range
 from service.listing.schemas import ProposalIn
 from service.listing.service import propose_unless_open
@@ -138,23 +139,14 @@ async def import_item(
 ) -> None:
     """Store one feed item if it is new (or a newer version), and act on it once."""
     report.items += 1
-    record_id, version, action = (
-        (item.get("record_id"), item.get("version"), item.get("action"))
-        if isinstance(item, Mapping)
-        else (None, None, None)
-    )
-    if (
-        not isinstance(record_id, str)
-        or not 0 < len(record_id) <= 64
-        or not isinstance(version, int)
-        or isinstance(version, bool)
-        or version < 1
-        or action not in ACTIONS
-    ):
+    try:
+        envelope = decode_as(Envelope, item)
+    except msgspec.ValidationError as error:  # the message names the field
         report.malformed += 1
-        log.warning("inbound_item_malformed", platform=platform, seq=_seq(item))
+        log.warning("inbound_item_malformed", platform=platform, seq=_seq(item), error=str(error))
         return
     assert isinstance(item, Mapping)
+    record_id, version, action = envelope.record_id, envelope.version, envelope.action
     subject = _subject(item.get("subject"), vault)
     institution_id, practitioner_id = await _match(session, subject)
     now = ctx.now()

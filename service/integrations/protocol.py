@@ -1,7 +1,12 @@
 """The Public Credit Platform Exchange protocol v1, the parts both sides share.
 
 The adapter signs what it sends and the simulator checks it with the same function;
-record validation, the digest and the vocabulary live here once.
+the wire format, the digest and the vocabulary live here once. The wire format is
+typed structs: a record is valid when it decodes as ``WireRecord`` (what a platform
+stores), a changes-feed item can be kept when its ``Envelope`` decodes (the rest of an
+item, a type we do not know or a subject we cannot match, is kept as it came), and a
+decoding error names the field, which ``rejection`` turns into the protocol's reason
+(``missing_field:decision_no``, ``invalid_uscc``).
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import msgspec
+from msgspec import Meta, Struct
 
 from service.identity.codes import IdentifierError, normalize_id_number, normalize_uscc
 
@@ -20,8 +27,9 @@ MAX_BATCH = 500
 MAX_CLOCK_SKEW = 300  # seconds
 NONCE_MEMORY = 600  # seconds a nonce may not be seen again
 NONCE = re.compile(r"^[A-Za-z0-9-]{16,64}$")
-OUTBOUND_TYPES = ("blacklist", "watchlist", "redlist", "penalty")
-ACTIONS = ("publish", "withdraw")
+RecordType = Literal["blacklist", "watchlist", "redlist", "penalty"]
+Action = Literal["publish", "withdraw"]
+OUTBOUND_TYPES: tuple[str, ...] = get_args(RecordType)
 STATUS_ACCEPTED, STATUS_DUPLICATE, STATUS_STALE, STATUS_REJECTED = (
     "accepted",
     "duplicate",
@@ -32,6 +40,7 @@ DELIVERED = frozenset({STATUS_ACCEPTED, STATUS_DUPLICATE, STATUS_STALE})
 # What a platform says a stored record is, by the action that stored it.
 IN_FORCE, WITHDRAWN = "in_force", "withdrawn"
 STATUS_OF_ACTION = {"publish": IN_FORCE, "withdraw": WITHDRAWN}
+T = TypeVar("T")
 
 
 def signing_message(
@@ -75,41 +84,107 @@ def content_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(msgspec.json.encode(content, order="sorted")).hexdigest()
 
 
-def rejection(record: Mapping[str, Any]) -> str | None:
-    """Why a record is invalid (``invalid_uscc``, ``missing_field:decision_no``), or None."""
-    for name in (
-        "record_id",
-        "version",
-        "record_type",
-        "action",
-        "subject",
-        "effective_from",
-        "decision_no",
-        "authority",
-    ):
-        if record.get(name) in (None, ""):
-            return f"missing_field:{name}"
-    record_id, version = record["record_id"], record["version"]
-    if not isinstance(record_id, str) or len(record_id) > 64:
-        return "invalid_record_id"
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        return "invalid_version"
-    if record["record_type"] not in OUTBOUND_TYPES:
-        return "invalid_record_type"
-    if record["action"] not in ACTIONS:
-        return "invalid_action"
-    subject = record["subject"]
-    if not isinstance(subject, Mapping) or subject.get("kind") not in ("org", "person"):
-        return "invalid_subject"
+class Uscc(str):
+    """A USCC, its check character verified when a record is decoded."""
+
+
+class IdNumber(str):
+    """A resident ID number, its check digit verified when a record is decoded."""
+
+
+_CHECKS: dict[type, Callable[[str], str]] = {Uscc: normalize_uscc, IdNumber: normalize_id_number}
+Text = Annotated[str, Meta(min_length=1)]  # present and not empty
+
+
+class Envelope(Struct, kw_only=True):
+    """Which record, which version of it, and what to do: every record and feed item has
+    it (a feed item's other fields are kept as they come)."""
+
+    record_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    version: Annotated[int, Meta(ge=1)]
+    action: Action
+
+
+class OrgSubject(Struct, tag_field="kind", tag="org"):
+    uscc: Uscc
+    name: str = ""
+
+
+class PersonSubject(Struct, tag_field="kind", tag="person"):
+    id_number: IdNumber
+    name: str = ""  # the full name; the platform masks what it publishes
+
+
+class Authority(Struct):
+    name: str
+    uscc: str | None = None
+
+
+class WireRecord(Envelope, kw_only=True):
+    """A record as ``POST /v1/records`` carries it; unknown fields are kept, not checked."""
+
+    record_type: RecordType
+    subject: OrgSubject | PersonSubject
+    effective_from: date
+    decision_no: Text
+    authority: Authority
+    effective_to: date | None = None
+    reason_code: str | None = None
+    summary: Annotated[str, Meta(max_length=2000)] | None = None
+    penalty: dict[str, Any] | None = None  # the disclosure fields, on a penalty record
+
+    def __post_init__(self) -> None:
+        if self.record_type == "penalty" and self.penalty is None:
+            raise ValueError("Object missing required field `penalty`")  # msgspec's words
+
+
+def _checked(kind: type, value: Any) -> Any:
+    check = _CHECKS.get(kind)
+    if check is None:
+        raise NotImplementedError
+    if not isinstance(value, str):
+        raise TypeError("Expected `str`")  # msgspec adds where
     try:
-        if subject["kind"] == "org":
-            normalize_uscc(str(subject.get("uscc") or ""))
-        else:
-            normalize_id_number(str(subject.get("id_number") or ""))
-    except IdentifierError:
-        return "invalid_uscc" if subject["kind"] == "org" else "invalid_id_number"
-    if record["record_type"] == "penalty" and not isinstance(record.get("penalty"), Mapping):
-        return "missing_field:penalty"
-    if len(str(record.get("summary") or "")) > 2000:
+        check(value)
+    except IdentifierError as error:
+        raise ValueError(str(error)) from error
+    return kind(value)
+
+
+def decode_as(shape: type[T], value: Any) -> T:
+    """``value`` (JSON as decoded) as ``shape``; msgspec.ValidationError naming the field."""
+    return msgspec.convert(value, shape, dec_hook=_checked)
+
+
+# The protocol's reasons where they are not ``invalid_<field>``, by the field's path.
+_REASONS = {"subject.uscc": "invalid_uscc", "subject.id_number": "invalid_id_number"}
+_MISSING = re.compile(r"^Object missing required field `(\w+)`")
+
+
+def reason_of(error: msgspec.ValidationError) -> str:
+    """The protocol's reason for a decoding error: ``missing_field:decision_no``,
+    ``invalid_version``, ``invalid_uscc``."""
+    text, _, where = str(error).partition(" - at `$")
+    path = [part for part in where.rstrip("`").split(".") if part]
+    if missing := _MISSING.match(text):
+        path.append(missing.group(1))
+        if len(path) == 1:
+            return f"missing_field:{path[0]}"
+    elif len(path) == 1 and ("got `null`" in text or "length >= 1" in text):
+        return f"missing_field:{path[0]}"  # null and empty are missing, as the spec has it
+    if not path:
+        return "not_an_object"
+    if path == ["summary"] and "length <=" in text:
         return "summary_too_long"
+    return _REASONS.get(".".join(path[:2]), f"invalid_{path[0]}")
+
+
+def rejection(record: Any) -> str | None:
+    """Why a record is invalid (``invalid_uscc``, ``missing_field:decision_no``), or None."""
+    if isinstance(record, Mapping):  # an empty value is a missing one, as the spec has it
+        record = {name: value for name, value in record.items() if value != ""}
+    try:
+        decode_as(WireRecord, record)
+    except msgspec.ValidationError as error:
+        return reason_of(error)
     return None
