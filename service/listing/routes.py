@@ -1,25 +1,20 @@
 """HTTP routes of the lists: proposals and every step of their due process.
 
-The writes are one table, ``COMMANDS``: each names its path, body, service function and
-answer, and ``_route`` makes the route (idempotent, in the request's transaction).
-A handler's name is its service function's, so the OpenAPI summary and operation id
-follow from the table too.
+The writes are one table, ``COMMANDS``: each row names its path, service function,
+body and answer, and ``service.web.commands`` makes its route (idempotent, in the
+request's transaction, named after the service function).
 """
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
-from litestar.handlers import HTTPRouteHandler
-from litestar.params import BodyKwarg, FromPath, FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,8 +41,8 @@ from service.listing.schemas import (
 )
 from service.policy.document import ListType, Policy
 from service.policy.store import policy_now
+from service.web.commands import Command, command_route
 from service.web.etags import etag
-from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.pagination import Page, PageNumber, PageSize
 from service.web.params import SECURITY, RegionFilter
 
@@ -89,94 +84,53 @@ def _repair_out(application: RepairApplication) -> RepairOut:
     return msgspec.convert(application.model_dump(), RepairOut)
 
 
-Answer = Callable[[AsyncSession, CommandContext, Any, int], Awaitable[Response[Any]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One write of the due process as a POST route."""
-
-    path: str
-    run: Callable[..., Awaitable[Any]]  # (session, ctx, [the path's id,] body)
-    body: type[Any]
-    answer: Answer = _entry_answer
-    shape: type[Any] = EntryOut  # what the answer holds
-    status_code: int = 200
-    target: str | None = "entry_id"  # the path's id, passed to ``run`` before the body
+def _step(
+    path: str,
+    run: Callable[..., Awaitable[ListEntry]],
+    body: type[Any],
+    *,
+    status_code: int = 200,
+    target: str | None = "entry_id",
+) -> Command:
+    """A command that moves an entry and answers with it."""
+    return Command(path, run, body, _entry_answer, EntryOut, status_code, target)
 
 
 COMMANDS = (
     # Propose a subject for a list by hand, with the basis (any staff role).
-    Command(ENTRIES, service.propose, ProposalIn, status_code=201, target=None),
+    _step(ENTRIES, service.propose, ProposalIn, status_code=201, target=None),
     # Serve the written notice; the objection deadline runs in Chinese working days.
-    Command(f"{ENTRY}/notify", service.notify, StepIn),
+    _step(f"{ENTRY}/notify", service.notify, StepIn),
     # Record the subject's objection (refused after the deadline, which it names).
-    Command(f"{ENTRY}/objections", service.object_to, ObjectionIn),
+    _step(f"{ENTRY}/objections", service.object_to, ObjectionIn),
     # Uphold the objection (the proposal falls) or reject it: a reviewer, not the proposer.
-    Command(f"{ENTRY}/objection-decision", service.decide_objection, ObjectionDecisionIn),
+    _step(f"{ENTRY}/objection-decision", service.decide_objection, ObjectionDecisionIn),
     # List or dismiss after the objection period: a reviewer, not the proposer.
-    Command(f"{ENTRY}/decision", service.decide, DecisionIn),
-    Command(f"{ENTRY}/publish", service.publish, StepIn),
-    Command(f"{ENTRY}/withdraw", service.withdraw, StepIn),
+    _step(f"{ENTRY}/decision", service.decide, DecisionIn),
+    _step(f"{ENTRY}/publish", service.publish, StepIn),
+    _step(f"{ENTRY}/withdraw", service.withdraw, StepIn),
     # End a listing whose basis has fallen (a reviewer).
-    Command(f"{ENTRY}/revoke", service.revoke, EntryRevocationIn),
+    _step(f"{ENTRY}/revoke", service.revoke, EntryRevocationIn),
     # Record a credit-repair application with its evidence and public commitment.
     Command(
         f"{ENTRY}/repair-applications",
         service.apply_for_repair,
         RepairIn,
-        answer=_repair_answer,
-        shape=RepairOut,
+        _repair_answer,
+        RepairOut,
         status_code=201,
+        target="entry_id",
     ),
     # Approve (ending the entry early) or refuse a repair: a second reviewer, per the policy.
     Command(
         "/api/v1/repair-applications/{application_id:uuid}/decision",
         service.decide_repair,
         RepairDecisionIn,
-        answer=_repair_answer,
-        shape=RepairOut,
+        _repair_answer,
+        RepairOut,
         target="application_id",
     ),
 )
-
-
-def _keyword(name: str, annotation: Any, **default: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, **default)
-
-
-def _route(command: Command) -> HTTPRouteHandler:
-    """The route of a command: its parameters declared from the table, its work idempotent.
-
-    Litestar reads a handler's parameters from its signature and annotations, so the
-    one handler below gets those of its row (the path's id, the body's type)."""
-    target = [_keyword(command.target, FromPath[uuid.UUID])] if command.target else []
-    parameters = [
-        _keyword("request", Request[Any, Any, Any]),
-        *target,
-        _keyword("data", Annotated[command.body, BodyKwarg(media_type=RequestEncodingType.JSON)]),
-        _keyword("db_session", NamedDependency[AsyncSession]),
-        _keyword("ctx", NamedDependency[CommandContext]),
-        _keyword("idempotency_key", IdempotencyKeyHeader, default=None),
-    ]
-    returns = Response[command.shape]  # type: ignore[name-defined]
-
-    async def handler(**given: Any) -> Response[Any]:
-        session: AsyncSession = given["db_session"]
-        ctx: CommandContext = given["ctx"]
-        ids = [given[command.target]] if command.target else []
-
-        async def work() -> Response[Any]:
-            done = await command.run(session, ctx, *ids, given["data"])
-            return await command.answer(session, ctx, done, command.status_code)
-
-        return await idempotent(given["request"], session, ctx, given["idempotency_key"], work)
-
-    handler.__name__ = handler.__qualname__ = command.run.__name__
-    handler.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
-    handler.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
-    route = post(command.path, status_code=command.status_code, tags=TAGS, security=SECURITY)
-    return route(handler)
 
 
 class ListEntryController(Controller):
@@ -231,5 +185,5 @@ class ListEntryController(Controller):
 
 ROUTES: list[ControllerRouterHandler] = [
     ListEntryController,
-    *(_route(command) for command in COMMANDS),
+    *(command_route(command, tags=TAGS) for command in COMMANDS),
 ]
