@@ -8,7 +8,8 @@ This creates an empty database ``bench_writers`` beside BENCH_DATABASE_URL's (dr
 at the end), starts `credit-service serve` on it, registers institutions, then has
 ``--writers`` httpx clients each POST complaints to ``/api/v1/records?confirm=true``
 (each one rescored, checked by the list triggers and written to the public view) for
-``--seconds``. Reports records/s and p50/p99 latency, then checks that every record
+``--seconds``. Reports records/s and p50/p99 latency, and how many writers waited for
+the audit lock on average (pg_locks, sampled every 50 ms), then checks that every record
 answered 201 is stored confirmed and that `credit-service audit verify` passes.
 """
 
@@ -30,6 +31,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 from common import bench_database, dsn, prepare, uscc
+
+from service.audit.chain import AUDIT_CHAIN_LOCK
 
 CLI = str(Path(sys.executable).parent / "credit-service")
 PORT = 18231
@@ -116,7 +119,26 @@ async def write(
     return times, created, refused
 
 
-async def load(base: str, token: str, writers: int, seconds: float) -> list[str]:
+async def lock_waiters(url: str, until: float) -> list[int]:
+    """Every 50 ms, how many sessions wait for the audit lock (a small key: objid alone)."""
+    connection = await asyncpg.connect(dsn(url))
+    samples = []
+    try:
+        while time.perf_counter() < until:
+            waiting = await connection.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0"
+                " AND objid = $1 AND NOT granted AND database ="
+                " (SELECT oid FROM pg_database WHERE datname = current_database())",
+                AUDIT_CHAIN_LOCK,
+            )
+            samples.append(int(waiting))
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+    return samples
+
+
+async def load(url: str, base: str, token: str, writers: int, seconds: float) -> list[str]:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=writers + 1)
     async with httpx.AsyncClient(
@@ -124,10 +146,12 @@ async def load(base: str, token: str, writers: int, seconds: float) -> list[str]
     ) as client:
         institutions = await register(client)
         started = time.perf_counter()
+        sampling = asyncio.create_task(lock_waiters(url, started + seconds))
         results = await asyncio.gather(
             *[write(client, institutions, seed, started + seconds) for seed in range(writers)]
         )
         elapsed = time.perf_counter() - started
+        waiting = await sampling
     times = [t for result in results for t in result[0]]
     created = [record for result in results for record in result[1]]
     refused: dict[int, int] = {}
@@ -139,6 +163,7 @@ async def load(base: str, token: str, writers: int, seconds: float) -> list[str]
         f"{len(created) / elapsed:.1f} records/s, p50 {percentile(times, 0.5):.0f} ms, "
         f"p99 {percentile(times, 0.99):.0f} ms; refused: {refused or 'none'}"
     )
+    print(f"writers waiting for the audit lock: {sum(waiting) / len(waiting):.1f} on average")
     return created
 
 
@@ -179,7 +204,7 @@ def main(url: str, writers: int, seconds: float, workers: int) -> None:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        created = asyncio.run(load(base, token, writers, seconds))
+        created = asyncio.run(load(url, base, token, writers, seconds))
     finally:
         server.terminate()
         server.wait(timeout=30)
