@@ -12,13 +12,15 @@ Every value from the policy travels as a bind parameter, never as SQL text.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import msgspec
+import msgspec.inspect
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -65,18 +67,36 @@ def _grid(policy: Policy, bind: _Params) -> str:
     return ", ".join(rows)
 
 
-def _list_fields(kind: RecordKind) -> set[str]:
-    """Detail fields of a kind that hold lists (penalty_kinds); the rest are scalars."""
-    return {
-        f.name
-        for f in msgspec.structs.fields(DETAILS_OF_KIND[kind])
-        if "list[" in str(f.type) or getattr(f.type, "__origin__", None) is list
-    }
+_ARRAY_TYPES = (
+    msgspec.inspect.ListType,
+    msgspec.inspect.SetType,
+    msgspec.inspect.FrozenSetType,
+    msgspec.inspect.VarTupleType,
+    msgspec.inspect.TupleType,
+)
+
+
+def _holds_array(declared: msgspec.inspect.Type) -> bool:
+    """Whether a field declared so may be stored as a JSON array (optional or constrained too)."""
+    while isinstance(declared, msgspec.inspect.Metadata):
+        declared = declared.type
+    if isinstance(declared, msgspec.inspect.UnionType):
+        return any(_holds_array(member) for member in declared.types)
+    return isinstance(declared, _ARRAY_TYPES)
+
+
+@cache
+def array_fields(details: type[msgspec.Struct]) -> frozenset[str]:
+    """Detail fields whose declared type is an array (penalty_kinds): a rule matches
+    them by any element, like the engine; the rest are compared as scalars."""
+    declared = msgspec.inspect.type_info(details)
+    assert isinstance(declared, msgspec.inspect.StructType)
+    return frozenset(field.name for field in declared.fields if _holds_array(field.type))
 
 
 def _rule_condition(rule_kind: RecordKind, when: dict[str, list[str]], bind: _Params) -> str:
     parts = [f"r.kind = {bind(rule_kind.value, 'text')}"]
-    lists = _list_fields(rule_kind)
+    lists = array_fields(DETAILS_OF_KIND[rule_kind])
     for field, allowed in when.items():
         values = bind(allowed, "text[]")
         if field in lists:  # matches if any element is allowed
@@ -101,17 +121,24 @@ def _rules(policy: Policy, bind: _Params) -> tuple[str, str]:
     return "CASE " + " ".join(cases) + " END", ", ".join(values)
 
 
+def _with_regions(keyed: str, columns: str = "") -> str:
+    """The rows of ``keyed`` (aliased k, keyed by subject) with each subject's region;
+    a subject that is not registered is left out."""
+    return f"""
+        SELECT k.subject_kind, k.subject_id, COALESCE(i.region_code, p.region_code) AS region_code
+            {columns}
+        FROM {keyed}
+        LEFT JOIN institutions i ON k.subject_kind = 'institution' AND i.id = k.subject_id
+        LEFT JOIN practitioners p ON k.subject_kind = 'practitioner' AND p.id = k.subject_id
+        WHERE COALESCE(i.region_code, p.region_code) IS NOT NULL"""
+
+
 def _subjects_sql(bind: _Params, keys: Sequence[SubjectKey] | None, region: str | None) -> str:
     """The subjects scored: the given keys, a region's, or everyone."""
     if keys is not None:
         kinds = bind([kind for kind, _ in keys], "text[]")
         ids = bind([subject_id for _, subject_id in keys], "uuid[]")
-        return f"""
-        SELECT k.subject_kind, k.subject_id, COALESCE(i.region_code, p.region_code) AS region_code
-        FROM unnest({kinds}, {ids}) AS k(subject_kind, subject_id)
-        LEFT JOIN institutions i ON k.subject_kind = 'institution' AND i.id = k.subject_id
-        LEFT JOIN practitioners p ON k.subject_kind = 'practitioner' AND p.id = k.subject_id
-        WHERE COALESCE(i.region_code, p.region_code) IS NOT NULL"""
+        return _with_regions(f"unnest({kinds}, {ids}) AS k(subject_kind, subject_id)")
     where = f"WHERE region_code LIKE {bind(region + '%', 'text')}" if region else ""
     return f"""
         SELECT 'institution' AS subject_kind, id AS subject_id, region_code FROM institutions {where}
@@ -318,6 +345,36 @@ async def store_scores(
     sql, params = scoring_sql(policy, moment, keys=keys)
     params.update(_store_params(policy, moment, cause))
     result = await session.execute(sa.text(_store_sql(sql)), params)
+    return int(result.scalar_one())
+
+
+async def store_assessed(
+    session: AsyncSession,
+    policy: Policy,
+    moment: Moment,
+    cause: str,
+    assessed: Mapping[SubjectKey, tuple[Decimal, str, date | None]],
+) -> int:
+    """Store scores the engine gave (score, grade, next change by subject) as
+    ``store_scores`` stores its own: changed rows only, each change logged."""
+    if not assessed:
+        return 0
+    source = _with_regions(
+        "unnest(CAST(:kinds AS text[]), CAST(:ids AS uuid[]), CAST(:scores AS numeric[]),"
+        " CAST(:grades AS text[]), CAST(:changes AS date[]))"
+        " AS k(subject_kind, subject_id, score, grade, next_change_on)",
+        ", k.score, k.grade, k.next_change_on",
+    )
+    values = list(assessed.values())
+    params = {
+        "kinds": [kind for kind, _ in assessed],
+        "ids": [subject_id for _, subject_id in assessed],
+        "scores": [score for score, _, _ in values],
+        "grades": [grade for _, grade, _ in values],
+        "changes": [changes_on for _, _, changes_on in values],
+        **_store_params(policy, moment, cause),
+    }
+    result = await session.execute(sa.text(_store_sql(source)), params)
     return int(result.scalar_one())
 
 

@@ -111,6 +111,13 @@ def _class_window(policy: Policy, fact_class: FactClass, occurred_on: date) -> d
     return add_months(occurred_on, policy.decay.months(fact_class))
 
 
+def expired_by(policy: Policy, as_of: date) -> date:
+    """The last day a fact may have happened on and still have stopped counting by
+    ``as_of`` whatever its class: loading only facts after it changes no assessment."""
+    longest = max(policy.decay.minor, policy.decay.general, policy.decay.serious)
+    return add_months(as_of, -longest)
+
+
 def _deficiency_contribution(
     fact: Fact, deficiency: DeficiencyFact, policy: Policy, moment: Moment
 ) -> Contribution:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,12 +14,34 @@ from sqlmodel import col
 
 from service.credit.bulk import SubjectKey
 from service.credit.engine import DeficiencyFact, Fact
-from service.facts.kinds import RecordStatus, SubjectKind
+from service.facts.kinds import RecordKind, RecordStatus, SubjectKind
 from service.records.models import Deficiency, Record
 
+# Plain columns, not models: rows come straight from the database, so a record changed
+# earlier in the same transaction is read as it now is, and thousands cost no objects.
+_RECORD_COLUMNS = (
+    col(Record.id),
+    col(Record.kind),
+    col(Record.occurred_on),
+    col(Record.confirmed_at),
+    col(Record.superseded_at),
+    col(Record.revoked_at),
+    col(Record.details),
+    col(Record.institution_id),
+    col(Record.practitioner_id),
+)
+_DEFICIENCY_COLUMNS = (
+    col(Deficiency.record_id),
+    col(Deficiency.id),
+    col(Deficiency.severity),
+    col(Deficiency.scope),
+    col(Deficiency.rectification_deadline),
+    col(Deficiency.rectified_on),
+    col(Deficiency.rectification_recorded_at),
+)
 
-def _fact(record: Record, deficiencies: list[Deficiency]) -> Fact:
-    assert record.confirmed_at is not None
+
+def _fact(record: Any, deficiencies: list[DeficiencyFact]) -> Fact:
     ended = [moment for moment in (record.superseded_at, record.revoked_at) if moment is not None]
     return Fact(
         record_id=record.id,
@@ -26,49 +50,46 @@ def _fact(record: Record, deficiencies: list[Deficiency]) -> Fact:
         confirmed_at=record.confirmed_at,
         ended_at=min(ended) if ended else None,
         details=record.details,
-        deficiencies=tuple(
-            DeficiencyFact(
-                id=d.id,
-                severity=d.severity,
-                scope=d.scope,
-                rectification_deadline=d.rectification_deadline,
-                rectified_on=d.rectified_on,
-                rectification_recorded_at=d.rectification_recorded_at,
-            )
-            for d in deficiencies
-        ),
+        deficiencies=tuple(deficiencies),
     )
 
 
 async def facts_of(
-    session: AsyncSession, keys: Sequence[SubjectKey]
+    session: AsyncSession, keys: Sequence[SubjectKey], *, occurred_after: date | None = None
 ) -> dict[SubjectKey, list[Fact]]:
-    """Every confirmed record ever naming each subject (the engine decides what counts when)."""
+    """Every confirmed record naming each subject (the engine decides what counts when);
+    with ``occurred_after``, only those that happened after that day."""
     institutions = [i for kind, i in keys if kind == SubjectKind.INSTITUTION]
     practitioners = [i for kind, i in keys if kind == SubjectKind.PRACTITIONER]
-    records = list(
-        (
-            await session.execute(
-                sa.select(Record).where(
-                    col(Record.status) != RecordStatus.DRAFT,
-                    sa.or_(
-                        col(Record.institution_id).in_(institutions),
-                        col(Record.practitioner_id).in_(practitioners),
-                    ),
-                )
-            )
-        ).scalars()
+    query = sa.select(*_RECORD_COLUMNS).where(
+        col(Record.status) != RecordStatus.DRAFT,
+        sa.or_(
+            col(Record.institution_id).in_(institutions),
+            col(Record.practitioner_id).in_(practitioners),
+        ),
     )
-    deficiencies: dict[uuid.UUID, list[Deficiency]] = defaultdict(list)
-    inspection_ids = [record.id for record in records if record.kind == "inspection"]
+    if occurred_after is not None:
+        query = query.where(col(Record.occurred_on) > occurred_after)
+    records = list(await session.execute(query))
+    deficiencies: dict[uuid.UUID, list[DeficiencyFact]] = defaultdict(list)
+    inspection_ids = [record.id for record in records if record.kind == RecordKind.INSPECTION]
     if inspection_ids:
         rows = await session.execute(
-            sa.select(Deficiency)
+            sa.select(*_DEFICIENCY_COLUMNS)
             .where(col(Deficiency.record_id).in_(inspection_ids))
             .order_by(col(Deficiency.position))
         )
-        for deficiency in rows.scalars():
-            deficiencies[deficiency.record_id].append(deficiency)
+        for row in rows:
+            deficiencies[row.record_id].append(
+                DeficiencyFact(
+                    id=row.id,
+                    severity=row.severity,
+                    scope=row.scope,
+                    rectification_deadline=row.rectification_deadline,
+                    rectified_on=row.rectified_on,
+                    rectification_recorded_at=row.rectification_recorded_at,
+                )
+            )
     found: dict[SubjectKey, list[Fact]] = {key: [] for key in keys}
     for record in records:
         fact = _fact(record, deficiencies[record.id])

@@ -4,6 +4,9 @@ A stored score is current while its policy version is the one in force and its
 ``next_change_on`` (the day a fact stops counting) has not come. Record events
 rescore their subjects in the command's transaction; a read refreshes what went
 stale; ``credit-service recompute`` rescores everyone, batch by batch.
+
+Which side scores (decision 0024): the engine for a few subjects, the SQL evaluator
+for many. Both give the same answer (the parity test, ``recompute --verify``).
 """
 
 from __future__ import annotations
@@ -15,22 +18,48 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from service.clock import Moment
 from service.context import CommandContext
-from service.credit.bulk import store_all_scores, store_scores
+from service.credit.bulk import SubjectKey, store_all_scores, store_assessed, store_scores
+from service.credit.engine import assess, expired_by
+from service.credit.facts import facts_of
+from service.policy.document import Policy
 from service.policy.store import policy_in_force, policy_now, policy_version
 from service.records.events import RecordEvent
+
+# Up to this many subjects the engine scores them (one read of their records, then
+# Python); beyond it, a spreadsheet import or the demo, the SQL evaluator does in one
+# statement what would otherwise bring tens of thousands of records into Python.
+ENGINE_SUBJECTS = 200
+
+
+async def store_current(
+    session: AsyncSession,
+    policy: Policy,
+    moment: Moment,
+    cause: str,
+    keys: Sequence[SubjectKey],
+) -> int:
+    """Score ``keys`` at ``moment`` and store what changed; returns how many changed."""
+    if len(keys) > ENGINE_SUBJECTS:
+        return await store_scores(session, policy, moment, cause, keys=keys)
+    facts = await facts_of(session, keys, occurred_after=expired_by(policy, moment.as_of))
+    assessed = {}
+    for key in keys:
+        assessment = assess(facts[key], policy, moment)
+        assessed[key] = (assessment.score, assessment.grade, assessment.next_change_on)
+    return await store_assessed(session, policy, moment, cause, assessed)
 
 
 async def rescore(
     session: AsyncSession, ctx: CommandContext, events: Sequence[RecordEvent]
 ) -> None:
-    """Subscriber: the subjects named by the events, rescored in the same transaction."""
+    """Step: the subjects named by the events, rescored in the same transaction."""
     keys = list(
         dict.fromkeys((str(kind), subject_id) for e in events for kind, subject_id in e.subjects)
     )
-    moment = ctx.moment()
     policy = await policy_now(session, ctx)
-    await store_scores(session, policy, moment, "record", keys=keys)
+    await store_current(session, policy, ctx.moment(), "record", keys)
 
 
 @dataclass(frozen=True, slots=True)
