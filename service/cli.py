@@ -314,8 +314,22 @@ def audit_verify() -> None:
 @click.option(
     "--batch-size", default=20_000, show_default=True, type=click.IntRange(100, 1_000_000)
 )
-def recompute(version: str | None, region: str | None, batch_size: int) -> None:
+@click.option(
+    "--verify",
+    "verify_size",
+    default=None,
+    type=click.IntRange(1, 100_000),
+    metavar="N",
+    help="store nothing: score N sampled subjects with the engine and in SQL, compare both "
+    "and their current stored scores, and exit 1 on any difference",
+)
+def recompute(
+    version: str | None, region: str | None, batch_size: int, verify_size: int | None
+) -> None:
     """Rescore every subject as of today, in batches, and store what changed."""
+    if verify_size is not None:
+        _verify_scores(version, region, verify_size)
+        return
     from service.credit.bulk import count_subjects
     from service.credit.scoring import RecomputeReport
     from service.credit.scoring import recompute as run_recompute
@@ -342,6 +356,31 @@ def recompute(version: str | None, region: str | None, batch_size: int) -> None:
         f"{report.subjects} subjects rescored under policy {report.policy_version} in "
         f"{report.seconds:.1f} s; {report.changed} changed"
     )
+
+
+def _verify_scores(version: str | None, region: str | None, size: int) -> None:
+    from service.credit.verify import Verification, verify_scores
+    from service.wiring import system_context
+
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+
+    async def work(engine: AsyncEngine) -> Verification:
+        return await verify_scores(
+            engine, system_context(), size=size, version=version, region=region
+        )
+
+    report = _run_domain(settings, work)
+    for difference in report.differences:
+        click.echo(str(difference))
+    click.echo(
+        f"{report.sampled} subjects scored by the engine and in SQL under policy "
+        f"{report.policy_version} as of {report.as_of}, {report.stored_compared} current "
+        f"stored scores compared: {len(report.differences) or 'no'} "
+        f"difference{'' if len(report.differences) == 1 else 's'}"
+    )
+    if report.differences:
+        sys.exit(1)
 
 
 @main.group()
