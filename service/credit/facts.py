@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from service.credit.bulk import SubjectKey
 from service.credit.engine import DeficiencyFact, Fact
-from service.facts.kinds import RecordKind, RecordStatus, SubjectKind
+from service.facts.kinds import RecordStatus, SubjectKind
 from service.records.models import Deficiency, Record
 
 # Plain columns, not models: rows come straight from the database, so a record changed
@@ -30,9 +30,8 @@ _RECORD_COLUMNS = (
     col(Record.institution_id),
     col(Record.practitioner_id),
 )
-_DEFICIENCY_COLUMNS = (
-    col(Deficiency.record_id),
-    col(Deficiency.id),
+_DEFICIENCY_COLUMNS: tuple[Any, ...] = (
+    col(Deficiency.id).label("deficiency_id"),
     col(Deficiency.severity),
     col(Deficiency.scope),
     col(Deficiency.rectification_deadline),
@@ -61,28 +60,29 @@ async def facts_of(
     with ``occurred_after``, only those that happened after that day."""
     institutions = [i for kind, i in keys if kind == SubjectKind.INSTITUTION]
     practitioners = [i for kind, i in keys if kind == SubjectKind.PRACTITIONER]
-    query = sa.select(*_RECORD_COLUMNS).where(
-        col(Record.status) != RecordStatus.DRAFT,
-        sa.or_(
-            col(Record.institution_id).in_(institutions),
-            col(Record.practitioner_id).in_(practitioners),
-        ),
+    # One statement: each record with its deficiencies (an inspection once per deficiency).
+    query = (
+        sa.select(*_RECORD_COLUMNS, *_DEFICIENCY_COLUMNS)
+        .outerjoin(Deficiency, col(Deficiency.record_id) == col(Record.id))
+        .where(
+            col(Record.status) != RecordStatus.DRAFT,
+            sa.or_(
+                col(Record.institution_id).in_(institutions),
+                col(Record.practitioner_id).in_(practitioners),
+            ),
+        )
+        .order_by(col(Record.id), col(Deficiency.position))
     )
     if occurred_after is not None:
         query = query.where(col(Record.occurred_on) > occurred_after)
-    records = list(await session.execute(query))
+    records: dict[uuid.UUID, Any] = {}
     deficiencies: dict[uuid.UUID, list[DeficiencyFact]] = defaultdict(list)
-    inspection_ids = [record.id for record in records if record.kind == RecordKind.INSPECTION]
-    if inspection_ids:
-        rows = await session.execute(
-            sa.select(*_DEFICIENCY_COLUMNS)
-            .where(col(Deficiency.record_id).in_(inspection_ids))
-            .order_by(col(Deficiency.position))
-        )
-        for row in rows:
-            deficiencies[row.record_id].append(
+    for row in await session.execute(query):
+        records.setdefault(row.id, row)
+        if row.deficiency_id is not None:
+            deficiencies[row.id].append(
                 DeficiencyFact(
-                    id=row.id,
+                    id=row.deficiency_id,
                     severity=row.severity,
                     scope=row.scope,
                     rectification_deadline=row.rectification_deadline,
@@ -91,7 +91,7 @@ async def facts_of(
                 )
             )
     found: dict[SubjectKey, list[Fact]] = {key: [] for key in keys}
-    for record in records:
+    for record in records.values():
         fact = _fact(record, deficiencies[record.id])
         named: list[SubjectKey] = []
         if record.institution_id is not None:
