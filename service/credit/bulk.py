@@ -3,8 +3,10 @@
 ``service.credit.engine`` is the reference: pure, explained, property-tested. This
 module compiles the same policy into SQL so PostgreSQL scores a hundred thousand
 subjects in one pass (a recompute, a bulk eligibility request for a past date, a
-what-if over a draft policy). A parity test runs both over the same random facts and
-requires equal scores, grades and next-change dates; change one, change the other.
+what-if over a draft policy); a record event's few subjects are the engine's (decision
+0024). A parity test runs both over random policies and random facts and requires equal
+scores, grades and next-change dates, and ``recompute --verify`` compares both on a real
+database; change one, change the other.
 
 Every value from the policy travels as a bind parameter, never as SQL text.
 """
