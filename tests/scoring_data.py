@@ -291,15 +291,17 @@ def stored_records(
     }  # fmt: skip
     deficiencies = []
     for position in range(1, (draw(st.integers(0, 3)) if inspection else 0) + 1):
+        deadline = draw(st.none() | _days(occurred, occurred + timedelta(days=120)))
         rectified = draw(st.none() | _days(occurred, occurred + timedelta(days=400)))
+        if deadline is not None and rectified is not None and draw(st.booleans()):
+            edge = deadline + timedelta(days=draw(st.integers(-1, 1)))
+            rectified = max(occurred, edge)  # on the deadline or a day either side
         deficiencies.append(
             {
                 "id": uuid.uuid4(), "record_id": record_id, "position": position, "item": "x",
                 "severity": draw(st.sampled_from(list(DeficiencySeverity))).value,
                 "scope": draw(st.sampled_from(list(DeficiencyScope))).value,
-                "rectification_deadline": draw(
-                    st.none() | _days(occurred, occurred + timedelta(days=120))
-                ),
+                "rectification_deadline": deadline,
                 "rectified_on": rectified,
                 "rectification_recorded_at": (
                     _instant(draw, rectified, 60) if rectified else None
