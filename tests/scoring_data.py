@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.clock import Moment, start_of_local_day
+from service.clock import Moment, local_date, start_of_local_day
 from service.dates import add_months
 from service.facts.details import DETAILS_OF_KIND
 from service.facts.kinds import DeficiencyScope, DeficiencySeverity, RecordKind
@@ -321,24 +321,26 @@ def _instants(record: dict[str, Any], deficiencies: list[dict[str, Any]]) -> lis
 @st.composite
 def moments(draw: st.DrawFn, policy: Policy, stored: list[Stored]) -> Moment:
     """A day of the five years (and the year after) and what was known around its end;
-    often a day a drawn fact counts on or the day it stops (or the day either side),
-    or known just before, at or after the instant something about it became known."""
+    often a day a drawn fact counts on or the day it stops (or the day either side), or
+    known just before, at or after an instant something became known (a record
+    confirmed, corrected or revoked, a rectification recorded), asked about that day."""
     how = draw(st.sampled_from(["boundary", "while counting", "as it became known", "any day"]))
     if not stored or how == "any day":
         as_of = draw(st.dates(FIRST_DAY, LAST_DAY + timedelta(days=366)))
         return Moment(as_of, _around_end_of(draw, as_of))
-    record, deficiencies = draw(st.sampled_from(stored))
+    if how == "as it became known":
+        instant = draw(st.sampled_from([i for found in stored for i in _instants(*found)]))
+        as_of = local_date(instant) + timedelta(days=draw(st.integers(-2, 2)))
+        return Moment(as_of, instant + timedelta(microseconds=draw(st.integers(-1, 1))))
+    record, _ = draw(st.sampled_from(stored))
     occurred = record["occurred_on"]
     windows = [policy.decay.minor, policy.decay.general, policy.decay.serious]
     if how == "boundary":
         as_of = add_months(occurred, draw(st.sampled_from(windows)))
         as_of += timedelta(days=draw(st.integers(-1, 1)))
-        return Moment(as_of, _around_end_of(draw, as_of))
-    as_of = draw(st.dates(occurred, add_months(occurred, max(windows))))
-    if how == "while counting":
-        return Moment(as_of, _around_end_of(draw, as_of))
-    instant = draw(st.sampled_from(_instants(record, deficiencies)))
-    return Moment(as_of, instant + timedelta(microseconds=draw(st.integers(-1, 1))))
+    else:
+        as_of = draw(st.dates(occurred, add_months(occurred, max(windows))))
+    return Moment(as_of, _around_end_of(draw, as_of))
 
 
 def _around_end_of(draw: st.DrawFn, as_of: date) -> datetime:
