@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from service.clock import Moment
 from service.context import CommandContext
 from service.credit.bulk import SubjectKey, store_all_scores, store_assessed, store_scores
-from service.credit.engine import assess, expired_by
+from service.credit.engine import Assessment, assess, expired_by
 from service.credit.facts import facts_of
 from service.policy.document import Policy
 from service.policy.store import policy_in_force, policy_now, policy_version
@@ -31,6 +31,14 @@ from service.records.events import RecordEvent
 # Python); beyond it, a spreadsheet import or the demo, the SQL evaluator does in one
 # statement what would otherwise bring tens of thousands of records into Python.
 ENGINE_SUBJECTS = 200
+
+
+async def assess_subjects(
+    session: AsyncSession, policy: Policy, moment: Moment, keys: Sequence[SubjectKey]
+) -> dict[SubjectKey, Assessment]:
+    """The engine's assessment of each of a few subjects, from their records."""
+    facts = await facts_of(session, keys, occurred_after=expired_by(policy, moment.as_of))
+    return {key: assess(facts[key], policy, moment) for key in keys}
 
 
 async def store_current(
@@ -43,11 +51,10 @@ async def store_current(
     """Score ``keys`` at ``moment`` and store what changed; returns how many changed."""
     if len(keys) > ENGINE_SUBJECTS:
         return await store_scores(session, policy, moment, cause, keys=keys)
-    facts = await facts_of(session, keys, occurred_after=expired_by(policy, moment.as_of))
-    assessed = {}
-    for key in keys:
-        assessment = assess(facts[key], policy, moment)
-        assessed[key] = (assessment.score, assessment.grade, assessment.next_change_on)
+    assessed = {
+        key: (assessment.score, assessment.grade, assessment.next_change_on)
+        for key, assessment in (await assess_subjects(session, policy, moment, keys)).items()
+    }
     return await store_assessed(session, policy, moment, cause, assessed)
 
 

@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from service.clock import Moment
 from service.context import CommandContext
 from service.credit.bulk import SubjectKey, score_subjects
-from service.credit.engine import assess, expired_by
-from service.credit.facts import facts_of
+from service.credit.scoring import assess_subjects
 from service.policy.document import Policy
 from service.policy.store import policy_in_force, policy_version
 
@@ -134,11 +133,10 @@ async def _compare(
     session: AsyncSession, keys: Sequence[SubjectKey], policy: Policy, moment: Moment
 ) -> tuple[int, list[Difference]]:
     """Some subjects scored both ways and compared: (current stored scores, differences)."""
-    facts = await facts_of(session, keys, occurred_after=expired_by(policy, moment.as_of))
-    by_engine = {}
-    for key in keys:
-        assessment = assess(facts[key], policy, moment)
-        by_engine[key] = Outcome(assessment.score, assessment.grade, assessment.next_change_on)
+    by_engine = {
+        key: Outcome(assessment.score, assessment.grade, assessment.next_change_on)
+        for key, assessment in (await assess_subjects(session, policy, moment, keys)).items()
+    }
     by_sql = {
         (s.subject_kind, s.subject_id): Outcome(s.score, s.grade, s.next_change_on)
         for s in await score_subjects(session, policy, moment, keys=keys)
