@@ -235,11 +235,11 @@ def histories(
 ) -> list[Stored]:
     """Records of the subjects: spread over all five years, or over a year or a season of
     them (so that many count at once and their windows end close together); of any
-    kind, and often of a kind the policy's rules name."""
+    kind, often an inspection or of a kind the policy's rules name."""
     span = draw(st.sampled_from([90, 365, (LAST_DAY - FIRST_DAY).days]))
     first = draw(st.dates(FIRST_DAY, LAST_DAY - timedelta(days=span)))
     last = first + timedelta(days=span)
-    kinds = st.sampled_from(sorted(DETAILS_OF_KIND))
+    kinds = st.sampled_from(sorted(DETAILS_OF_KIND)) | st.just(RecordKind.INSPECTION)
     if ruled:
         kinds = kinds | st.sampled_from(sorted(set(ruled)))
     records = stored_records(homes, people, first, last, vocabulary, kinds)
@@ -290,7 +290,7 @@ def stored_records(
         "revocation_reason": "x" if ending == "revoked" else None,
     }  # fmt: skip
     deficiencies = []
-    for position in range(1, (draw(st.integers(0, 3)) if inspection else 0) + 1):
+    for position in range(1, (draw(st.integers(1, 3)) if inspection else 0) + 1):
         deadline = draw(st.none() | _days(occurred, occurred + timedelta(days=120)))
         rectified = draw(st.none() | _days(occurred, occurred + timedelta(days=400)))
         if deadline is not None and rectified is not None and draw(st.booleans()):
@@ -311,11 +311,22 @@ def stored_records(
     return record, deficiencies
 
 
-def _instants(record: dict[str, Any], deficiencies: list[dict[str, Any]]) -> list[datetime]:
-    """When something about a record became known: confirmed, ended, rectified."""
-    found = [record["confirmed_at"], record["superseded_at"], record["revoked_at"]]
-    found += [row["rectification_recorded_at"] for row in deficiencies]
-    return [instant for instant in found if instant is not None]
+def _instants(stored: list[Stored]) -> list[list[datetime]]:
+    """When something became known: records confirmed, corrected or revoked; and
+    rectifications recorded (fewer, so drawn from a list of their own)."""
+    records = [
+        instant
+        for record, _ in stored
+        for instant in (record["confirmed_at"], record["superseded_at"], record["revoked_at"])
+        if instant is not None
+    ]
+    rectified = [
+        row["rectification_recorded_at"]
+        for _, deficiencies in stored
+        for row in deficiencies
+        if row["rectification_recorded_at"] is not None
+    ]
+    return [found for found in (records, rectified) if found]
 
 
 @st.composite
@@ -329,7 +340,7 @@ def moments(draw: st.DrawFn, policy: Policy, stored: list[Stored]) -> Moment:
         as_of = draw(st.dates(FIRST_DAY, LAST_DAY + timedelta(days=366)))
         return Moment(as_of, _around_end_of(draw, as_of))
     if how == "as it became known":
-        instant = draw(st.sampled_from([i for found in stored for i in _instants(*found)]))
+        instant = draw(st.sampled_from(draw(st.sampled_from(_instants(stored)))))
         as_of = local_date(instant) + timedelta(days=draw(st.integers(-2, 2)))
         return Moment(as_of, instant + timedelta(microseconds=draw(st.integers(-1, 1))))
     record, _ = draw(st.sampled_from(stored))

@@ -29,7 +29,7 @@ async def subjects(engine: AsyncEngine, clean_db: None) -> None:
 
 
 @settings(
-    max_examples=150,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
