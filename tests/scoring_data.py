@@ -166,8 +166,11 @@ def rules(draw: st.DrawFn, grades: list[str], vocabulary: Vocabulary) -> list[Fa
 def policies(draw: st.DrawFn, vocabulary: Vocabulary) -> Policy:
     """A policy the policy model accepts, every number of its scoring model drawn."""
     shipped = shipped_policy()
-    start = draw(st.decimals(1, 300, places=2))
-    floor = draw(st.decimals(-20, start - Decimal("0.01"), places=2))
+    # A floor well below the start, mostly: a score held at the floor hides what counts.
+    start = draw(st.decimals(1, 1000, places=2))
+    floor = draw(
+        st.decimals(-20, start - Decimal("0.01"), places=2) | st.decimals(-20, start / 4, places=2)
+    )
     names = list(GRADE_NAMES[: draw(st.integers(1, len(GRADE_NAMES)))])
     minimums = sorted(
         draw(st.lists(st.decimals(floor, start + 5, places=2), min_size=len(names) - 1,
@@ -292,7 +295,9 @@ def stored_records(
     deficiencies = []
     for position in range(1, (draw(st.integers(1, 3)) if inspection else 0) + 1):
         deadline = draw(st.none() | _days(occurred, occurred + timedelta(days=120)))
-        rectified = draw(st.none() | _days(occurred, occurred + timedelta(days=400)))
+        # Mostly within a season, as deadlines are; now and then much later.
+        soon, late = (_days(occurred, occurred + timedelta(days=days)) for days in (120, 400))
+        rectified = draw(st.none() | soon | late)
         if deadline is not None and rectified is not None and draw(st.booleans()):
             edge = deadline + timedelta(days=draw(st.integers(-1, 1)))
             rectified = max(occurred, edge)  # on the deadline or a day either side
@@ -342,7 +347,8 @@ def moments(draw: st.DrawFn, policy: Policy, stored: list[Stored]) -> Moment:
     if how == "as it became known":
         instant = draw(st.sampled_from(draw(st.sampled_from(_instants(stored)))))
         as_of = local_date(instant) + timedelta(days=draw(st.integers(-2, 2)))
-        return Moment(as_of, instant + timedelta(microseconds=draw(st.integers(-1, 1))))
+        just = draw(st.sampled_from([-1, -1, 0, 1]))  # before it, mostly: not yet known
+        return Moment(as_of, instant + timedelta(microseconds=just))
     record, _ = draw(st.sampled_from(stored))
     occurred = record["occurred_on"]
     windows = [policy.decay.minor, policy.decay.general, policy.decay.serious]
