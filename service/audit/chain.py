@@ -183,6 +183,23 @@ async def record(
     await record_many(session, ctx, [AuditItem(action, target_type, target_id, before, after)])
 
 
+async def record_creation(
+    session: AsyncSession,
+    ctx: CommandContext,
+    row: SQLModel,
+    *,
+    action: str,
+    target_type: str,
+    target_id: object,
+) -> None:
+    """Add a new row and queue the audit entry of its creation (``record`` flushes the
+    row first, so its digest covers what was stored)."""
+    session.add(row)
+    await record(
+        session, ctx, action=action, target_type=target_type, target_id=target_id, after=row
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ChainReport:
     rows_checked: int

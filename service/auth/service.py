@@ -55,10 +55,8 @@ async def create_user(
     user = User(
         name=name.strip(), role=role.value, region_code=region_code, token_hash=hash_token(token)
     )
-    session.add(user)
-    await session.flush()
-    await audit.record(
-        session, ctx, action="user.create", target_type="user", target_id=user.id, after=user
+    await audit.record_creation(
+        session, ctx, user, action="user.create", target_type="user", target_id=user.id
     )
     return user, token
 

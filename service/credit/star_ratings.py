@@ -42,11 +42,9 @@ async def record_star_rating(
         recorded_at=ctx.now(),
         recorded_by=ctx.actor.user_id,
     )
-    session.add(rating)
-    await session.flush()
-    await audit.record(
-        session, ctx, action="star_rating.create", target_type="star_rating",
-        target_id=rating.id, after=rating,
+    await audit.record_creation(
+        session, ctx, rating, action="star_rating.create", target_type="star_rating",
+        target_id=rating.id,
     )  # fmt: skip
     await ctx.publish(session, [StarRatingRecorded(institution.id)])
     return rating

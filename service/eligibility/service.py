@@ -166,30 +166,23 @@ def _asked_rows(kind: str, asked: Any, moment: Moment) -> sa.Select[*tuple[Any, 
     return query
 
 
-def _institutions(codes: Sequence[str], moment: Moment) -> sa.Select[*tuple[Any, ...]]:
-    asked = (
-        sa.select(
-            col(Institution.uscc).label("code"),
-            col(Institution.id),
-            col(Institution.status).label("detail"),
-        )
-        .where(col(Institution.uscc) == sa.any_(text_array(codes)))
-        .cte("asked_institutions")
-    )
-    return _asked_rows("institution", asked, moment)
+# Per kind: the column a subject is asked by, its id, and the detail the answer tells
+# (an institution's status, a practitioner's masked ID number).
+_ASKED_COLUMNS: dict[str, tuple[Any, Any, Any]] = {
+    "institution": (Institution.uscc, Institution.id, Institution.status),
+    "practitioner": (Practitioner.id_number_hash, Practitioner.id, Practitioner.id_number_masked),
+}
 
 
-def _practitioners(hashes: Sequence[str], moment: Moment) -> sa.Select[*tuple[Any, ...]]:
+def _asked_subjects(kind: str, codes: Sequence[str], moment: Moment) -> sa.Select[*tuple[Any, ...]]:
+    """The subjects of one kind whose code is among ``codes`` (USCCs, or ID-number hashes)."""
+    code, subject_id, detail = _ASKED_COLUMNS[kind]
     asked = (
-        sa.select(
-            col(Practitioner.id_number_hash).label("code"),
-            col(Practitioner.id),
-            col(Practitioner.id_number_masked).label("detail"),
-        )
-        .where(col(Practitioner.id_number_hash) == sa.any_(text_array(hashes)))
-        .cte("asked_practitioners")
+        sa.select(col(code).label("code"), col(subject_id), col(detail).label("detail"))
+        .where(col(code) == sa.any_(text_array(codes)))
+        .cte(f"asked_{kind}s")
     )
-    return _asked_rows("practitioner", asked, moment)
+    return _asked_rows(kind, asked, moment)
 
 
 @dataclass(slots=True)
@@ -251,7 +244,7 @@ async def _find(
 
     if usccs:
         for uscc, subject_id, status, *row in await fetch(
-            session, _institutions(list(usccs), moment)
+            session, _asked_subjects("institution", list(usccs), moment)
         ):
             keep("institution", subject_id, status, row)
             for answer in usccs[uscc]:
@@ -262,7 +255,7 @@ async def _find(
                 )
     if hashes:
         for digest, subject_id, masked, *row in await fetch(
-            session, _practitioners(list(hashes), moment)
+            session, _asked_subjects("practitioner", list(hashes), moment)
         ):
             keep("practitioner", subject_id, None, row)
             for answer in hashes[digest]:

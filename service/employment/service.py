@@ -70,15 +70,13 @@ async def create_employment(
         created_at=ctx.now(),
         updated_at=ctx.now(),
     )
-    session.add(employment)
-    await session.flush()
-    await audit.record(
+    await audit.record_creation(
         session,
         ctx,
+        employment,
         action="employment.create",
         target_type="employment",
         target_id=employment.id,
-        after=employment,
     )
     return employment
 

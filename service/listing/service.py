@@ -466,11 +466,9 @@ async def apply_for_repair(
         public_commitment=data.public_commitment.strip(), recorded_at=ctx.now(),
         recorded_by=ctx.actor.user_id,
     )  # fmt: skip
-    session.add(application)
-    await session.flush()
-    await audit.record(
-        session, ctx, action="list.repair_apply", target_type="repair_application",
-        target_id=application.id, after=application,
+    await audit.record_creation(
+        session, ctx, application, action="list.repair_apply",
+        target_type="repair_application", target_id=application.id,
     )  # fmt: skip
     return application
 

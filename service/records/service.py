@@ -198,28 +198,6 @@ def deficiency_rows(
     ]
 
 
-def build_record(
-    body: RecordBase,
-    subjects: Subjects,
-    ctx: CommandContext,
-    policy: Policy,
-    *,
-    supersedes: Record | None = None,
-    correction_reason: str | None = None,
-) -> tuple[Record, list[Deficiency]]:
-    """The rows of a new draft as models (not yet added to the session)."""
-    row = record_row(
-        body,
-        subjects,
-        ctx,
-        policy,
-        supersedes=supersedes,
-        correction_reason=correction_reason,
-    )
-    deficiencies = [Deficiency(**d) for d in deficiency_rows(body, row["id"], ctx)]
-    return Record(**row), deficiencies
-
-
 async def _checked_subjects(
     session: AsyncSession, ctx: CommandContext, body: RecordBase, prefix: str = ""
 ) -> Subjects:
@@ -260,20 +238,17 @@ async def _change(
 
 
 async def _store_draft(
-    session: AsyncSession, ctx: CommandContext, record: Record, deficiencies: list[Deficiency]
-) -> None:
-    session.add(record)
-    await session.flush()
-    session.add_all(deficiencies)
-    await session.flush()
-    await audit.record(
-        session,
-        ctx,
-        action="record.create",
-        target_type="record",
-        target_id=record.id,
-        after=record,
+    session: AsyncSession, ctx: CommandContext, body: RecordBase, row: dict[str, Any]
+) -> Record:
+    """Store a new draft (its ``record_row``) and the deficiencies its body lists, audited."""
+    record = Record(**row)
+    deficiencies = [Deficiency(**d) for d in deficiency_rows(body, record.id, ctx)]
+    await audit.record_creation(
+        session, ctx, record, action="record.create", target_type="record", target_id=record.id
     )
+    session.add_all(deficiencies)  # after the record they point at
+    await session.flush()
+    return record
 
 
 async def create_record(
@@ -281,8 +256,8 @@ async def create_record(
 ) -> RecordView:
     ctx.actor.require_role(*RECORDING_ROLES)
     subjects = await _checked_subjects(session, ctx, body)
-    record, deficiencies = build_record(body, subjects, ctx, await policy_now(session, ctx))
-    await _store_draft(session, ctx, record, deficiencies)
+    row = record_row(body, subjects, ctx, await policy_now(session, ctx))
+    record = await _store_draft(session, ctx, body, row)
     if confirm:
         await _confirm(session, ctx, record)
     return await view_of(session, record)
@@ -509,7 +484,7 @@ async def correct_record(
             "record.kind", f"must be {original.kind}: a correction keeps the kind it corrects"
         )
     subjects = await _checked_subjects(session, ctx, correction.record, prefix="record.")
-    record, deficiencies = build_record(
+    row = record_row(
         correction.record,
         subjects,
         ctx,
@@ -517,7 +492,7 @@ async def correct_record(
         supersedes=original,
         correction_reason=correction.reason.strip(),
     )
-    await _store_draft(session, ctx, record, deficiencies)
+    record = await _store_draft(session, ctx, correction.record, row)
     if confirm:
         await _confirm(session, ctx, record)
     return await view_of(session, record)

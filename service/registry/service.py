@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TypeVar
 
@@ -93,19 +93,28 @@ async def _list_subjects(
     session: AsyncSession,
     ctx: CommandContext,
     model: type[Subject],
-    matching: sa.ColumnElement[bool] | None,
+    q: str | None,
+    by_code: Callable[[str], sa.ColumnElement[bool]],
     *,
     region: str | None,
     page: int,
     page_size: int,
 ) -> Listing:
-    """A page of subjects in the caller's jurisdiction (and region filter), by name."""
+    """A page of subjects in the caller's jurisdiction (and region filter), by name.
+
+    A search term that is a valid identifier matches it exactly (``by_code``); any
+    other term is looked for in names.
+    """
     ctx.actor.require_role(*STAFF_ROLES)
     query = sa.select(model)
     if scope := region_scope(ctx.actor, region):
         query = query.where(col(model.region_code).startswith(scope, autoescape=True))
-    if matching is not None:
-        query = query.where(matching)
+    if q and q.strip():
+        term = q.strip()
+        try:
+            query = query.where(by_code(term))
+        except IdentifierError:
+            query = query.where(col(model.name).ilike(contains(term)))
     return await fetch_page(session, query, [col(model.name), col(model.id)], page, page_size)
 
 
@@ -187,15 +196,11 @@ async def list_institutions(
     page: int,
     page_size: int,
 ) -> Listing:
-    matching = None
-    if q and q.strip():
-        term = q.strip()
-        try:
-            matching = col(Institution.uscc) == normalize_uscc(term)
-        except IdentifierError:
-            matching = col(Institution.name).ilike(contains(term))
+    def by_code(term: str) -> sa.ColumnElement[bool]:
+        return col(Institution.uscc) == normalize_uscc(term)
+
     return await _list_subjects(
-        session, ctx, Institution, matching, region=region, page=page, page_size=page_size
+        session, ctx, Institution, q, by_code, region=region, page=page, page_size=page_size
     )
 
 
@@ -287,16 +292,12 @@ async def list_practitioners(
     page_size: int,
 ) -> Listing:
     """Search by name, or by a full ID number through its keyed hash."""
-    matching = None
-    if q and q.strip():
-        term = q.strip()
-        try:
-            number_hash = vault.lookup_hash(normalize_id_number(term))
-            matching = col(Practitioner.id_number_hash) == number_hash
-        except IdentifierError:
-            matching = col(Practitioner.name).ilike(contains(term))
+
+    def by_number(term: str) -> sa.ColumnElement[bool]:
+        return col(Practitioner.id_number_hash) == vault.lookup_hash(normalize_id_number(term))
+
     return await _list_subjects(
-        session, ctx, Practitioner, matching, region=region, page=page, page_size=page_size
+        session, ctx, Practitioner, q, by_number, region=region, page=page, page_size=page_size
     )
 
 
