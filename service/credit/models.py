@@ -15,7 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import id_field, timestamp_field
+from service.db.columns import id_field, region_prefix_index, timestamp_field
 
 SCORE_TYPE = sa.Numeric(8, 2)
 
@@ -26,11 +26,7 @@ class CreditScore(SQLModel, table=True):
         sa.CheckConstraint(
             "subject_kind IN ('institution', 'practitioner')", name="ck_credit_scores_subject"
         ),
-        sa.Index(
-            "ix_credit_scores_region_code",
-            "region_code",
-            postgresql_ops={"region_code": "text_pattern_ops"},
-        ),
+        region_prefix_index("ix_credit_scores_region_code"),
     )
 
     subject_kind: str = Field(primary_key=True, max_length=20)

@@ -41,3 +41,29 @@ def one_of(
     if nullable:
         condition = f"{column} IS NULL OR {condition}"
     return sa.CheckConstraint(condition, name=name)
+
+
+def region_prefix_index(name: str) -> sa.Index:
+    """For ``region_code LIKE '3301%'``: the jurisdiction filter of every listing."""
+    return sa.Index(name, "region_code", postgresql_ops={"region_code": "text_pattern_ops"})
+
+
+def name_search_index(name: str) -> sa.Index:
+    """A trigram index for ``name ILIKE '%term%'``, the search by part of a name."""
+    return sa.Index(name, "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"})
+
+
+def named_subject_indexes(table: str) -> tuple[sa.Index, sa.Index]:
+    """A row naming an institution, a practitioner or both: a partial index on each."""
+    return (
+        sa.Index(
+            f"ix_{table}_institution",
+            "institution_id",
+            postgresql_where=sa.text("institution_id IS NOT NULL"),
+        ),
+        sa.Index(
+            f"ix_{table}_practitioner",
+            "practitioner_id",
+            postgresql_where=sa.text("practitioner_id IS NOT NULL"),
+        ),
+    )

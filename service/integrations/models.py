@@ -20,7 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import one_of, optional_timestamp_field, timestamp_field
+from service.db.columns import (
+    named_subject_indexes,
+    one_of,
+    optional_timestamp_field,
+    timestamp_field,
+)
 
 
 class SyncPlatform(SQLModel, table=True):
@@ -71,18 +76,7 @@ class ExternalRecord(SQLModel, table=True):
     """An entry of another department's list, as a platform fed it, matched to our subject."""
 
     __tablename__ = "external_records"
-    __table_args__ = (
-        sa.Index(
-            "ix_external_records_institution",
-            "institution_id",
-            postgresql_where=sa.text("institution_id IS NOT NULL"),
-        ),
-        sa.Index(
-            "ix_external_records_practitioner",
-            "practitioner_id",
-            postgresql_where=sa.text("practitioner_id IS NOT NULL"),
-        ),
-    )
+    __table_args__ = (*named_subject_indexes("external_records"),)
 
     platform: str = Field(primary_key=True, max_length=40)
     record_id: str = Field(primary_key=True, max_length=64)

@@ -15,24 +15,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import optional_timestamp_field, timestamp_field
+from service.db.columns import (
+    name_search_index,
+    optional_timestamp_field,
+    region_prefix_index,
+    timestamp_field,
+)
 
 
 class PublicInstitution(SQLModel, table=True):
     __tablename__ = "public_institutions"
     __table_args__ = (
         # Search tolerant of typos and partial names: trigram similarity and ILIKE.
-        sa.Index(
-            "ix_public_institutions_name_trgm",
-            "name",
-            postgresql_using="gin",
-            postgresql_ops={"name": "gin_trgm_ops"},
-        ),
-        sa.Index(
-            "ix_public_institutions_region",
-            "region_code",
-            postgresql_ops={"region_code": "text_pattern_ops"},
-        ),
+        name_search_index("ix_public_institutions_name_trgm"),
+        region_prefix_index("ix_public_institutions_region"),
     )
 
     institution_id: uuid.UUID = Field(primary_key=True)

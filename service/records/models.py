@@ -20,7 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import id_field, one_of, optional_timestamp_field, timestamp_field
+from service.db.columns import (
+    id_field,
+    named_subject_indexes,
+    one_of,
+    optional_timestamp_field,
+    region_prefix_index,
+    timestamp_field,
+)
 from service.facts.kinds import DeficiencyScope, DeficiencySeverity, RecordKind, RecordStatus
 
 
@@ -47,22 +54,9 @@ class Record(SQLModel, table=True):
             "(supersedes_id IS NULL) = (correction_reason IS NULL)",
             name="ck_records_correction_reason",
         ),
-        sa.Index(
-            "ix_records_institution",
-            "institution_id",
-            postgresql_where=sa.text("institution_id IS NOT NULL"),
-        ),
-        sa.Index(
-            "ix_records_practitioner",
-            "practitioner_id",
-            postgresql_where=sa.text("practitioner_id IS NOT NULL"),
-        ),
+        *named_subject_indexes("records"),
         sa.Index("ix_records_chain", "chain_id"),
-        sa.Index(
-            "ix_records_region_code",
-            "region_code",
-            postgresql_ops={"region_code": "text_pattern_ops"},
-        ),
+        region_prefix_index("ix_records_region_code"),
         # A confirmed record is replaced by at most one correction.
         sa.Index(
             "uq_records_one_successor",

@@ -13,7 +13,13 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from service.db.columns import id_field, one_of, timestamp_field
+from service.db.columns import (
+    id_field,
+    name_search_index,
+    one_of,
+    region_prefix_index,
+    timestamp_field,
+)
 
 
 class InstitutionKind(StrEnum):
@@ -58,17 +64,8 @@ class Institution(SQLModel, table=True):
         one_of("kind", InstitutionKind, "ck_institutions_kind"),
         one_of("status", InstitutionStatus, "ck_institutions_status"),
         sa.CheckConstraint("beds >= 0", name="ck_institutions_beds"),
-        sa.Index(
-            "ix_institutions_region_code",
-            "region_code",
-            postgresql_ops={"region_code": "text_pattern_ops"},
-        ),
-        sa.Index(
-            "ix_institutions_name_trgm",
-            "name",
-            postgresql_using="gin",
-            postgresql_ops={"name": "gin_trgm_ops"},
-        ),
+        region_prefix_index("ix_institutions_region_code"),
+        name_search_index("ix_institutions_name_trgm"),
     )
 
     id: uuid.UUID = id_field()
@@ -89,11 +86,7 @@ class Practitioner(SQLModel, table=True):
     __table_args__ = (
         one_of("status", PractitionerStatus, "ck_practitioners_status"),
         one_of("skill_level", SkillLevel, "ck_practitioners_skill_level", nullable=True),
-        sa.Index(
-            "ix_practitioners_region_code",
-            "region_code",
-            postgresql_ops={"region_code": "text_pattern_ops"},
-        ),
+        region_prefix_index("ix_practitioners_region_code"),
     )
 
     id: uuid.UUID = id_field()
