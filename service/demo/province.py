@@ -40,6 +40,8 @@ ROLES = tuple(role.value for role in EmploymentRole)
 
 @dataclass(frozen=True, slots=True)
 class DemoInstitution:
+    """Exactly columns of ``institutions``: the loader passes every field on as one."""
+
     name: str
     uscc: str
     region_code: str

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,17 +33,8 @@ async def insert_demo_registry(
 ) -> SeededRegistry:
     now = ctx.now()
     institution_rows = [
-        Institution(
-            name=item.name,
-            uscc=item.uscc,
-            region_code=item.region_code,
-            kind=item.kind,
-            beds=item.beds,
-            address=item.address,
-            status=item.status,
-            created_at=now,
-            updated_at=now,
-        )
+        # A demo institution is the registry's columns for one, nothing more.
+        Institution(**asdict(item), created_at=now, updated_at=now)
         for item in province.institutions
     ]
     practitioner_rows = []

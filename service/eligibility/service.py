@@ -242,29 +242,19 @@ async def _find(
             bool(barred),
         )
 
-    if usccs:
-        for uscc, subject_id, status, *row in await fetch(
-            session, _asked_subjects("institution", list(usccs), moment)
+    for kind, by_code in (("institution", usccs), ("practitioner", hashes)):
+        if not by_code:
+            continue
+        for code, subject_id, detail, *row in await fetch(
+            session, _asked_subjects(kind, list(by_code), moment)
         ):
-            keep("institution", subject_id, status, row)
-            for answer in usccs[uscc]:
-                answer.status, answer.subject_kind, answer.subject_id = (
-                    "ok",
-                    "institution",
-                    subject_id,
-                )
-    if hashes:
-        for digest, subject_id, masked, *row in await fetch(
-            session, _asked_subjects("practitioner", list(hashes), moment)
-        ):
-            keep("practitioner", subject_id, None, row)
-            for answer in hashes[digest]:
-                answer.status, answer.subject_kind, answer.subject_id = (
-                    "ok",
-                    "practitioner",
-                    subject_id,
-                )
-                answer.id_number_masked = masked
+            # The detail (see _ASKED_COLUMNS): an institution's status, a masked ID number.
+            is_institution = kind == "institution"
+            keep(kind, subject_id, detail if is_institution else None, row)
+            for answer in by_code[code]:
+                answer.status, answer.subject_kind, answer.subject_id = "ok", kind, subject_id
+                if not is_institution:
+                    answer.id_number_masked = detail
     for answer in answers:
         if answer.status == "not_found":
             _explain_unmatched(answer)

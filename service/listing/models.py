@@ -99,35 +99,35 @@ class ListTransition(SQLModel, table=True):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-class Objection(SQLModel, table=True):
-    __tablename__ = "list_objections"
+class EntryFiling(SQLModel):
+    """What a subject files against an entry (an objection, a repair application): recorded
+    by staff, pending until a second person rules on it."""
 
     id: uuid.UUID = id_field()
     entry_id: uuid.UUID = Field(foreign_key="list_entries.id", index=True)
     filed_on: date
-    filed_by_name: str = Field(max_length=100)
-    statement: str = Field(max_length=4000)
-    evidence: str = Field(default="", max_length=4000)
     recorded_at: datetime = timestamp_field()
     recorded_by: uuid.UUID | None = Field(default=None)
     status: str = Field(default="pending", max_length=20)
+
+
+class Objection(EntryFiling, table=True):
+    __tablename__ = "list_objections"
+
+    filed_by_name: str = Field(max_length=100)
+    statement: str = Field(max_length=4000)
+    evidence: str = Field(default="", max_length=4000)
     resolved_by: uuid.UUID | None = Field(default=None)
     resolved_at: datetime | None = optional_timestamp_field()
     resolution: str | None = Field(default=None, max_length=2000)
 
 
-class RepairApplication(SQLModel, table=True):
+class RepairApplication(EntryFiling, table=True):
     __tablename__ = "repair_applications"
 
-    id: uuid.UUID = id_field()
-    entry_id: uuid.UUID = Field(foreign_key="list_entries.id", index=True)
-    filed_on: date
     evidence: str = Field(max_length=4000)
     obligations_fulfilled: bool
     public_commitment: str = Field(max_length=4000)
-    recorded_at: datetime = timestamp_field()
-    recorded_by: uuid.UUID | None = Field(default=None)
-    status: str = Field(default="pending", max_length=20)
     reviewed_by: uuid.UUID | None = Field(default=None)
     reviewed_at: datetime | None = optional_timestamp_field()
     comment: str | None = Field(default=None, max_length=2000)

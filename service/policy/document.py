@@ -73,16 +73,23 @@ class GradeBand(Struct, forbid_unknown_fields=True):
     min: Points
 
 
-class Decay(Struct, forbid_unknown_fields=True):
-    """How many months a negative fact counts, by its class (the credit-repair rules)."""
+class MonthsByClass(Struct, forbid_unknown_fields=True):
+    """A number of months for each class of violation: minor, general, serious."""
 
     minor: Months
     general: Months
     serious: Months
 
-    def months(self, fact_class: FactClass) -> int:
-        months: int = getattr(self, fact_class.value)
+    def of(self, name: str) -> int:
+        months: int = getattr(self, name)
         return months
+
+
+class Decay(MonthsByClass, forbid_unknown_fields=True):
+    """How many months a negative fact counts, by its class (the credit-repair rules)."""
+
+    def months(self, fact_class: FactClass) -> int:
+        return self.of(fact_class.value)
 
 
 class FactClass(StrEnum):
@@ -278,10 +285,8 @@ class Calendar(Struct, forbid_unknown_fields=True):
     workdays: list[date] = msgspec.field(default_factory=list)  # adjusted weekend workdays
 
 
-class PublicationMonths(Struct, forbid_unknown_fields=True):
-    minor: Months
-    general: Months
-    serious: Months
+class PublicationMonths(MonthsByClass, forbid_unknown_fields=True):
+    """How long a penalty stays published, by the severity its authority classed it."""
 
 
 class Disclosure(Struct, forbid_unknown_fields=True):
@@ -289,8 +294,7 @@ class Disclosure(Struct, forbid_unknown_fields=True):
     publication_months: PublicationMonths
 
     def months_for(self, severity: str) -> int:
-        months: int = getattr(self.publication_months, severity)
-        return months
+        return self.publication_months.of(severity)
 
     def is_published(self, kinds: frozenset[PenaltyKind]) -> bool:
         """A penalty is published unless every one of its kinds is exempt (a warning alone)."""

@@ -58,7 +58,15 @@ class EmploymentRole(StrEnum):
     OTHER = "other"
 
 
-class Institution(SQLModel, table=True):
+class Versioned(SQLModel):
+    """The columns ``save_update`` keeps: a version for optimistic locking, and when."""
+
+    version: int = Field(default=1)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class Institution(Versioned, table=True):
     __tablename__ = "institutions"
     __table_args__ = (
         one_of("kind", InstitutionKind, "ck_institutions_kind"),
@@ -76,12 +84,9 @@ class Institution(SQLModel, table=True):
     beds: int = Field(default=0)
     address: str = Field(default="", max_length=300)
     status: str = Field(default=InstitutionStatus.OPERATING.value, max_length=20)
-    version: int = Field(default=1)
-    created_at: datetime = timestamp_field()
-    updated_at: datetime = timestamp_field()
 
 
-class Practitioner(SQLModel, table=True):
+class Practitioner(Versioned, table=True):
     __tablename__ = "practitioners"
     __table_args__ = (
         one_of("status", PractitionerStatus, "ck_practitioners_status"),
@@ -98,12 +103,9 @@ class Practitioner(SQLModel, table=True):
     certificate_no: str | None = Field(default=None, max_length=50)
     skill_level: str | None = Field(default=None, max_length=20)
     status: str = Field(default=PractitionerStatus.ACTIVE.value, max_length=20)
-    version: int = Field(default=1)
-    created_at: datetime = timestamp_field()
-    updated_at: datetime = timestamp_field()
 
 
-class Employment(SQLModel, table=True):
+class Employment(Versioned, table=True):
     __tablename__ = "employments"
     __table_args__ = (
         one_of("role", EmploymentRole, "ck_employments_role"),
@@ -128,6 +130,3 @@ class Employment(SQLModel, table=True):
     # Set when a reviewer let a practitioner on the black list be employed, and why.
     override_reason: str | None = Field(default=None, max_length=1000)
     override_by: uuid.UUID | None = Field(default=None)
-    version: int = Field(default=1)
-    created_at: datetime = timestamp_field()
-    updated_at: datetime = timestamp_field()
