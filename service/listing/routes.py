@@ -1,7 +1,7 @@
 """HTTP routes of the lists: proposals and every step of their due process.
 
 The writes are one table, ``COMMANDS``: each row names its path, service function,
-body and answer, and ``service.web.commands`` makes its route (idempotent, in the
+body and answer, and ``service.web.endpoints`` makes its route (idempotent, in the
 request's transaction, named after the service function).
 """
 
@@ -41,8 +41,8 @@ from service.listing.schemas import (
 )
 from service.policy.document import ListType, Policy
 from service.policy.store import policy_now
-from service.web.commands import Command, command_route
-from service.web.etags import etag
+from service.web.answers import shaped, tagged
+from service.web.endpoints import Endpoint, endpoint_routes
 from service.web.pagination import Page, PageNumber, PageSize
 from service.web.params import SECURITY, RegionFilter
 
@@ -61,17 +61,14 @@ def entry_out(entry: ListEntry, policy: Policy) -> EntryOut:
 
 
 def _many(shape: type[Any], rows: list[Any]) -> list[Any]:
-    return [msgspec.convert(row.model_dump(), shape) for row in rows]
+    return [shaped(row, shape) for row in rows]
 
 
 async def _entry_answer(
     session: AsyncSession, ctx: CommandContext, entry: ListEntry, status_code: int
 ) -> Response[EntryOut]:
     policy = await policy_now(session, ctx)
-    headers = {"ETag": etag(entry.version)}
-    if status_code == 201:
-        headers["Location"] = f"{ENTRIES}/{entry.id}"
-    return Response(entry_out(entry, policy), status_code=status_code, headers=headers)
+    return tagged(entry_out(entry, policy), entry, status_code, collection=ENTRIES)
 
 
 async def _repair_answer(
@@ -81,7 +78,7 @@ async def _repair_answer(
 
 
 def _repair_out(application: RepairApplication) -> RepairOut:
-    return msgspec.convert(application.model_dump(), RepairOut)
+    return shaped(application, RepairOut)
 
 
 def _step(
@@ -90,15 +87,15 @@ def _step(
     body: type[Any],
     *,
     status_code: int = 200,
-    target: str | None = "entry_id",
-) -> Command:
+    targets: tuple[str, ...] = ("entry_id",),
+) -> Endpoint:
     """A command that moves an entry and answers with it."""
-    return Command(path, run, body, _entry_answer, EntryOut, status_code, target)
+    return Endpoint(path, run, body, _entry_answer, EntryOut, status_code, targets)
 
 
 COMMANDS = (
     # Propose a subject for a list by hand, with the basis (any staff role).
-    _step(ENTRIES, service.propose, ProposalIn, status_code=201, target=None),
+    _step(ENTRIES, service.propose, ProposalIn, status_code=201, targets=()),
     # Serve the written notice; the objection deadline runs in Chinese working days.
     _step(f"{ENTRY}/notify", service.notify, StepIn),
     # Record the subject's objection (refused after the deadline, which it names).
@@ -112,23 +109,23 @@ COMMANDS = (
     # End a listing whose basis has fallen (a reviewer).
     _step(f"{ENTRY}/revoke", service.revoke, EntryRevocationIn),
     # Record a credit-repair application with its evidence and public commitment.
-    Command(
+    Endpoint(
         f"{ENTRY}/repair-applications",
         service.apply_for_repair,
         RepairIn,
         _repair_answer,
         RepairOut,
         status_code=201,
-        target="entry_id",
+        targets=("entry_id",),
     ),
     # Approve (ending the entry early) or refuse a repair: a second reviewer, per the policy.
-    Command(
+    Endpoint(
         "/api/v1/repair-applications/{application_id:uuid}/decision",
         service.decide_repair,
         RepairDecisionIn,
         _repair_answer,
         RepairOut,
-        target="application_id",
+        targets=("application_id",),
     ),
 )
 
@@ -185,5 +182,5 @@ class ListEntryController(Controller):
 
 ROUTES: list[ControllerRouterHandler] = [
     ListEntryController,
-    *(command_route(command, tags=TAGS) for command in COMMANDS),
+    *endpoint_routes(COMMANDS, tags=TAGS),
 ]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, post, put
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +28,6 @@ from service.records.importing import ImportMode, import_records
 from service.records.schemas import (
     ChainOut,
     CorrectionIn,
-    DeficiencyOut,
     HistoryOut,
     ImportReport,
     RecordIn,
@@ -38,281 +38,174 @@ from service.records.schemas import (
 )
 from service.tabular import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, write_csv, write_xlsx
 from service.upload_limits import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
-from service.web.etags import etag, expected_version
+from service.web.answers import as_is, tagged
+from service.web.endpoints import Endpoint, Option, endpoint_routes, subject_reads
 from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.openapi import raw_body
-from service.web.pagination import Page, PageNumber, PageSize
-from service.web.params import SECURITY, IfMatch, RegionFilter
+from service.web.pagination import Page, Paging
+from service.web.params import SECURITY, RegionFilter
 
+RECORDS = "/api/v1/records"
+TAGS = ["records"]
 Confirm = Annotated[bool, QueryParameter(description="confirm at once instead of leaving a draft")]
+KindFilter = FromQuery[RecordKind | None]
+StatusFilter = FromQuery[RecordStatus | None]
+SubjectFilter = FromQuery[uuid.UUID | None]
 
 
 def record_out(view: service.RecordView) -> RecordOut:
     record = view.record
     data = record.model_dump()
     data["superseded_by_id"] = view.superseded_by_id
-    data["deficiencies"] = [
-        DeficiencyOut(
-            id=d.id,
-            position=d.position,
-            item=d.item,
-            code=d.code,
-            severity=d.severity,
-            scope=d.scope,
-            rectification_deadline=d.rectification_deadline,
-            rectified_on=d.rectified_on,
-            rectified_in_time=d.rectified_in_time,
-            rectification_recorded_at=d.rectification_recorded_at,
-            rectification_note=d.rectification_note,
-        )
-        for d in view.deficiencies
-    ]
+    data["deficiencies"] = view.deficiencies  # read by attribute, as DeficiencyOut
     return msgspec.convert(data, RecordOut, from_attributes=True)
 
 
-def _answer(view: service.RecordView, status_code: int = 200) -> Response[RecordOut]:
-    headers = {"ETag": etag(view.record.version)}
-    if status_code == 201:
-        headers["Location"] = f"/api/v1/records/{view.record.id}"
-    return Response(record_out(view), status_code=status_code, headers=headers)
+async def _answer(
+    _session: AsyncSession, _ctx: CommandContext, view: service.RecordView, status_code: int
+) -> Response[RecordOut]:
+    return tagged(record_out(view), view.record, status_code, collection=RECORDS)
 
 
-class RecordController(Controller):
-    path = "/api/v1/records"
-    tags = ["records"]
-    security = SECURITY
+async def _search(
+    session: AsyncSession, ctx: CommandContext, paging: Paging, **where: Any
+) -> Page[RecordOut]:
+    found = service.RecordFilter(**where)
+    views, total = await service.list_records(session, ctx, found, paging.page, paging.page_size)
+    return paging.of([record_out(view) for view in views], total)
 
-    @post("/", status_code=201)
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[RecordIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        confirm: Confirm = False,
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[RecordOut]:
-        """Record a fact as a draft (or confirmed at once with ?confirm=true)."""
 
-        async def work() -> Response[RecordOut]:
-            view = await service.create_record(db_session, ctx, data, confirm=confirm)
-            return _answer(view, 201)
+def _history_of(subject: str) -> Callable[..., Awaitable[HistoryOut]]:
+    """Every fact recorded against a subject, each with its chain of corrections."""
+    kind = SubjectKind(subject)
 
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @get("/{record_id:uuid}")
-    async def read(
-        self,
-        record_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-    ) -> Response[RecordOut]:
-        return _answer(await service.get_record(db_session, ctx, record_id))
-
-    @get("/")
-    async def search(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        kind: FromQuery[RecordKind | None] = None,
-        status: FromQuery[RecordStatus | None] = None,
-        region: RegionFilter = None,
-        institution_id: FromQuery[uuid.UUID | None] = None,
-        practitioner_id: FromQuery[uuid.UUID | None] = None,
-        page: PageNumber = 1,
-        page_size: PageSize = 20,
-    ) -> Page[RecordOut]:
-        where = service.RecordFilter(kind, status, region, institution_id, practitioner_id)
-        views, total = await service.list_records(db_session, ctx, where, page, page_size)
-        return Page(
-            items=[record_out(v) for v in views], page=page, page_size=page_size, total=total
+    async def history(
+        session: AsyncSession, ctx: CommandContext, subject_id: uuid.UUID
+    ) -> HistoryOut:
+        chains = await service.subject_history(session, ctx, kind, subject_id)
+        return HistoryOut(
+            subject_kind=kind.value,
+            subject_id=subject_id,
+            chains=[
+                ChainOut(
+                    chain_id=chain.chain_id,
+                    kind=chain.current.record.kind,
+                    current_id=chain.current.record.id,
+                    current_status=chain.current.record.status,
+                    records=[record_out(view) for view in chain.records],
+                )
+                for chain in chains
+            ],
         )
 
-    @put("/{record_id:uuid}")
-    async def replace(
-        self,
-        record_id: FromPath[uuid.UUID],
-        data: JSONBody[RecordIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        if_match: IfMatch = None,
-    ) -> Response[RecordOut]:
-        """Replace a draft's content (a confirmed record is corrected instead)."""
-        view = await service.replace_draft(
-            db_session, ctx, record_id, data, expected_version(if_match)
+    return history
+
+
+ONE = f"{RECORDS}/{{record_id:uuid}}"
+THE_RECORD = ("record_id",)
+CONFIRM = Option("confirm", Confirm, False)
+ENDPOINTS = (
+    # Record a fact as a draft (or confirmed at once with ?confirm=true).
+    Endpoint(
+        RECORDS, service.create_record, RecordIn, _answer, RecordOut, 201, options=(CONFIRM,),
+        name="create",
+    ),
+    Endpoint(
+        ONE, service.get_record, None, _answer, RecordOut, targets=THE_RECORD, method="GET",
+        name="read",
+    ),
+    Endpoint(
+        RECORDS, _search, None, as_is, Page[RecordOut], method="GET", needs=("paging",),
+        options=(
+            Option("kind", KindFilter),
+            Option("status", StatusFilter),
+            Option("region", RegionFilter),
+            Option("institution_id", SubjectFilter),
+            Option("practitioner_id", SubjectFilter),
+        ),
+        name="search",
+    ),
+    # Replace a draft's content (a confirmed record is corrected instead).
+    Endpoint(
+        ONE, service.replace_draft, RecordIn, _answer, RecordOut, targets=THE_RECORD,
+        method="PUT", name="replace",
+    ),
+    # Discard a draft; confirmed records are never deleted.
+    Endpoint(
+        ONE, service.delete_draft, None, as_is, None, 204, targets=THE_RECORD, method="DELETE",
+        name="discard",
+    ),
+    # Confirm a draft: from now on it counts and can no longer change.
+    Endpoint(
+        f"{ONE}/confirm", service.confirm_record, None, _answer, RecordOut, targets=THE_RECORD,
+        name="confirm",
+    ),
+    # Record a correction; once confirmed it supersedes the record it corrects.
+    Endpoint(
+        f"{ONE}/corrections", service.correct_record, CorrectionIn, _answer, RecordOut, 201,
+        targets=THE_RECORD, options=(CONFIRM,), name="correct",
+    ),
+    # Revoke a confirmed record with a reason (a penalty: reviewers only).
+    Endpoint(
+        f"{ONE}/revoke", service.revoke_record, RecordRevocationIn, _answer, RecordOut,
+        targets=THE_RECORD, name="revoke",
+    ),
+    # Record when a deficiency of a confirmed inspection was rectified (once).
+    Endpoint(
+        f"{ONE}/deficiencies/{{deficiency_id:uuid}}/rectification", service.rectify_deficiency,
+        RectificationIn, _answer, RecordOut, targets=("record_id", "deficiency_id"),
+        name="rectify",
+    ),
+    *subject_reads("records", _history_of, HistoryOut, name="history"),
+)  # fmt: skip
+
+
+@post(
+    f"{RECORDS}/imports",
+    status_code=200,
+    tags=TAGS,
+    security=SECURITY,
+    request_max_body_size=MAX_IMPORT_BYTES,
+    description=f"A CSV (UTF-8 or GB18030) or XLSX file as the raw body, at most "
+    f"{MAX_IMPORT_ROWS} rows; the first row names the columns.",
+    opt=raw_body("the spreadsheet", "text/csv", XLSX_MEDIA_TYPE, binary=True),
+)
+async def import_file(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    vault: NamedDependency[IdNumberVault],
+    kind: FromQuery[RecordKind],
+    mode: FromQuery[ImportMode] = ImportMode.BEST_EFFORT,
+    confirm: Confirm = False,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response[ImportReport]:
+    """Import an inspector's spreadsheet; every bad row is named by line and column."""
+
+    async def work() -> Response[ImportReport]:
+        result = await import_records(
+            db_session,
+            ctx,
+            vault,
+            kind=kind,
+            content=await request.body(),
+            mode=mode,
+            confirm=confirm,
         )
-        return _answer(view)
+        report = ImportReport(
+            kind=kind.value,
+            mode=mode.value,
+            confirmed=confirm,
+            rows=result.rows,
+            rows_stored=result.rows_stored,
+            rows_rejected=len({problem.line for problem in result.problems}),
+            records_stored=len(result.record_ids),
+            record_ids=result.record_ids,
+            errors=[RowError(p.line, p.column, p.message) for p in result.problems],
+        )
+        return Response(report, status_code=200)
 
-    @delete("/{record_id:uuid}", status_code=204)
-    async def discard(
-        self,
-        record_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        if_match: IfMatch = None,
-    ) -> None:
-        """Discard a draft; confirmed records are never deleted."""
-        await service.delete_draft(db_session, ctx, record_id, expected_version(if_match))
-
-    @post("/{record_id:uuid}/confirm", status_code=200)
-    async def confirm(
-        self,
-        request: Request[Any, Any, Any],
-        record_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[RecordOut]:
-        """Confirm a draft: from now on it counts and can no longer change."""
-
-        async def work() -> Response[RecordOut]:
-            return _answer(await service.confirm_record(db_session, ctx, record_id))
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @post("/{record_id:uuid}/corrections", status_code=201)
-    async def correct(
-        self,
-        request: Request[Any, Any, Any],
-        record_id: FromPath[uuid.UUID],
-        data: JSONBody[CorrectionIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        confirm: Confirm = False,
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[RecordOut]:
-        """Record a correction; once confirmed it supersedes the record it corrects."""
-
-        async def work() -> Response[RecordOut]:
-            view = await service.correct_record(db_session, ctx, record_id, data, confirm=confirm)
-            return _answer(view, 201)
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @post("/{record_id:uuid}/revoke", status_code=200)
-    async def revoke(
-        self,
-        request: Request[Any, Any, Any],
-        record_id: FromPath[uuid.UUID],
-        data: JSONBody[RecordRevocationIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[RecordOut]:
-        """Revoke a confirmed record with a reason (a penalty: reviewers only)."""
-
-        async def work() -> Response[RecordOut]:
-            return _answer(await service.revoke_record(db_session, ctx, record_id, data))
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @post("/{record_id:uuid}/deficiencies/{deficiency_id:uuid}/rectification", status_code=200)
-    async def rectify(
-        self,
-        request: Request[Any, Any, Any],
-        record_id: FromPath[uuid.UUID],
-        deficiency_id: FromPath[uuid.UUID],
-        data: JSONBody[RectificationIn],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[RecordOut]:
-        """Record when a deficiency of a confirmed inspection was rectified (once)."""
-
-        async def work() -> Response[RecordOut]:
-            view = await service.rectify_deficiency(db_session, ctx, record_id, deficiency_id, data)
-            return _answer(view)
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @post(
-        "/imports",
-        status_code=200,
-        request_max_body_size=MAX_IMPORT_BYTES,
-        description=f"A CSV (UTF-8 or GB18030) or XLSX file as the raw body, at most "
-        f"{MAX_IMPORT_ROWS} rows; the first row names the columns.",
-        opt=raw_body("the spreadsheet", "text/csv", XLSX_MEDIA_TYPE, binary=True),
-    )
-    async def import_file(
-        self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        vault: NamedDependency[IdNumberVault],
-        kind: FromQuery[RecordKind],
-        mode: FromQuery[ImportMode] = ImportMode.BEST_EFFORT,
-        confirm: Confirm = False,
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[ImportReport]:
-        """Import an inspector's spreadsheet; every bad row is named by line and column."""
-
-        async def work() -> Response[ImportReport]:
-            result = await import_records(
-                db_session,
-                ctx,
-                vault,
-                kind=kind,
-                content=await request.body(),
-                mode=mode,
-                confirm=confirm,
-            )
-            report = ImportReport(
-                kind=kind.value,
-                mode=mode.value,
-                confirmed=confirm,
-                rows=result.rows,
-                rows_stored=result.rows_stored,
-                rows_rejected=len({problem.line for problem in result.problems}),
-                records_stored=len(result.record_ids),
-                record_ids=result.record_ids,
-                errors=[RowError(p.line, p.column, p.message) for p in result.problems],
-            )
-            return Response(report, status_code=200)
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-
-def _history(
-    subject: SubjectKind, subject_id: uuid.UUID, chains: list[service.Chain]
-) -> HistoryOut:
-    return HistoryOut(
-        subject_kind=subject.value,
-        subject_id=subject_id,
-        chains=[
-            ChainOut(
-                chain_id=chain.chain_id,
-                kind=chain.current.record.kind,
-                current_id=chain.current.record.id,
-                current_status=chain.current.record.status,
-                records=[record_out(view) for view in chain.records],
-            )
-            for chain in chains
-        ],
-    )
-
-
-@get("/api/v1/institutions/{institution_id:uuid}/records", tags=["records"], security=SECURITY)
-async def institution_history(
-    institution_id: FromPath[uuid.UUID],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-) -> HistoryOut:
-    """Every fact recorded against an institution, each with its chain of corrections."""
-    subject = SubjectKind.INSTITUTION
-    chains = await service.subject_history(db_session, ctx, subject, institution_id)
-    return _history(subject, institution_id, chains)
-
-
-@get("/api/v1/practitioners/{practitioner_id:uuid}/records", tags=["records"], security=SECURITY)
-async def practitioner_history(
-    practitioner_id: FromPath[uuid.UUID],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-) -> HistoryOut:
-    """Every fact recorded against a practitioner, each with its chain of corrections."""
-    subject = SubjectKind.PRACTITIONER
-    chains = await service.subject_history(db_session, ctx, subject, practitioner_id)
-    return _history(subject, practitioner_id, chains)
+    return await idempotent(request, db_session, ctx, idempotency_key, work)
 
 
 class ExportFormat(StrEnum):
@@ -344,7 +237,7 @@ def _since(value: str | None) -> datetime | None:
     return moment
 
 
-@get("/api/v1/disclosures/penalties", tags=["records"], security=SECURITY)
+@get("/api/v1/disclosures/penalties", tags=TAGS, security=SECURITY)
 async def penalty_disclosure_export(
     db_session: NamedDependency[AsyncSession],
     ctx: NamedDependency[CommandContext],
@@ -375,8 +268,7 @@ async def penalty_disclosure_export(
 
 
 ROUTES: list[ControllerRouterHandler] = [
-    RecordController,
-    institution_history,
-    practitioner_history,
+    *endpoint_routes(ENDPOINTS, tags=TAGS),
+    import_file,
     penalty_disclosure_export,
 ]

@@ -1,19 +1,21 @@
-"""HTTP routes of the registry: thin adapters from requests to registry.service."""
+"""HTTP routes of the registry: thin adapters from requests to registry.service.
+
+Institutions and practitioners are served alike: create, read, search and update, one
+table of rows each, made into routes by ``service.web.endpoints``.
+"""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-import msgspec
-from litestar import Controller, Request, Response, get, patch, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import QueryParameter
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
 from service.context import CommandContext
-from service.identity.protection import IdNumberVault
+from service.db.paging import Listing
 from service.registry import service
 from service.registry.schemas import (
     InstitutionCreate,
@@ -24,148 +26,89 @@ from service.registry.schemas import (
     PractitionerUpdate,
 )
 from service.validation import NO_NUL
-from service.web.etags import etag, expected_version
-from service.web.idempotency import IdempotencyKeyHeader, idempotent
-from service.web.pagination import Page, PageNumber, PageSize
-from service.web.params import SECURITY, IfMatch, RegionFilter
+from service.web.answers import as_is, shaped, tagged_answer
+from service.web.endpoints import Endpoint, Option, endpoint_routes
+from service.web.pagination import Page, Paging
+from service.web.params import RegionFilter
 
 SearchTerm = Annotated[str | None, QueryParameter(max_length=100, pattern=NO_NUL)]
+SEARCH_OPTIONS = (Option("region", RegionFilter), Option("q", SearchTerm))
 
 
-def _out(row: SQLModel, shape: type[Any]) -> Any:
-    return msgspec.convert(row.model_dump(), shape)
+def _search(
+    list_subjects: Callable[..., Awaitable[Listing]], shape: type[Any]
+) -> Callable[..., Awaitable[Page[Any]]]:
+    """A search of subjects answered a page at a time, in the answer's shape."""
 
-
-def _with_etag(row: Any, shape: type[Any], status_code: int = 200) -> Response[Any]:
-    return Response(_out(row, shape), status_code=status_code, headers={"ETag": etag(row.version)})
-
-
-class InstitutionController(Controller):
-    path = "/api/v1/institutions"
-    tags = ["registry"]
-    security = SECURITY
-
-    @post("/", status_code=201)
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[InstitutionCreate],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[InstitutionOut]:
-        async def work() -> Response[InstitutionOut]:
-            institution = await service.create_institution(db_session, ctx, data)
-            response = _with_etag(institution, InstitutionOut, 201)
-            response.headers["Location"] = f"{self.path}/{institution.id}"
-            return response
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @get("/{institution_id:uuid}")
-    async def read(
-        self,
-        institution_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-    ) -> Response[InstitutionOut]:
-        institution = await service.get_institution(db_session, ctx, institution_id)
-        return _with_etag(institution, InstitutionOut)
-
-    @get("/")
     async def search(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        region: RegionFilter = None,
-        q: SearchTerm = None,
-        page: PageNumber = 1,
-        page_size: PageSize = 20,
-    ) -> Page[InstitutionOut]:
-        listing = await service.list_institutions(
-            db_session, ctx, region=region, q=q, page=page, page_size=page_size
+        session: AsyncSession, ctx: CommandContext, paging: Paging, *needs: Any, **where: Any
+    ) -> Page[Any]:
+        listing = await list_subjects(
+            session, ctx, *needs, **where, page=paging.page, page_size=paging.page_size
         )
-        items = [_out(row, InstitutionOut) for row in listing.rows]
-        return Page(items=items, page=page, page_size=page_size, total=listing.total)
+        return paging.of([shaped(row, shape) for row in listing.rows], listing.total)
 
-    @patch("/{institution_id:uuid}")
-    async def update(
-        self,
-        institution_id: FromPath[uuid.UUID],
-        data: JSONBody[InstitutionUpdate],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        if_match: IfMatch = None,
-    ) -> Response[InstitutionOut]:
-        institution = await service.update_institution(
-            db_session, ctx, institution_id, data, expected_version(if_match)
-        )
-        return _with_etag(institution, InstitutionOut)
+    return search
 
 
-class PractitionerController(Controller):
-    path = "/api/v1/practitioners"
-    tags = ["registry"]
-    security = SECURITY
+@dataclass(frozen=True, slots=True)
+class Subjects:
+    """What differs between institutions and practitioners on the wire."""
 
-    @post("/", status_code=201)
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        data: JSONBody[PractitionerCreate],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        vault: NamedDependency[IdNumberVault],
-        idempotency_key: IdempotencyKeyHeader = None,
-    ) -> Response[PractitionerOut]:
-        async def work() -> Response[PractitionerOut]:
-            practitioner = await service.create_practitioner(db_session, ctx, vault, data)
-            response = _with_etag(practitioner, PractitionerOut, 201)
-            response.headers["Location"] = f"{self.path}/{practitioner.id}"
-            return response
-
-        return await idempotent(request, db_session, ctx, idempotency_key, work)
-
-    @get("/{practitioner_id:uuid}")
-    async def read(
-        self,
-        practitioner_id: FromPath[uuid.UUID],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-    ) -> Response[PractitionerOut]:
-        practitioner = await service.get_practitioner(db_session, ctx, practitioner_id)
-        return _with_etag(practitioner, PractitionerOut)
-
-    @get("/")
-    async def search(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        vault: NamedDependency[IdNumberVault],
-        region: RegionFilter = None,
-        q: SearchTerm = None,
-        page: PageNumber = 1,
-        page_size: PageSize = 20,
-    ) -> Page[PractitionerOut]:
-        listing = await service.list_practitioners(
-            db_session, ctx, vault, region=region, q=q, page=page, page_size=page_size
-        )
-        items = [_out(row, PractitionerOut) for row in listing.rows]
-        return Page(items=items, page=page, page_size=page_size, total=listing.total)
-
-    @patch("/{practitioner_id:uuid}")
-    async def update(
-        self,
-        practitioner_id: FromPath[uuid.UUID],
-        data: JSONBody[PractitionerUpdate],
-        db_session: NamedDependency[AsyncSession],
-        ctx: NamedDependency[CommandContext],
-        if_match: IfMatch = None,
-    ) -> Response[PractitionerOut]:
-        practitioner = await service.update_practitioner(
-            db_session, ctx, practitioner_id, data, expected_version(if_match)
-        )
-        return _with_etag(practitioner, PractitionerOut)
+    collection: str
+    id_name: str  # the path's id
+    create: Callable[..., Awaitable[Any]]
+    get: Callable[..., Awaitable[Any]]
+    list: Callable[..., Awaitable[Listing]]
+    update: Callable[..., Awaitable[Any]]
+    create_shape: type[Any]
+    shape: type[Any]
+    update_shape: type[Any]
+    needs: tuple[str, ...] = ()  # what creating and listing also need (the vault)
 
 
-ROUTES = [InstitutionController, PractitionerController]
+def _endpoints(subjects: Subjects) -> tuple[Endpoint, ...]:
+    collection, shape, needs = subjects.collection, subjects.shape, subjects.needs
+    one, target = f"{collection}/{{{subjects.id_name}:uuid}}", (subjects.id_name,)
+    answer = tagged_answer(shape, collection=collection)
+    search = _search(subjects.list, shape)
+    return (
+        Endpoint(collection, subjects.create, subjects.create_shape, answer, shape, 201,
+                 needs=needs, name="create"),
+        Endpoint(one, subjects.get, None, answer, shape, targets=target, method="GET",
+                 name="read"),
+        Endpoint(collection, search, None, as_is, Page[shape],  # type: ignore[valid-type]
+                 method="GET", needs=("paging", *needs), options=SEARCH_OPTIONS, name="search"),
+        Endpoint(one, subjects.update, subjects.update_shape, answer, shape, targets=target,
+                 method="PATCH", name="update"),
+    )  # fmt: skip
+
+
+INSTITUTIONS = Subjects(
+    "/api/v1/institutions",
+    "institution_id",
+    create=service.create_institution,
+    get=service.get_institution,
+    list=service.list_institutions,
+    update=service.update_institution,
+    create_shape=InstitutionCreate,
+    shape=InstitutionOut,
+    update_shape=InstitutionUpdate,
+)
+PRACTITIONERS = Subjects(
+    "/api/v1/practitioners",
+    "practitioner_id",
+    create=service.create_practitioner,
+    get=service.get_practitioner,
+    list=service.list_practitioners,
+    update=service.update_practitioner,
+    create_shape=PractitionerCreate,
+    shape=PractitionerOut,
+    update_shape=PractitionerUpdate,
+    needs=("vault",),
+)
+
+ROUTES: list[ControllerRouterHandler] = [
+    *endpoint_routes(_endpoints(INSTITUTIONS), tags=["registry"]),
+    *endpoint_routes(_endpoints(PRACTITIONERS), tags=["registry"]),
+]

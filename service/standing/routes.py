@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import date
 
 import msgspec
-from litestar import get
-from litestar.di import NamedDependency
-from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +16,8 @@ from service.credit.schemas import points
 from service.facts.kinds import SubjectKind
 from service.standing.schemas import ContributionOut, CreditOut, LiftOut, ListedOut, StarsOut
 from service.standing.view import Standing, standing_of
-from service.web.params import SECURITY, AsOf
+from service.web.endpoints import Option, endpoint_routes, subject_reads
+from service.web.params import AsOf
 
 
 def _contribution(part: Contribution) -> ContributionOut:
@@ -74,27 +74,18 @@ def credit_out(standing: Standing) -> CreditOut:
     )
 
 
-@get("/api/v1/institutions/{institution_id:uuid}/credit", tags=["credit"], security=SECURITY)
-async def institution_credit(
-    institution_id: FromPath[uuid.UUID],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    as_of: AsOf = None,
-) -> CreditOut:
+def _credit_of(subject: str) -> Callable[..., Awaitable[CreditOut]]:
     """Score, grade and every point explained; what would lift it; stars and lists."""
-    standing = await standing_of(db_session, ctx, SubjectKind.INSTITUTION, institution_id, as_of)
-    return credit_out(standing)
+
+    async def credit(
+        session: AsyncSession, ctx: CommandContext, subject_id: uuid.UUID, *, as_of: date | None
+    ) -> CreditOut:
+        return credit_out(await standing_of(session, ctx, SubjectKind(subject), subject_id, as_of))
+
+    return credit
 
 
-@get("/api/v1/practitioners/{practitioner_id:uuid}/credit", tags=["credit"], security=SECURITY)
-async def practitioner_credit(
-    practitioner_id: FromPath[uuid.UUID],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    as_of: AsOf = None,
-) -> CreditOut:
-    standing = await standing_of(db_session, ctx, SubjectKind.PRACTITIONER, practitioner_id, as_of)
-    return credit_out(standing)
-
-
-ROUTES: list[ControllerRouterHandler] = [institution_credit, practitioner_credit]
+ROUTES: list[ControllerRouterHandler] = endpoint_routes(
+    subject_reads("credit", _credit_of, CreditOut, name="credit", options=(Option("as_of", AsOf),)),
+    tags=["credit"],
+)

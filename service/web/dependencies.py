@@ -1,4 +1,5 @@
-"""Per-request dependencies: one database transaction, the actor, the command context.
+"""Per-request dependencies: one database transaction, the actor, the command context,
+the page a list asks for.
 
 The session commits after the handler has built its response and before a byte of
 it is sent, so a client never hears "created" for a row that did not commit.
@@ -20,6 +21,7 @@ from service.context import CommandContext
 from service.errors import Unauthorized
 from service.identity.protection import IdNumberVault
 from service.secret import Secret
+from service.web.pagination import provide_paging
 from service.web.request_id import current_request_id
 
 
@@ -65,4 +67,5 @@ DEPENDENCIES = {
     "actor": Provide(provide_actor),
     "ctx": Provide(provide_ctx),
     "vault": Provide(provide_vault),
+    "paging": Provide(provide_paging),
 }

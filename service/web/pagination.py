@@ -23,3 +23,17 @@ class Page(msgspec.Struct, Generic[T]):
     page: int
     page_size: int
     total: int
+
+
+class Paging(msgspec.Struct, frozen=True):
+    """The page a list request asks for; it wraps the items found in the page envelope."""
+
+    page: int
+    page_size: int
+
+    def of(self, items: list[T], total: int) -> Page[T]:
+        return Page(items=items, page=self.page, page_size=self.page_size, total=total)
+
+
+async def provide_paging(page: PageNumber = 1, page_size: PageSize = 20) -> Paging:
+    return Paging(page, page_size)
