@@ -137,6 +137,13 @@ def _settings() -> Settings:
         raise click.ClickException(str(error)) from error
 
 
+def _quiet_settings() -> Settings:
+    """The settings of a command that prints its own answer: it logs only warnings."""
+    settings = _settings()
+    configure_logging(settings.log_format, "WARNING")
+    return settings
+
+
 @contextmanager
 def _database_url(settings: Settings) -> Iterator[str]:
     """DATABASE_URL if set; otherwise the embedded cluster, stopped when we are done."""
@@ -166,6 +173,18 @@ def _run(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
     with _database_url(settings) as url:
         return asyncio.run(main(url))
+
+
+def _in_transaction(
+    work: Callable[[AsyncSession], Awaitable[T]],
+) -> Callable[[AsyncEngine], Awaitable[T]]:
+    """``work`` in a session of its own, committed when it returns."""
+
+    async def run(engine: AsyncEngine) -> T:
+        async with make_session_factory(engine)() as session, session.begin():
+            return await work(session)
+
+    return run
 
 
 def _run_domain(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
@@ -263,24 +282,17 @@ def users() -> None:
 def users_create(role: str, region: str | None, name: str) -> None:
     """Create a user and print its bearer token (only the token) on stdout."""
     from service.auth.service import create_user
-    from service.errors import DomainError
     from service.wiring import system_context
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    settings = _quiet_settings()
 
-    async def work(engine: AsyncEngine) -> str:
-        async with make_session_factory(engine)() as session, session.begin():
-            _, token = await create_user(
-                session, system_context(), name=name, role=Role(role), region_code=region
-            )
-            return token
+    async def work(session: AsyncSession) -> str:
+        _, token = await create_user(
+            session, system_context(), name=name, role=Role(role), region_code=region
+        )
+        return token
 
-    try:
-        token = _run(settings, work)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from error
-    click.echo(token)
+    click.echo(_run_domain(settings, _in_transaction(work)))
 
 
 @main.group()
@@ -293,8 +305,7 @@ def audit_verify() -> None:
     """Exit 0 if the audit chain is intact; otherwise name the first broken row and exit 1."""
     from service.audit.chain import ChainReport, verify
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    settings = _quiet_settings()
 
     async def work(engine: AsyncEngine) -> ChainReport:
         async with engine.connect() as connection:
@@ -335,8 +346,7 @@ def recompute(
     from service.credit.scoring import recompute as run_recompute
     from service.wiring import system_context
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    settings = _quiet_settings()
 
     async def work(engine: AsyncEngine) -> RecomputeReport:
         async with engine.connect() as connection:
@@ -362,8 +372,7 @@ def _verify_scores(version: str | None, region: str | None, size: int) -> None:
     from service.credit.verify import Verification, verify_scores
     from service.wiring import system_context
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    settings = _quiet_settings()
 
     async def work(engine: AsyncEngine) -> Verification:
         return await verify_scores(
@@ -402,17 +411,15 @@ def policy_install(file: Path) -> None:
     from service.policy.store import install
     from service.wiring import system_context
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    settings = _quiet_settings()
 
     document = _policy_text(file)
 
-    async def work(engine: AsyncEngine) -> str:
-        async with make_session_factory(engine)() as session, session.begin():
-            stored = await install(session, system_context(), document, str(file))
-            return f"policy {stored.version} installed, effective from {stored.effective_from}"
+    async def work(session: AsyncSession) -> str:
+        stored = await install(session, system_context(), document, str(file))
+        return f"policy {stored.version} installed, effective from {stored.effective_from}"
 
-    click.echo(_run_domain(settings, work))
+    click.echo(_run_domain(settings, _in_transaction(work)))
 
 
 @policy.command("list")
@@ -421,8 +428,7 @@ def policy_list() -> None:
     from service.clock import local_date, system_clock
     from service.policy.store import version_in_force, versions
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    settings = _quiet_settings()
 
     async def work(engine: AsyncEngine) -> list[str]:
         async with make_session_factory(engine)() as session:
@@ -449,8 +455,7 @@ def policy_simulate(file: Path, as_of: datetime | None, show: int) -> None:
     from service.policy.store import checked_document
     from service.wiring import system_context
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    settings = _quiet_settings()
     try:
         draft = checked_document(_policy_text(file), str(file))
     except DomainError as error:
@@ -518,14 +523,11 @@ def idempotency_purge() -> None:
     from service.clock import system_clock
     from service.idempotency.store import purge_expired
 
-    settings = _settings()
-    configure_logging(settings.log_format, "WARNING")
+    async def work(session: AsyncSession) -> int:
+        return await purge_expired(session, system_clock())
 
-    async def work(engine: AsyncEngine) -> int:
-        async with make_session_factory(engine)() as session, session.begin():
-            return await purge_expired(session, system_clock())
-
-    click.echo(f"{_run(settings, work)} expired idempotency keys deleted")
+    deleted = _run(_quiet_settings(), _in_transaction(work))
+    click.echo(f"{deleted} expired idempotency keys deleted")
 
 
 @main.command("seed-demo")
@@ -562,11 +564,10 @@ def public_rebuild() -> None:
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
 
-    async def work(engine: AsyncEngine) -> int:
-        async with make_session_factory(engine)() as session, session.begin():
-            return await rebuild(session, system_context())
+    async def work(session: AsyncSession) -> int:
+        return await rebuild(session, system_context())
 
-    click.echo(f"public view rebuilt: {_run_domain(settings, work)} institutions")
+    click.echo(f"public view rebuilt: {_run_domain(settings, _in_transaction(work))} institutions")
 
 
 @main.group()
@@ -598,6 +599,21 @@ def _sync_run(
     return _run_domain(settings, main)
 
 
+def _sync_each(
+    name: str | None,
+    step: Callable[[async_sessionmaker[AsyncSession], Connections, Platform], Awaitable[bool]],
+) -> bool:
+    """Run ``step`` for each chosen platform in turn; True if any step says it went wrong."""
+
+    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> bool:
+        wrong = False
+        for platform in _chosen(connections, name):
+            wrong = await step(sessions, connections, platform) or wrong
+        return wrong
+
+    return _sync_run(work)
+
+
 def _chosen(connections: Connections, name: str | None) -> list[Platform]:
     from service.integrations.platforms import PlatformsError
 
@@ -618,20 +634,18 @@ def sync_push(name: str | None) -> None:
 
     from service.integrations.sync import drain
 
-    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> None:
-        for platform in _chosen(connections, name):
-            lane = await drain(sessions, connections, platform, lambda: datetime.now(UTC))
-            click.echo(
-                f"{platform.name}: {lane.delivered} delivered, {lane.dead} rejected"
-                + (
-                    f"; failed: {lane.error}, next try {lane.retry_at:%H:%M:%S}"
-                    if lane.error
-                    else ""
-                )
-                + (f"; {lane.skipped}" if lane.skipped else "")
-            )
+    async def push(
+        sessions: async_sessionmaker[AsyncSession], connections: Connections, platform: Platform
+    ) -> bool:
+        lane = await drain(sessions, connections, platform, lambda: datetime.now(UTC))
+        click.echo(
+            f"{platform.name}: {lane.delivered} delivered, {lane.dead} rejected"
+            + (f"; failed: {lane.error}, next try {lane.retry_at:%H:%M:%S}" if lane.error else "")
+            + (f"; {lane.skipped}" if lane.skipped else "")
+        )
+        return False  # a failed delivery is retried by the worker: not this command's failure
 
-    _sync_run(work)
+    _sync_each(name, push)
 
 
 @sync.command("pull")
@@ -641,29 +655,24 @@ def sync_pull(name: str | None) -> None:
     from service.integrations.inbound import pull
     from service.wiring import system_context
 
-    failed = False
+    async def pull_one(
+        sessions: async_sessionmaker[AsyncSession], connections: Connections, platform: Platform
+    ) -> bool:
+        report = await pull(
+            sessions, system_context(), platform, connections.client(platform), connections.vault
+        )
+        if report.skipped:  # asked for by name, it is a failure; otherwise say so
+            click.echo(f"{platform.name}: not pulled ({report.skipped})", err=bool(name))
+            return bool(name)
+        click.echo(
+            f"{platform.name}: {report.items} items, {report.imported} imported, "
+            f"{report.repeats} repeats, {report.malformed} malformed, {report.matched} "
+            f"matched, {report.proposed} black-list proposals"
+            + (f"; stopped: {report.error}" if report.error else "")
+        )
+        return report.error is not None
 
-    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> None:
-        nonlocal failed
-        for platform in _chosen(connections, name):
-            report = await pull(
-                sessions, system_context(), platform, connections.client(platform),
-                connections.vault,
-            )  # fmt: skip
-            if report.skipped:  # asked for by name, it is a failure; otherwise say so
-                click.echo(f"{platform.name}: not pulled ({report.skipped})", err=bool(name))
-                failed = failed or bool(name)
-                continue
-            click.echo(
-                f"{platform.name}: {report.items} items, {report.imported} imported, "
-                f"{report.repeats} repeats, {report.malformed} malformed, {report.matched} "
-                f"matched, {report.proposed} black-list proposals"
-                + (f"; stopped: {report.error}" if report.error else "")
-            )
-            failed = failed or report.error is not None
-
-    _sync_run(work)
-    if failed:
+    if _sync_each(name, pull_one):
         sys.exit(1)
 
 
@@ -678,20 +687,17 @@ def sync_reconcile(name: str | None, dry_run: bool, deep: bool) -> None:
     from service.integrations.reconcile import reconcile, render
     from service.wiring import system_context
 
-    drift = False
+    async def reconcile_one(
+        sessions: async_sessionmaker[AsyncSession], connections: Connections, platform: Platform
+    ) -> bool:
+        report = await reconcile(
+            sessions, system_context(), platform, connections.client(platform),
+            connections.platforms.sender, resend=not dry_run, deep=deep,
+        )  # fmt: skip
+        click.echo(render(report))
+        return not report.in_sync
 
-    async def work(sessions: async_sessionmaker[AsyncSession], connections: Connections) -> None:
-        nonlocal drift
-        for platform in _chosen(connections, name):
-            report = await reconcile(
-                sessions, system_context(), platform, connections.client(platform),
-                connections.platforms.sender, resend=not dry_run, deep=deep,
-            )  # fmt: skip
-            click.echo(render(report))
-            drift = drift or not report.in_sync
-
-    _sync_run(work)
-    if drift:
+    if _sync_each(name, reconcile_one):
         sys.exit(2)  # scripts can tell drift (2) from a failure (1)
 
 
