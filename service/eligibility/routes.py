@@ -10,7 +10,6 @@ from litestar.params import FromPath, JSONBody
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.actor import Role
 from service.context import CommandContext
 from service.credit.schemas import points
 from service.eligibility.schemas import (
@@ -26,8 +25,7 @@ from service.eligibility.service import Eligibility, Named, eligibility
 from service.eligibility.whatif import simulate
 from service.identity.protection import IdNumberVault
 from service.policy import store as policies
-from service.policy.routes import TOML_MEDIA_TYPE, policy_text
-from service.web.openapi import raw_body
+from service.policy.routes import admins_policy_text, policy_upload
 from service.web.params import SECURITY, AsOf
 
 MAX_ELIGIBILITY_BYTES = 4 * 1024 * 1024
@@ -112,12 +110,8 @@ async def one_eligibility(
     return _eligibility_out(result).answers[0]
 
 
-@post(
-    "/api/v1/admin/policy-simulations",
-    status_code=200,
-    tags=["policies"],
-    security=SECURITY,
-    opt=raw_body("the draft policy, a TOML document", TOML_MEDIA_TYPE, "text/plain"),
+@policy_upload(
+    "/api/v1/admin/policy-simulations", "the draft policy, a TOML document", status_code=200
 )
 async def simulate_policy(
     request: Request[Any, Any, Any],
@@ -126,8 +120,7 @@ async def simulate_policy(
     as_of: AsOf = None,
 ) -> SimulationOut:
     """What a draft policy (the raw TOML body) would change, changing nothing."""
-    ctx.actor.require_role(Role.ADMIN)
-    draft = policies.checked_document(await policy_text(request), "draft")
+    draft = policies.checked_document(await admins_policy_text(request, ctx), "draft")
     report = await simulate(db_session, ctx, draft, as_of)
     return SimulationOut(
         current_version=report.current_version,

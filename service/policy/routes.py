@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,16 +20,25 @@ from service.web.openapi import raw_body
 from service.web.params import SECURITY
 
 TOML_MEDIA_TYPE = "application/toml"
+TAGS = ["policies"]
 
 
-async def policy_text(request: Request[Any, Any, Any]) -> str:
+async def admins_policy_text(request: Request[Any, Any, Any], ctx: CommandContext) -> str:
+    """The policy document a request sends as its raw body; only admins send one."""
+    ctx.actor.require_role(Role.ADMIN)
     try:
         return (await request.body()).decode("utf-8")
     except UnicodeDecodeError as error:
         raise Invalid.field("body", "a policy file is UTF-8 TOML text") from error
 
 
-@get("/api/v1/policies", tags=["policies"], security=SECURITY)
+def policy_upload(path: str, what: str, *, status_code: int) -> HTTPRouteHandler:
+    """A POST whose body is a policy document, shown as such in the OpenAPI document."""
+    body = raw_body(what, TOML_MEDIA_TYPE, "text/plain")
+    return post(path, status_code=status_code, tags=TAGS, security=SECURITY, opt=body)
+
+
+@get("/api/v1/policies", tags=TAGS, security=SECURITY)
 async def list_policies(
     db_session: NamedDependency[AsyncSession], ctx: NamedDependency[CommandContext]
 ) -> list[PolicyVersionOut]:
@@ -50,7 +60,7 @@ async def list_policies(
 
 @get(
     "/api/v1/policies/{version:str}",
-    tags=["policies"],
+    tags=TAGS,
     security=SECURITY,
     media_type="application/toml",
 )
@@ -64,21 +74,14 @@ async def read_policy(
     return (await policies.stored_version(db_session, version)).document
 
 
-@post(
-    "/api/v1/policies",
-    status_code=201,
-    tags=["policies"],
-    security=SECURITY,
-    opt=raw_body("the policy, a TOML document", TOML_MEDIA_TYPE, "text/plain"),
-)
+@policy_upload("/api/v1/policies", "the policy, a TOML document", status_code=201)
 async def install_policy(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     ctx: NamedDependency[CommandContext],
 ) -> PolicyVersionOut:
     """Install a new policy version (the raw TOML document as the body); admins only."""
-    ctx.actor.require_role(Role.ADMIN)
-    stored = await policies.install(db_session, ctx, await policy_text(request))
+    stored = await policies.install(db_session, ctx, await admins_policy_text(request, ctx))
     in_force = await policies.version_in_force(db_session, ctx.today(), ctx.now())
     return PolicyVersionOut(
         stored.version,
