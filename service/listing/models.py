@@ -66,7 +66,10 @@ class ListEntry(SQLModel, table=True):
     proposed_at: datetime | None = optional_timestamp_field()
     notified_at: datetime | None = optional_timestamp_field()
     objection_deadline: date | None = Field(default=None)
-    deadline_by_fallback: bool = Field(default=False)
+    # The server default lets migration 0004 add the column to rows that already existed.
+    deadline_by_fallback: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     decided_by: uuid.UUID | None = Field(default=None)
     decided_at: datetime | None = optional_timestamp_field()
     publish_by: date | None = Field(default=None)
