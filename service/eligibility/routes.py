@@ -59,7 +59,7 @@ def _eligibility_out(result: Eligibility) -> EligibilityOut:
             )
         )
     glossary = {
-        code: ReasonOut(reason.effect.value, reason.zh, reason.en)
+        code: ReasonOut(reason.effect.value, reason.title_zh, reason.title_en)
         for code, reason in result.policy.reasons.items()
         if code in codes
     }

@@ -18,6 +18,16 @@ class RecordKind(StrEnum):
     COMMENDATION = "commendation"
 
 
+# What a subject reads a record kind as, in the documents written to it.
+RECORD_KIND_ZH = {
+    RecordKind.INSPECTION: "监督检查",
+    RecordKind.COMPLAINT: "投诉核查",
+    RecordKind.ABUSE_FINDING: "欺老虐老行为认定",
+    RecordKind.PENALTY: "行政处罚",
+    RecordKind.COMMENDATION: "表彰奖励",
+}
+
+
 class RecordStatus(StrEnum):
     DRAFT = "draft"
     CONFIRMED = "confirmed"

@@ -215,7 +215,7 @@ async def _act(
         return
     authority = values["authority"].get("name") or platform
     basis = (
-        f"{trigger.title or trigger.code}: {authority} {record_id}"
+        f"{trigger.title_zh}：{authority} {record_id}"
         + (f" ({values['reason_code']})" if values["reason_code"] else "")
         + (f": {values['summary']}" if values["summary"] else "")
     )

@@ -3,6 +3,10 @@
 Beyond types, ``Policy.problems()`` checks what types cannot: grades in order, every
 class and grade a rule names defined, every ``when`` field a real field of that
 record kind, every reason code the service emits defined. Each problem names its key.
+
+Whatever a subject or the public reads by a code (a trigger, an eligibility reason, a
+list entry's reason) carries ``title_zh`` and ``title_en``, both required: a policy
+without them is refused with the key that lacks one (``$.lists.black.triggers[0]``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ WorkingDays = Annotated[int, Meta(ge=1, le=60)]
 Points = Annotated[Decimal, Meta(description="points deducted from the starting score")]
 Code = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9_]{1,63}$")]
 Stars = Annotated[int, Meta(ge=0, le=5)]
+Title = Annotated[str, Meta(min_length=1, max_length=200)]
+Citation = Annotated[str, Meta(min_length=1, max_length=500)]
 
 
 class ListType(StrEnum):
@@ -43,6 +49,16 @@ class ReasonEffect(StrEnum):
     INELIGIBLE = "ineligible"
 
 
+class Titled(Struct, forbid_unknown_fields=True, kw_only=True):
+    """What a reader sees by its code, in both languages."""
+
+    title_zh: Title
+    title_en: Title
+
+    def title(self, lang: str) -> str:
+        return self.title_zh if lang == "zh" else self.title_en
+
+
 # Reason codes the service itself emits; the policy must define each (title and effect).
 SERVICE_REASONS = (
     "ELIGIBLE",
@@ -55,6 +71,11 @@ SERVICE_REASONS = (
     "SUBJECT_KIND_NOT_COVERED",
     "NOT_OPERATING",
 )
+# List-entry reasons the service's own triggers give; each list must define its own.
+SERVICE_LIST_REASONS = {
+    "watch": ("WATCH_GRADE", "WATCH_COMPLAINTS", "WATCH_OVERDUE_DEFICIENCY"),
+    "red": ("RED_CANDIDATE",),
+}
 
 
 class PolicyMeta(Struct, forbid_unknown_fields=True):
@@ -191,19 +212,22 @@ class Program(Struct, forbid_unknown_fields=True):
     min_stars: Stars = 0
 
 
-class Reason(Struct, forbid_unknown_fields=True):
+class Reason(Titled, forbid_unknown_fields=True, kw_only=True):
+    """Why an eligibility answer is what it is."""
+
     effect: ReasonEffect
-    zh: str
-    en: str
 
 
-class Trigger(Struct, forbid_unknown_fields=True):
+class ListReason(Titled, forbid_unknown_fields=True, kw_only=True):
+    """Why a subject was proposed for a list (its entry's ``reason_code``)."""
+
+
+class Trigger(Titled, forbid_unknown_fields=True, kw_only=True):
     """A record that, once confirmed, proposes its subjects for a list."""
 
     code: Code
     kind: RecordKind
     when: dict[str, list[str]] = msgspec.field(default_factory=dict)
-    title: str = ""
 
     def matches(self, kind: str, details: dict[str, object]) -> bool:
         return record_matches(self.kind, self.when, kind, details)
@@ -224,21 +248,27 @@ def _substantiated_complaint() -> RecordCondition:
     return RecordCondition(kind=RecordKind.COMPLAINT, when={"outcome": ["substantiated"]})
 
 
-class ExternalTrigger(Struct, forbid_unknown_fields=True):
+class ExternalTrigger(Titled, forbid_unknown_fields=True, kw_only=True):
     """Another department's list entry (as a platform feeds it) that proposes the subject."""
 
     code: Code
     record_type: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
-    title: str = ""
 
 
 class ListProcess(Struct, forbid_unknown_fields=True, kw_only=True):
-    """Due process shared by every list: windows in Chinese working days, durations."""
+    """Due process shared by every list: windows in Chinese working days, durations, the
+    published rules the list rests on, and the reasons a subject may be proposed for."""
 
+    basis: Citation  # cited in every document of the list (民发〔2019〕103号 …)
     duration_months: Months
     objection_working_days: WorkingDays  # the notice period (public notice for the red list)
     publish_within_working_days: WorkingDays
     measures: list[Code]
+    reasons: dict[Code, ListReason] = msgspec.field(default_factory=dict)
+
+    def proposal_reasons(self) -> dict[str, Titled]:
+        """Every reason an entry of this list may give: its own, and its triggers'."""
+        return dict(self.reasons)
 
 
 class BlackListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):
@@ -248,6 +278,15 @@ class BlackListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):
 
     def external_trigger(self, record_type: str) -> ExternalTrigger | None:
         return next((t for t in self.external_triggers if t.record_type == record_type), None)
+
+    @property
+    def trigger_codes(self) -> list[str]:
+        return [t.code for t in self.triggers] + [t.code for t in self.external_triggers]
+
+    def proposal_reasons(self) -> dict[str, Titled]:
+        found: dict[str, Titled] = {t.code: t for t in self.triggers}
+        found.update((t.code, t) for t in self.external_triggers)
+        return found | dict(self.reasons)
 
 
 class WatchListRules(ListProcess, forbid_unknown_fields=True, kw_only=True):
@@ -301,6 +340,27 @@ class Disclosure(Struct, forbid_unknown_fields=True):
         return not kinds <= self.unpublished_penalty_kinds
 
 
+class Remedy(Titled, forbid_unknown_fields=True, kw_only=True):
+    """A way to challenge a decision against the subject, which that decision must state
+    (行政复议, 行政诉讼): the time limit, the body to address and the law."""
+
+    code: Code
+    within_days: Annotated[int, Meta(ge=1, le=3650)] | None = None
+    within_months: Months | None = None
+    body_zh: Title  # whom to address: 本级人民政府, 有管辖权的人民法院
+    body_en: Title
+    action_zh: Title  # 申请行政复议, 提起行政诉讼
+    law: Citation  # 《中华人民共和国行政复议法》第二十条
+
+    @property
+    def limit_zh(self) -> str:
+        return f"{self.within_days}日" if self.within_days else f"{self.within_months}个月"
+
+    @property
+    def limit_en(self) -> str:
+        return f"{self.within_days} days" if self.within_days else f"{self.within_months} months"
+
+
 class Policy(Struct, forbid_unknown_fields=True):
     policy: PolicyMeta
     score: ScoreScale
@@ -316,6 +376,7 @@ class Policy(Struct, forbid_unknown_fields=True):
     lists: ListRules
     calendar: Calendar
     disclosure: Disclosure
+    remedies: list[Remedy]
 
     @property
     def version(self) -> str:
@@ -346,6 +407,10 @@ class Policy(Struct, forbid_unknown_fields=True):
 
     def program(self, code: str) -> Program | None:
         return next((program for program in self.programs if program.code == code), None)
+
+    def list_reason(self, list_type: str, code: str) -> Titled | None:
+        """The title of a list entry's reason; None for a code this policy does not define."""
+        return self.lists.of(list_type).proposal_reasons().get(code)
 
     def measure(self, code: str) -> Measure:
         return next(measure for measure in self.measures if measure.code == code)
@@ -417,4 +482,18 @@ class Policy(Struct, forbid_unknown_fields=True):
         for code in SERVICE_REASONS:
             if code not in self.reasons:
                 found.append(f"reasons.{code}: the service emits it, so define it")
+        for list_name, list_codes in SERVICE_LIST_REASONS.items():
+            for code in list_codes:
+                if code not in self.lists.of(list_name).reasons:
+                    found.append(f"lists.{list_name}.reasons.{code}: the service proposes "
+                                 "with it, so define it")  # fmt: skip
+        black = self.lists.black
+        for code in black.reasons:
+            if code in black.trigger_codes:
+                found.append(f"lists.black.reasons.{code}: a trigger already defines it")
+        if not self.remedies:
+            found.append("remedies: a decision against the subject must state them; define them")
+        for index, remedy in enumerate(self.remedies):
+            if (remedy.within_days is None) == (remedy.within_months is None):
+                found.append(f"remedies[{index}]: give within_days or within_months, one of them")
         return found

@@ -11,6 +11,7 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -77,7 +78,81 @@ def _nesting_depth_exceeds(text: str, limit: int) -> bool:
     return False
 
 
-def parse_policy(text: str, source: str = "policy") -> Policy:
+def _readable_as_stored(data: dict[str, Any]) -> None:
+    """Fill in, for a version installed before 2026.5, what the documents now need.
+
+    Stored versions never change and stay in force for the dates they cover. Those
+    from before 2026.5 gave triggers one ``title`` and reasons ``zh``/``en``, and had
+    no list ``basis``, list ``reasons`` or ``remedies``: their titles become both
+    languages' (a trigger the shipped policy knows takes the shipped titles), and what
+    is missing comes from the shipped policy. Only stored versions are read this way;
+    a version being installed must carry it all.
+    """
+    shipped = tomllib.loads(DEFAULT_POLICY_FILE.read_text(encoding="utf-8"))
+    for reason in data.get("reasons", {}).values():
+        if isinstance(reason, dict) and "zh" in reason and "title_zh" not in reason:
+            reason["title_zh"], reason["title_en"] = reason.pop("zh"), reason.pop("en", "")
+    lists, shipped_lists = data.get("lists", {}), shipped["lists"]
+    known = {
+        t["code"]: t
+        for key in ("triggers", "external_triggers")
+        for t in shipped_lists["black"][key]
+    }
+    for key in ("triggers", "external_triggers"):
+        for trigger in lists.get("black", {}).get(key, []):
+            if isinstance(trigger, dict) and "title_zh" not in trigger:
+                title = trigger.pop("title", "") or trigger.get("code", "")
+                same = known.get(trigger.get("code"), {})
+                trigger["title_zh"] = same.get("title_zh", title)
+                trigger["title_en"] = same.get("title_en", title)
+    for list_type, process in lists.items():
+        if isinstance(process, dict) and list_type in ("black", "watch", "red"):
+            for key in ("basis", "reasons"):
+                process.setdefault(key, shipped_lists[list_type].get(key, {}))
+    data.setdefault("remedies", shipped["remedies"])
+
+
+def _titled_places(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every table a reader sees by its code, with its key (``reasons.ELIGIBLE``)."""
+    places: list[tuple[str, Any]] = []
+
+    def table(key: str, value: Any) -> None:
+        if isinstance(value, dict):
+            places.extend((f"{key}.{code}", item) for code, item in value.items())
+
+    def array(key: str, value: Any) -> None:
+        if isinstance(value, list):
+            places.extend((f"{key}[{index}]", item) for index, item in enumerate(value))
+
+    table("reasons", data.get("reasons"))
+    array("remedies", data.get("remedies"))
+    lists = data.get("lists")
+    if isinstance(lists, dict):
+        for list_type in ("black", "watch", "red"):
+            process = lists.get(list_type)
+            if isinstance(process, dict):
+                table(f"lists.{list_type}.reasons", process.get("reasons"))
+                array(f"lists.{list_type}.triggers", process.get("triggers"))
+                array(f"lists.{list_type}.external_triggers", process.get("external_triggers"))
+    return places
+
+
+def missing_titles(data: dict[str, Any]) -> list[str]:
+    """Each trigger, reason or remedy without its Chinese or English title, by its key.
+
+    The structs require both titles too; this names the exact key, which msgspec cannot
+    do for a table's entries (it says ``$.reasons[...]``).
+    """
+    return [
+        f"{key}.{title}: missing (each trigger, reason and remedy has both titles)"
+        for key, item in _titled_places(data)
+        if isinstance(item, dict)
+        for title in ("title_zh", "title_en")
+        if not (isinstance(item.get(title), str) and item[title].strip())
+    ]
+
+
+def parse_policy(text: str, source: str = "policy", *, stored: bool = False) -> Policy:
     if len(text) > MAX_POLICY_CHARS:
         raise PolicyError(
             f"{source}: {len(text):,} characters, more than the {MAX_POLICY_CHARS:,} a policy "
@@ -93,6 +168,10 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: {error}") from error
     except RecursionError as error:  # the depth check above should make this unreachable
         raise PolicyError(f"{source}: nested too deep to read") from error
+    if stored and data.get("policy", {}).get("version") != shipped_version():
+        _readable_as_stored(data)
+    if missing := missing_titles(data):
+        raise PolicyError(f"{source}: " + "; ".join(missing))
     try:
         policy = msgspec.convert(data, Policy)
     except msgspec.ValidationError as error:
@@ -105,6 +184,14 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
 
 def load_policy(path: Path) -> Policy:
     return parse_policy(path.read_text(encoding="utf-8"), source=str(path))
+
+
+@cache
+def shipped_version() -> str:
+    version: str = tomllib.loads(DEFAULT_POLICY_FILE.read_text(encoding="utf-8"))["policy"][
+        "version"
+    ]
+    return version
 
 
 @cache

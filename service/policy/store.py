@@ -30,7 +30,9 @@ _POLICY_NOW = "policy_now"
 def parsed(version: PolicyVersion) -> Policy:
     policy = _parsed.get(version.version)
     if policy is None:
-        policy = _parsed[version.version] = parse_policy(version.document, version.version)
+        policy = _parsed[version.version] = parse_policy(
+            version.document, version.version, stored=True
+        )
     return policy
 
 

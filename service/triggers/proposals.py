@@ -25,6 +25,7 @@ from service.clock import Moment
 from service.context import CommandContext
 from service.credit.models import CreditScore
 from service.dates import add_months, months_before
+from service.listing.documents import record_facts_zh
 from service.listing.schemas import ProposalIn
 from service.listing.service import propose_unless_open
 from service.policy.document import ListType, Policy, RecordCondition, SubjectType
@@ -90,7 +91,7 @@ async def on_records(
         )
         if trigger is None:
             continue
-        basis = f"{trigger.title or trigger.code}: {record.kind} {record.document_no or record.id}"
+        basis = f"{trigger.title_zh}：{record_facts_zh(record)}"
         for key in named:
             await propose_unless_open(
                 session,
