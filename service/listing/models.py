@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,15 +138,42 @@ class RepairApplication(EntryFiling, table=True):
     unmet: list[str] = Field(default_factory=list, sa_type=JSONB)  # conditions not met
 
 
+class DocumentKind(StrEnum):
+    """The documents an entry's due process writes to its subject."""
+
+    NOTICE = "notice"  # 事先告知书 (the red list: 公示), with the objection deadline
+    LISTING = "listing"  # 列入决定书
+    DISMISSAL = "dismissal"  # 不予列入决定书: dismissed, or withdrawn after the notice
+    OBJECTION_UPHELD = "objection_upheld"  # 异议复核决定书: the objection stands
+    OBJECTION_REJECTED = "objection_rejected"  # 异议复核决定书: it does not
+    REPAIR_APPROVED = "repair_approved"  # 信用修复决定书: removed early
+    REPAIR_REFUSED = "repair_refused"  # 不予信用修复决定书
+    REMOVAL = "removal"  # 移出决定书: expired, or revoked
+
+
 class Notice(SQLModel, table=True):
-    """A written notice to the subject (or the public, for the red list), as sent."""
+    """A document written to the subject (or the public, for the red list), as sent: the
+    prior notice or a decision, one table and one delivery lane for every kind."""
 
     __tablename__ = "list_notices"
+    __table_args__ = (
+        one_of("kind", DocumentKind, "ck_list_notices_kind"),
+        # Only a notice sets a deadline to object; it always does.
+        sa.CheckConstraint(
+            "(kind = 'notice') = (objection_deadline IS NOT NULL)", name="ck_list_notices_deadline"
+        ),
+    )
 
     id: uuid.UUID = id_field()
+    # The order documents were written in, even within one instant.
+    seq: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), nullable=False)
+    )
     entry_id: uuid.UUID = Field(foreign_key="list_entries.id", index=True)
+    kind: str = Field(default=DocumentKind.NOTICE.value, max_length=30)
+    document_no: str | None = Field(default=None, max_length=200)  # 文号, when the step gave one
     document: str = Field(sa_type=sa.Text)
-    objection_deadline: date
+    objection_deadline: date | None = Field(default=None)
     created_at: datetime = timestamp_field()
     delivered_at: datetime | None = optional_timestamp_field()
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
 from service.listing import service
+from service.listing.documents import is_against_the_subject, title_of
 from service.listing.machine import EntryStatus
-from service.listing.models import ListEntry, RepairApplication
+from service.listing.models import DocumentKind, ListEntry, Notice, RepairApplication
 from service.listing.schemas import (
     DecisionIn,
+    DocumentOut,
     EntryDetailOut,
     EntryOut,
     EntryRevocationIn,
@@ -58,6 +60,16 @@ def entry_out(entry: ListEntry, policy: Policy) -> EntryOut:
         MeasureOut(m.code, m.zh, m.en, m.basis) for m in policy.measures_of([entry.list_type])
     ]
     return msgspec.convert(data, EntryOut, from_attributes=True)
+
+
+def document_out(document: Notice, list_type: str) -> DocumentOut:
+    kind = DocumentKind(document.kind)
+    return DocumentOut(
+        id=document.id, kind=kind, title=title_of(kind, list_type),
+        document_no=document.document_no, created_at=document.created_at,
+        delivered_at=document.delivered_at, objection_deadline=document.objection_deadline,
+        against_the_subject=is_against_the_subject(kind, list_type), document=document.document,
+    )  # fmt: skip
 
 
 def _many(shape: type[Any], rows: list[Any]) -> list[Any]:
@@ -168,7 +180,8 @@ class ListEntryController(Controller):
         db_session: NamedDependency[AsyncSession],
         ctx: NamedDependency[CommandContext],
     ) -> EntryDetailOut:
-        """An entry with every step it took, its objections, notices and repair applications."""
+        """An entry with every step it took, its objections, the documents written to its
+        subject (the prior notice and each decision) and its repair applications."""
         view = await service.entry_view(db_session, ctx, entry_id)
         policy = await policy_now(db_session, ctx)
         return EntryDetailOut(
@@ -176,8 +189,20 @@ class ListEntryController(Controller):
             transitions=_many(TransitionOut, view.transitions),
             objections=_many(ObjectionOut, view.objections),
             notices=_many(NoticeOut, view.notices),
+            documents=[document_out(d, view.entry.list_type) for d in view.documents],
             repair_applications=[_repair_out(r) for r in view.repairs],
         )
+
+    @get("/{entry_id:uuid}/documents/{document_id:uuid}", media_type="text/plain; charset=utf-8")
+    async def print_document(
+        self,
+        entry_id: FromPath[uuid.UUID],
+        document_id: FromPath[uuid.UUID],
+        db_session: NamedDependency[AsyncSession],
+        ctx: NamedDependency[CommandContext],
+    ) -> str:
+        """One document to the subject as it was sent: plain text, ready to print."""
+        return (await service.entry_document(db_session, ctx, entry_id, document_id)).document
 
 
 ROUTES: list[ControllerRouterHandler] = [

@@ -9,6 +9,7 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from service.listing.machine import EntryStatus
+from service.listing.models import DocumentKind
 from service.policy.document import ListType, SubjectType
 from service.validation import NO_NUL, DatedBody
 
@@ -102,6 +103,20 @@ class NoticeOut(Struct):
     delivered_at: datetime | None
 
 
+class DocumentOut(Struct):
+    """A document written to the subject: the prior notice or a decision, as sent."""
+
+    id: uuid.UUID
+    kind: DocumentKind
+    title: str
+    document_no: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    objection_deadline: date | None  # the notice's last day to object (included)
+    against_the_subject: bool  # a decision that states the remedies
+    document: str
+
+
 class RepairOut(Struct):
     id: uuid.UUID
     entry_id: uuid.UUID
@@ -153,5 +168,6 @@ class EntryDetailOut(Struct):
     entry: EntryOut
     transitions: list[TransitionOut]
     objections: list[ObjectionOut]
-    notices: list[NoticeOut]
+    notices: list[NoticeOut]  # the prior notices (also among the documents)
+    documents: list[DocumentOut]  # every document to the subject, oldest first
     repair_applications: list[RepairOut]

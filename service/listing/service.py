@@ -5,7 +5,12 @@ and checked here for who may take it and when:
 - the objection window and the publication window count Chinese working days;
 - the decider (and whoever rules on an objection or a repair) holds the reviewer role
   in the subject's region and is not the proposer: four eyes;
-- an objection after its deadline is refused, naming the deadline.
+- an objection after its deadline is refused, naming the deadline; one received on
+  the deadline day is accepted, as the notice says ("截至…（含当日）").
+
+Every ruling the subject must be told of writes its document (``service.listing.documents``)
+in the same transaction, stored with the entry and left in the outbox for delivery, as
+the prior notice is.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,11 +33,18 @@ from service.context import CommandContext
 from service.dates import add_months
 from service.db.paging import fetch_page
 from service.db.rows import get_or_404, lock_or_404
-from service.errors import Conflict, Forbidden, Invalid
+from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.listing.documents import Letter, record_facts_zh, render
 from service.listing.events import ListEntryChanged
 from service.listing.machine import END_REASONS, OPEN, Action, EntryStatus, allowed, next_status
-from service.listing.models import ListEntry, ListTransition, Notice, Objection, RepairApplication
-from service.listing.notices import NoticeFacts, render_notice
+from service.listing.models import (
+    DocumentKind,
+    ListEntry,
+    ListTransition,
+    Notice,
+    Objection,
+    RepairApplication,
+)
 from service.listing.repair import unmet_conditions
 from service.listing.schemas import (
     DecisionIn,
@@ -45,13 +57,15 @@ from service.listing.schemas import (
     StepIn,
 )
 from service.listing.workdays import working_days_after
+from service.logs import get_logger
 from service.outbox import queue as outbox
-from service.policy.document import ListType, Policy
+from service.policy.document import ListType, Policy, SubjectType
 from service.policy.store import policy_now
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
-from service.registry.service import region_scope
+from service.registry.service import region_scope, subjects_by_id
 
+log = get_logger(__name__)
 NOTICE_TOPIC = "list.notice"
 DECIDERS = (Role.REVIEWER,)
 
@@ -61,8 +75,13 @@ class EntryView:
     entry: ListEntry
     transitions: list[ListTransition] = field(default_factory=list)
     objections: list[Objection] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
+    documents: list[Notice] = field(default_factory=list)  # every kind, oldest first
     repairs: list[RepairApplication] = field(default_factory=list)
+
+    @property
+    def notices(self) -> list[Notice]:
+        """The prior notices among the documents."""
+        return [d for d in self.documents if d.kind == DocumentKind.NOTICE]
 
 
 async def _policy(session: AsyncSession, ctx: CommandContext) -> Policy:
@@ -237,6 +256,82 @@ async def propose_unless_open(
         return None  # proposed concurrently by another transaction: one entry is enough
 
 
+async def _write(
+    session: AsyncSession,
+    ctx: CommandContext,
+    entry: ListEntry,
+    policy: Policy,
+    kind: DocumentKind,
+    document_no: str | None,
+    *,
+    subject: Institution | Practitioner | None = None,
+    **letter: Any,
+) -> Notice:
+    """Write a document to the entry's subject, store it with the entry and leave it in
+    the outbox, where the notice lane delivers it (``service.listing.delivery``).
+
+    ``letter``: what this kind of document says beyond the facts, reasons and bases
+    every document states (``documents.Letter``'s fields).
+    """
+    subject = await _subject(session, entry.subject_kind, entry.subject_id)
+    record = await session.get(Record, entry.trigger_record_id) if entry.trigger_record_id else None
+    reason = policy.list_reason(entry.list_type, entry.reason_code)
+    facts = record_facts_zh(record) if record else entry.basis.strip().rstrip("。")
+    legal_bases = [record.legal_basis] if record and record.legal_basis else []
+    by_fallback = bool(letter.get("by_fallback", False))
+    notice = Notice(
+        entry_id=entry.id, kind=kind.value, document_no=document_no, document="",
+        objection_deadline=letter.get("deadline"), created_at=ctx.now(),
+        details={"by_fallback": by_fallback, "policy_version": policy.version},
+    )  # fmt: skip
+    notice.document = render(
+        Letter(
+            kind=kind, document_id=str(notice.id), document_no=document_no,
+            list_type=entry.list_type, subject_kind=entry.subject_kind, subject_name=subject.name,
+            subject_code=getattr(subject, "uscc", None),
+            facts=facts or (reason.title_zh if reason else ""),
+            reason_title=reason.title_zh if reason else None,
+            legal_bases=[*legal_bases, policy.lists.of(entry.list_type).basis],
+            authority=f"{entry.region_code} 民政部门", issued_on=ctx.today(),
+            remedies=policy.remedies, **letter,
+        )
+    )  # fmt: skip
+    session.add(notice)
+    await session.flush()
+    outbox.enqueue(
+        session,
+        NOTICE_TOPIC,
+        str(entry.id),
+        {
+            "notice_id": str(notice.id),
+            "document_kind": notice.kind,
+            "document_no": document_no,
+            "entry_id": str(entry.id),
+            "list_type": entry.list_type,
+            "subject_kind": entry.subject_kind,
+            "subject_id": str(entry.subject_id),
+            "objection_deadline": (
+                notice.objection_deadline.isoformat() if notice.objection_deadline else None
+            ),
+            "deadline_by_fallback": by_fallback,
+            "document": notice.document,
+        },
+        ctx.now(),
+    )
+    return notice
+
+
+async def _objected_on(session: AsyncSession, entry: ListEntry) -> date | None:
+    """When the subject's objection to the entry, if any, was received."""
+    rows = await session.execute(
+        sa.select(col(Objection.filed_on))
+        .where(col(Objection.entry_id) == entry.id)
+        .order_by(col(Objection.recorded_at).desc())
+        .limit(1)
+    )
+    return rows.scalar_one_or_none()
+
+
 async def notify(
     session: AsyncSession, ctx: CommandContext, entry_id: uuid.UUID, data: StepIn
 ) -> ListEntry:
@@ -247,48 +342,12 @@ async def notify(
     process = policy.lists.of(entry.list_type)
     today = ctx.today()
     deadline = working_days_after(today, process.objection_working_days, policy.calendar)
-    subject = await _subject(session, entry.subject_kind, entry.subject_id)
-    facts = NoticeFacts(
-        entry_id=str(entry.id),
-        list_type=entry.list_type,
-        subject_kind=entry.subject_kind,
-        subject_name=subject.name,
-        subject_code=getattr(subject, "uscc", None),
-        reason=entry.basis,
-        basis=data.basis_document or entry.reason_code,
+    await _write(
+        session, ctx, entry, policy, DocumentKind.NOTICE, data.basis_document,
         measures=policy.measures_of([entry.list_type]),
-        duration_months=process.duration_months,
-        working_days=process.objection_working_days,
-        deadline=deadline.day,
-        by_fallback=deadline.by_fallback,
-        authority=f"{entry.region_code} 民政部门",
-        notice_date=today,
-    )
-    notice = Notice(
-        entry_id=entry.id,
-        document=render_notice(facts),
-        objection_deadline=deadline.day,
-        created_at=ctx.now(),
-        details={"by_fallback": deadline.by_fallback, "policy_version": policy.version},
-    )
-    session.add(notice)
-    await session.flush()
-    outbox.enqueue(
-        session,
-        NOTICE_TOPIC,
-        str(entry.id),
-        {
-            "notice_id": str(notice.id),
-            "entry_id": str(entry.id),
-            "list_type": entry.list_type,
-            "subject_kind": entry.subject_kind,
-            "subject_id": str(entry.subject_id),
-            "objection_deadline": deadline.day.isoformat(),
-            "deadline_by_fallback": deadline.by_fallback,
-            "document": notice.document,
-        },
-        ctx.now(),
-    )
+        duration_months=process.duration_months, working_days=process.objection_working_days,
+        deadline=deadline.day, by_fallback=deadline.by_fallback,
+    )  # fmt: skip
     await _move(
         session, ctx, entry, Action.NOTIFY, rule=entry.reason_code,
         basis_document=data.basis_document, comment=data.comment,
@@ -344,6 +403,11 @@ async def decide_objection(
     changes: dict[str, Any] = {}
     if data.uphold:
         changes = {"decided_by": ctx.actor.user_id, "decided_at": ctx.now()}
+    kind = DocumentKind.OBJECTION_UPHELD if data.uphold else DocumentKind.OBJECTION_REJECTED
+    await _write(
+        session, ctx, entry, await _policy(session, ctx), kind, data.basis_document,
+        grounds=objection.resolution, objected_on=objection.filed_on,
+    )  # fmt: skip
     await _move(
         session, ctx, entry, action, basis_document=data.basis_document,
         comment=objection.resolution, **changes,
@@ -365,10 +429,22 @@ async def decide(
             f"the subject may object until {deadline.isoformat()}; decide after the objection period"
         )
     changes: dict[str, Any] = {"decided_by": ctx.actor.user_id, "decided_at": ctx.now()}
+    policy = await _policy(session, ctx)
     if data.list:
-        policy = await _policy(session, ctx)
-        days = policy.lists.of(entry.list_type).publish_within_working_days
+        process = policy.lists.of(entry.list_type)
+        days = process.publish_within_working_days
         changes["publish_by"] = working_days_after(ctx.today(), days, policy.calendar).day
+        await _write(
+            session, ctx, entry, policy, DocumentKind.LISTING, data.basis_document,
+            measures=policy.measures_of([entry.list_type]),
+            duration_months=process.duration_months, publish_by=changes["publish_by"],
+            objected_on=await _objected_on(session, entry), grounds=data.comment.strip(),
+        )  # fmt: skip
+    else:
+        await _write(
+            session, ctx, entry, policy, DocumentKind.DISMISSAL, data.basis_document,
+            grounds=data.comment.strip(),
+        )  # fmt: skip
     await _move(
         session, ctx, entry, action, basis_document=data.basis_document,
         comment=data.comment.strip(), **changes,
@@ -397,6 +473,12 @@ async def withdraw(
     session: AsyncSession, ctx: CommandContext, entry_id: uuid.UUID, data: StepIn
 ) -> ListEntry:
     entry = await _entry_in_region(session, ctx, entry_id, *STAFF_ROLES)
+    next_status(EntryStatus(entry.status), Action.WITHDRAW)
+    if entry.notified_at is not None:  # the subject was told of the proposal: tell it ended
+        await _write(
+            session, ctx, entry, await _policy(session, ctx), DocumentKind.DISMISSAL,
+            data.basis_document, grounds=(data.comment or "").strip() or None,
+        )  # fmt: skip
     await _move(
         session, ctx, entry, Action.WITHDRAW, basis_document=data.basis_document,
         comment=data.comment,
@@ -409,6 +491,11 @@ async def revoke(
 ) -> ListEntry:
     """End a listing whose basis has fallen (the record revoked, the decision overturned)."""
     entry = await _entry_in_region(session, ctx, entry_id, *DECIDERS)
+    next_status(EntryStatus(entry.status), Action.REVOKE)
+    await _write(
+        session, ctx, entry, await _policy(session, ctx), DocumentKind.REMOVAL,
+        data.basis_document, grounds=data.reason.strip(), removed_on=ctx.today(),
+    )  # fmt: skip
     await _move(
         session, ctx, entry, Action.REVOKE, basis_document=data.basis_document,
         comment=data.reason.strip(), ended_at=ctx.now(), end_reason=END_REASONS[Action.REVOKE],
@@ -432,6 +519,22 @@ async def expire_due(session: AsyncSession, ctx: CommandContext, limit: int = 50
     )
     entries = list(rows.scalars())
     now = ctx.now()
+    if entries:
+        policy = await _policy(session, ctx)
+        institutions, practitioners = await subjects_by_id(
+            session,
+            (e.subject_id for e in entries if e.subject_kind == SubjectType.INSTITUTION),
+            (e.subject_id for e in entries if e.subject_kind == SubjectType.PRACTITIONER),
+        )
+        for entry in entries:
+            subject = institutions.get(entry.subject_id) or practitioners.get(entry.subject_id)
+            if subject is None:  # a broken row must not keep every other entry in force
+                log.error("list_document_subject_missing", entry_id=str(entry.id))
+                continue
+            await _write(
+                session, ctx, entry, policy, DocumentKind.REMOVAL, None, subject=subject,
+                effective_to=entry.effective_to, removed_on=today,
+            )  # fmt: skip
     steps = [
         _advance(
             entry, Action.EXPIRE, rule=f"effective_to {entry.effective_to}", ended_at=now,
@@ -494,6 +597,11 @@ async def decide_repair(
     application.status = "approved" if data.approve else "refused"
     application.reviewed_by, application.reviewed_at = ctx.actor.user_id, ctx.now()
     application.comment, application.unmet = data.comment.strip(), unmet
+    await _write(
+        session, ctx, entry, policy,
+        DocumentKind.REPAIR_APPROVED if data.approve else DocumentKind.REPAIR_REFUSED, None,
+        grounds=application.comment, removed_on=ctx.today() if data.approve else None,
+    )  # fmt: skip
     if data.approve:
         await _move(
             session, ctx, entry, Action.REPAIR, rule="credit repair",
@@ -544,7 +652,7 @@ async def entry_view(session: AsyncSession, ctx: CommandContext, entry_id: uuid.
         entry,
         await rows(ListTransition, col(ListTransition.seq)),
         await rows(Objection, col(Objection.recorded_at)),
-        await rows(Notice, col(Notice.created_at)),
+        await rows(Notice, col(Notice.seq)),
         await rows(RepairApplication, col(RepairApplication.recorded_at)),
     )
 
@@ -579,3 +687,16 @@ async def list_entries(
 
 def allowed_actions(entry: ListEntry) -> list[str]:
     return [action.value for action in allowed(EntryStatus(entry.status))]
+
+
+async def entry_document(
+    session: AsyncSession, ctx: CommandContext, entry_id: uuid.UUID, document_id: uuid.UUID
+) -> Notice:
+    """One document of an entry, as written, for whoever may read the entry."""
+    ctx.actor.require_role(*STAFF_ROLES)
+    entry = await get_or_404(session, ListEntry, entry_id, "list entry")
+    ctx.actor.require_region(entry.region_code)
+    document = await session.get(Notice, document_id)
+    if document is None or document.entry_id != entry.id:
+        raise NotFound(f"list entry {entry_id} has no document {document_id}")
+    return document

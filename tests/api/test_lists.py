@@ -196,7 +196,7 @@ async def test_a_black_listing_from_abuse_to_repair_across_national_day(
     assert sent.delivered == 2
     letter = next(n for n in webhook.received if n["entry_id"] == entry["id"])
     assert letter["objection_deadline"] == "2025-10-10"
-    assert "2025年10月10日前" in letter["document"]
+    assert "截至2025年10月10日（含当日）" in letter["document"]
     assert "莲都区第1颐养院" in letter["document"]
     assert "限制享受财政补贴、奖补资金（依据：民发〔2019〕103号）" in letter["document"]
     detail = (await client.get(f"/api/v1/list-entries/{entry['id']}", headers=inspector)).json()
