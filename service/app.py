@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Middleware
 
+from service.auth.totp import TotpVault
 from service.clock import Clock, system_clock
 from service.config import Settings
 from service.credit.routes import ROUTES as CREDIT_ROUTES
@@ -45,6 +46,7 @@ from service.web.problems import EXCEPTION_HANDLERS
 from service.web.request_id import request_id_middleware
 from service.web.security_headers import add_security_headers
 from service.wiring import PIPELINE
+from service.workbench.routes import WORKBENCH_ASSETS, WORKBENCH_ROUTER
 
 API_VERSION = "0.1.0"
 
@@ -104,6 +106,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             ),
             PUBLIC_ASSETS,
             API_DOCS_ASSETS,
+            WORKBENCH_ROUTER,
+            WORKBENCH_ASSETS,
         ],
         dependencies=DEPENDENCIES,
         before_request=refuse_hostile_input,
@@ -159,6 +163,7 @@ def _initial_state(settings: Settings, clock: Clock) -> State:
             "settings": settings,
             "clock": clock,
             "vault": IdNumberVault(settings.secret_key),
+            "totp_vault": TotpVault(settings.secret_key),
             "pipeline": PIPELINE,
             "public_cache": PublicCache(),
         }

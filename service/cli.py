@@ -279,14 +279,31 @@ def users() -> None:
 @click.option("--role", type=click.Choice([role.value for role in Role]), required=True)
 @click.option("--region", default=None, help="region prefix for inspectors and reviewers")
 @click.option("--name", required=True)
-def users_create(role: str, region: str | None, name: str) -> None:
-    """Create a user and print its bearer token (only the token) on stdout."""
+@click.option(
+    "--login",
+    default=None,
+    help="a member of staff who signs in: print their one-time enrolment link, not a token",
+)
+def users_create(role: str, region: str | None, name: str, login: str | None) -> None:
+    """Create a user. Without --login: a machine client, and its bearer token (only the
+    token) on stdout. With --login: a member of staff, and the one-time link (valid 72
+    hours) where they set a password and their second factor, on stdout."""
     from service.auth.service import create_user
+    from service.auth.staff import create_staff_user
+    from service.auth.totp import TotpVault
     from service.wiring import system_context
 
     settings = _quiet_settings()
+    assert settings.secret_key is not None
+    vault = TotpVault(settings.secret_key)
 
     async def work(session: AsyncSession) -> str:
+        if login is not None:
+            enrolment = await create_staff_user(
+                session, system_context(), name=name, role=Role(role), region_code=region,
+                login=login, vault=vault,
+            )  # fmt: skip
+            return enrolment.link(settings.base_url)
         _, token = await create_user(
             session, system_context(), name=name, role=Role(role), region_code=region
         )
@@ -544,9 +561,34 @@ def seed_demo(seed: int, if_empty: bool) -> None:
 
     async def work(engine: AsyncEngine) -> str:
         async with make_session_factory(engine)() as session:
-            return await seed_demo(session, seed=seed, if_empty=if_empty, secret_key=secret_key)
+            summary = await seed_demo(session, seed=seed, if_empty=if_empty, secret_key=secret_key)
+        return summary + "\n" + await _demo_staff(settings, engine)
 
     click.echo(_run(settings, work), err=True)
+
+
+async def _demo_staff(settings: Settings, engine: AsyncEngine) -> str:
+    """The demo's members of staff, in development only; their secrets are shown once."""
+    from service.auth.totp import TotpVault
+    from service.demo.staff import seed_demo_staff
+    from service.wiring import system_context
+
+    if settings.environment == "production":
+        return "demo staff not created: ENVIRONMENT is production"
+    assert settings.secret_key is not None
+    async with make_session_factory(engine)() as session, session.begin():
+        created = await seed_demo_staff(session, system_context(), TotpVault(settings.secret_key))
+    if not created:
+        return "demo staff exist already (their passwords were shown when they were created)"
+    lines = [
+        f"demo staff (shown this once; sign in at {settings.base_url}/staff/sign-in):",
+        *(
+            f"  {c.member.login:<15} {c.member.role.value:<9} password {c.password}"
+            + (f"  TOTP secret {c.totp_secret}" if c.totp_secret else "  (no second factor)")
+            for c in created
+        ),
+    ]
+    return "\n".join(lines)
 
 
 @main.group()

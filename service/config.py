@@ -47,6 +47,8 @@ class Settings:
     # so a client cannot choose the address the rate limit counts.
     trusted_proxies: tuple[str, ...] = ()
     metrics_token: Secret | None = None  # when set, /metrics wants it as a bearer token
+    # Where staff reach the service: the start of the enrolment links users create prints.
+    base_url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -73,6 +75,7 @@ class Settings:
             public_rate_limit=_int(env, "PUBLIC_RATE_LIMIT", 300),
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             metrics_token=_secret(env, "METRICS_TOKEN"),
+            base_url=env.get("BASE_URL") or "http://127.0.0.1:8000",
         )
         settings.check()
         return settings
@@ -84,6 +87,8 @@ class Settings:
             ("http://", "https://")
         ):
             raise SettingsError("NOTICE_WEBHOOK_URL must be an http:// or https:// address")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise SettingsError("BASE_URL must be an http:// or https:// address")
         if self.environment == "production":
             if not self.secret_key:
                 raise SettingsError("SECRET_KEY is required in production")

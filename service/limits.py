@@ -9,7 +9,7 @@ in bodies, query strings, paths and spreadsheets.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 EARLIEST_DATE = date(1900, 1, 1)
@@ -40,3 +40,19 @@ def dates_out_of_range(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(dates_out_of_range(item) for item in value)
     return False
+
+
+# Staff sign-in (decision 0027): every bound of the workbench's sign-in, in one place.
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128  # argon2 takes any length; a bound keeps hashing cheap to refuse
+ENROLMENT_LINK_VALIDITY = timedelta(hours=72)
+SESSION_IDLE_TIMEOUT = timedelta(minutes=30)
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=12)
+# Between a password accepted and its TOTP code: long enough to open the app, no longer.
+SECOND_FACTOR_STEP_TIMEOUT = timedelta(minutes=5)
+SIGN_IN_LOCKOUT = timedelta(minutes=15)
+# Failed attempts within SIGN_IN_LOCKOUT that lock a login for SIGN_IN_LOCKOUT.
+FAILURES_LOCKING_A_LOGIN = 5
+# The same from one client address, over every login: password spraying tries one
+# guess per login. Higher than per login, since a bureau's staff share one NAT address.
+FAILURES_LOCKING_AN_ADDRESS = 20

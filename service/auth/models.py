@@ -35,7 +35,7 @@ class User(SQLModel, table=True):
             "login IS NOT NULL OR token_hash IS NOT NULL", name="ck_users_login_or_token"
         ),
         sa.CheckConstraint(
-            "login IS NULL OR login ~ '^[a-z0-9][a-z0-9._-]{2,63}$'", name="ck_users_login_shape"
+            "login IS NULL OR login ~ '^[a-z0-9][a-z0-9._-]{1,63}$'", name="ck_users_login_shape"
         ),
         sa.UniqueConstraint("login", name="uq_users_login"),
         sa.UniqueConstraint("enrolment_token_hash", name="uq_users_enrolment_token_hash"),

@@ -32,6 +32,20 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+def checked_user_fields(name: str, role: Role, region_code: str | None) -> tuple[str, str | None]:
+    """A user's name (trimmed) and region prefix (normalised), or Invalid naming the field."""
+    if not name.strip():
+        raise Invalid.field("name", "must not be empty")
+    if role in REGIONAL_ROLES and region_code is None:
+        raise Invalid.field("region", f"role {role.value} needs a region code")
+    if region_code is not None:
+        try:
+            region_code = normalize_region_prefix(region_code)
+        except IdentifierError as error:
+            raise Invalid.field("region", str(error)) from error
+    return name.strip(), region_code
+
+
 async def create_user(
     session: AsyncSession,
     ctx: CommandContext,
@@ -42,19 +56,9 @@ async def create_user(
 ) -> tuple[User, str]:
     """Create a user and return it with its token, the only time the token exists in clear."""
     ctx.actor.require_role(Role.ADMIN)
-    if not name.strip():
-        raise Invalid.field("name", "must not be empty")
-    if role in REGIONAL_ROLES and region_code is None:
-        raise Invalid.field("region", f"role {role.value} needs a region code")
-    if region_code is not None:
-        try:
-            region_code = normalize_region_prefix(region_code)
-        except IdentifierError as error:
-            raise Invalid.field("region", str(error)) from error
+    name, region_code = checked_user_fields(name, role, region_code)
     token = new_token()
-    user = User(
-        name=name.strip(), role=role.value, region_code=region_code, token_hash=hash_token(token)
-    )
+    user = User(name=name, role=role.value, region_code=region_code, token_hash=hash_token(token))
     await audit.record_creation(
         session, ctx, user, action="user.create", target_type="user", target_id=user.id
     )

@@ -49,7 +49,7 @@ def upgrade() -> None:
         "ck_users_login_or_token", "users", "login IS NOT NULL OR token_hash IS NOT NULL"
     )
     op.create_check_constraint(
-        "ck_users_login_shape", "users", "login IS NULL OR login ~ '^[a-z0-9][a-z0-9._-]{2,63}$'"
+        "ck_users_login_shape", "users", "login IS NULL OR login ~ '^[a-z0-9][a-z0-9._-]{1,63}$'"
     )
     op.create_table(
         "staff_sessions",
