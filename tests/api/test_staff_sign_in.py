@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -22,14 +23,16 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 from conftest import CLI, MovableClock
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 from staff_accounts import PASSWORD, csrf_token, enrol, new_staff, post_code, post_password, sign_in
 
 from service.auth.models import StaffSession, User
 from service.auth.staff import reset_enrolment, set_disabled
 from service.auth.totp import TotpVault
+from service.cli import _demo_staff
 from service.config import Settings
+from service.demo.staff import seed_demo_staff
 from service.limits import FAILURES_LOCKING_AN_ADDRESS
 from service.secret import Secret
 from service.wiring import system_context
@@ -418,3 +421,30 @@ async def test_users_create_with_a_login_prints_a_one_time_enrolment_link(
     assert taken.returncode == 1
     assert "login" in taken.stderr
     assert "already taken" in taken.stderr
+
+
+async def test_the_demo_staff_sign_in_with_what_seed_demo_prints_and_not_in_production(
+    browser_like: httpx.AsyncClient,
+    engine: AsyncEngine,
+    session_factory: async_sessionmaker[AsyncSession],
+    secret_key: Secret,
+    test_settings: Settings,
+) -> None:
+    async with session_factory() as session, session.begin():
+        created = await seed_demo_staff(session, system_context(), TotpVault(secret_key))
+    assert sorted(c.member.role.value for c in created) == [
+        "admin", "inspector", "reviewer", "reviewer",
+    ]  # fmt: skip
+    for credentials in created:
+        async with httpx.AsyncClient(base_url=str(browser_like.base_url)) as client:
+            await sign_in(
+                client,
+                credentials.member.login,
+                password=credentials.password,
+                secret=credentials.totp_secret,
+            )
+            assert (await client.get("/staff/")).status_code == 200
+    async with session_factory() as session, session.begin():
+        assert await seed_demo_staff(session, system_context(), TotpVault(secret_key)) == []
+    production = replace(test_settings, environment="production")
+    assert "not created" in await _demo_staff(production, engine)

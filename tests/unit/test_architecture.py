@@ -116,3 +116,18 @@ def test_the_steps_after_a_record_event_run_in_the_documented_order() -> None:
     )
     assert PIPELINE.steps_for(SubjectChanged) == (staging.on_subjects, readmodel.on_subjects)
     assert PIPELINE.steps_for(StarRatingRecorded) == (readmodel.on_star_ratings,)
+
+
+# The web layers: the API's (web) and the workbench's pages. Sign-in is domain logic
+# (service.auth) that both use and neither may be imported by it.
+WEB_LAYERS = {"web", "workbench", "public"}
+
+
+def test_sign_in_knows_no_web_layer() -> None:
+    assert import_graph()["auth"].isdisjoint(WEB_LAYERS | COMPOSITION)
+
+
+def test_only_the_composition_root_assembles_the_workbench() -> None:
+    """Pages sit on top of the domains they call; no domain reaches up into them."""
+    importers = {package for package, targets in import_graph().items() if "workbench" in targets}
+    assert importers <= COMPOSITION
