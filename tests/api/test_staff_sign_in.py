@@ -364,6 +364,18 @@ async def test_bad_input_on_the_sign_in_pages_is_a_4xx_naming_the_field(
     )
     assert long.status_code == 401
     assert (await browser_like.get("/staff/enrol/not-a-token")).status_code == 404
+    # Hostile shapes are a 4xx page, never a 500.
+    assert (await browser_like.get("/staff/enrol/%00")).status_code == 400
+    no_boundary = await browser_like.post(
+        "/staff/sign-in", content=b"x", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert no_boundary.status_code == 400
+    assert (await browser_like.post("/staff/sign-in", json={"login": "x"})).status_code == 403
+    uploaded = await browser_like.post(
+        "/staff/sign-in", data={"csrf_token": token}, files={"login": ("a.txt", b"zhang")}
+    )
+    assert uploaded.status_code == 422
+    assert (await browser_like.get("/staff/sign-in?next=//evil.example&lang=xx")).status_code == 200
     english = await browser_like.get("/staff/sign-in?lang=en")
     assert "Staff sign-in" in english.text
     assert '<html lang="en">' in english.text
