@@ -6,6 +6,7 @@ default); each language's page is cached on its own and says so with ``Vary``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,15 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath
 from litestar.response.base import ASGIResponse
 from litestar.static_files import create_static_files_router
+from markupsafe import Markup
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.clock import local_date
 from service.errors import NotFound
 from service.identity.codes import IdentifierError, normalize_region_prefix, normalize_uscc
 from service.policy.document import ListType
-from service.public import queries
+from service.policy.store import policy_in_force
+from service.public import display, queries
 from service.public.i18n import MESSAGES, choose_language
 from service.public.routes import PageNumber, Query, Region
 from service.public.serving import answer, request_key
@@ -63,6 +68,12 @@ def render(
             lang=lang,
             t=MESSAGES[lang],
             other_language_url=_url(path or request.url.path, params),
+            code=display.code,
+            day=display.day,
+            has_beds=display.has_beds,
+            markup=Markup,
+            period=lambda start, end: display.period(start, end, lang),
+            place=lambda value: display.region(value, lang),
             **context,
         )
     )
@@ -76,6 +87,15 @@ def not_found_page(request: Request[Any, Any, Any], lang: str, message: str) -> 
         message=redact_echoes(message, request.url.path),
     )  # fmt: skip
     return ASGIResponse(body=body, status_code=404, media_type=HTML)
+
+
+async def _reasons(
+    request: Request[Any, Any, Any], session: AsyncSession, lang: str
+) -> Callable[[str, str], str]:
+    """Each list entry's reason by its title in the policy in force now."""
+    now = request.app.state.clock()
+    policy = await policy_in_force(session, local_date(now), now)
+    return lambda list_type, code: display.reason(policy, list_type, code, lang)
 
 
 async def _page(
@@ -126,11 +146,12 @@ async def institution_page(request: Request[Any, Any, Any], uscc: FromPath[str])
     except IdentifierError:
         return not_found_page(request, lang, message)
 
-    async def produce(session: Any) -> tuple[bytes, str] | None:
+    async def produce(session: AsyncSession) -> tuple[bytes, str] | None:
         document = await queries.institution(session, code)
         if document is None:
             return None
-        return render(request, "institution.html", lang, d=document), HTML
+        reason = await _reasons(request, session, lang)
+        return render(request, "institution.html", lang, d=document, reason=reason), HTML
 
     return await _page(request, lang, produce, message)
 
@@ -146,15 +167,17 @@ async def list_page(
     except IdentifierError:
         prefix = None
 
-    async def produce(session: Any) -> tuple[bytes, str]:
+    async def produce(session: AsyncSession) -> tuple[bytes, str]:
         found = await queries.current_entries(session, list_type.value, prefix, page)
+        reason = await _reasons(request, session, lang)
 
         def page_url(number: int) -> str:
             return _url(request.url.path, {"region": region, "page": number, "lang": lang})
 
         body = render(
-            request, "list.html", lang, list_type=list_type.value, found=found, page_url=page_url
-        )
+            request, "list.html", lang, list_type=list_type.value, found=found,
+            page_url=page_url, reason=reason,
+        )  # fmt: skip
         return body, HTML
 
     return await _page(request, lang, produce, "")
