@@ -2,6 +2,9 @@
 
 The language comes from ``?lang=`` or the browser's Accept-Language (Chinese by
 default); each language's page is cached on its own and says so with ``Vary``.
+
+Entries carry their reason as a code; a page shows its title in the policy in force
+when it renders (``display.reason``), so the policy stays the titles' one source.
 """
 
 from __future__ import annotations
