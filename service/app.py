@@ -46,6 +46,7 @@ from service.web.problems import EXCEPTION_HANDLERS
 from service.web.request_id import request_id_middleware
 from service.web.security_headers import add_security_headers
 from service.wiring import PIPELINE
+from service.workbench.admin_pages import ADMIN_ROUTER
 from service.workbench.routes import WORKBENCH_ASSETS, WORKBENCH_ROUTER
 
 API_VERSION = "0.1.0"
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             PUBLIC_ASSETS,
             API_DOCS_ASSETS,
             WORKBENCH_ROUTER,
+            ADMIN_ROUTER,
             WORKBENCH_ASSETS,
         ],
         dependencies=DEPENDENCIES,

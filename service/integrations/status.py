@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from service.actor import Role
+from service.audit import chain as audit
 from service.context import CommandContext
 from service.errors import NotFound
 from service.integrations.models import SyncPlatform
@@ -109,7 +111,9 @@ async def retry_dead(session: AsyncSession, ctx: CommandContext, platform: str) 
 
     A record whose source changed gets a new version (for every platform); then the
     dead messages go back in the lane, where the current version of each is sent.
+    Admins only (the CLI acts as the system); audited with the count re-sent.
     """
+    ctx.actor.require_role(Role.ADMIN)
     if await session.get(SyncPlatform, platform) is None:
         raise NotFound(f"no platform named {platform} has been registered")
     topic = f"sync:{platform}"
@@ -134,4 +138,8 @@ async def retry_dead(session: AsyncSession, ctx: CommandContext, platform: str) 
         ),
         {"topic": topic, "now": ctx.now()},
     )
+    await audit.record(
+        session, ctx, action="sync.retry_dead", target_type="sync_platform", target_id=platform,
+        after={"records": len(keys)},
+    )  # fmt: skip
     return len(keys)

@@ -7,6 +7,7 @@ from typing import Any
 
 from service.public.i18n import MESSAGES as PUBLIC_MESSAGES
 from service.public.i18n import choose_language
+from service.workbench.admin_i18n import ADMIN_MESSAGES
 
 __all__ = ["choose_language", "translated", "words"]
 
@@ -142,6 +143,8 @@ WORKBENCH_MESSAGES: dict[str, dict[str, str]] = {
         "needs_second_factor": "your account needs a second factor that is not set up: ask an administrator to reset your enrolment",
     },
 }
+for _lang, _admin_words in ADMIN_MESSAGES.items():  # the admins' pages' words
+    WORKBENCH_MESSAGES[_lang] |= _admin_words
 
 # The domain's messages (English, as the API gives them) and the words that say them here.
 _KNOWN_MESSAGES = {

@@ -1,0 +1,70 @@
+"""Verifying the audit chain on an admin's request, and the last verification's result.
+
+The result is kept in the chain itself, as the audit row of the verification: its action
+says the outcome (``audit.verify.intact`` or ``audit.verify.broken``) and its target id
+the count of rows checked or the first broken row. So no new table, and the record of
+who verified when is as tamper-evident as what it vouches for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from service.actor import Role
+from service.audit import chain as audit
+from service.audit.chain import ChainReport, verify
+from service.audit.models import AuditEntry
+from service.context import CommandContext
+
+INTACT = "audit.verify.intact"
+BROKEN = "audit.verify.broken"
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    verified_at: datetime
+    actor_role: str
+    intact: bool
+    rows_checked: int | None  # when intact
+    first_broken_id: int | None  # when broken
+
+
+async def verify_and_record(session: AsyncSession, ctx: CommandContext) -> ChainReport:
+    """Walk the whole chain now (in the caller's transaction) and append the outcome."""
+    ctx.actor.require_role(Role.ADMIN)
+    report = await verify(await session.connection())
+    await audit.record(
+        session,
+        ctx,
+        action=INTACT if report.intact else BROKEN,
+        target_type="audit_chain",
+        target_id=report.rows_checked if report.intact else report.first_broken_id,
+        after={"rows_checked": report.rows_checked, "problem": report.problem},
+    )
+    return report
+
+
+async def last_verification(session: AsyncSession, ctx: CommandContext) -> Verification | None:
+    ctx.actor.require_role(Role.ADMIN)
+    row = await session.scalar(
+        sa.select(AuditEntry)
+        .where(col(AuditEntry.action).in_([INTACT, BROKEN]))
+        .order_by(col(AuditEntry.id).desc())
+        .limit(1)
+    )
+    if row is None:
+        return None
+    intact = row.action == INTACT
+    number = int(row.target_id) if row.target_id.isdigit() else None
+    return Verification(
+        verified_at=row.occurred_at,
+        actor_role=row.actor_role,
+        intact=intact,
+        rows_checked=number if intact else None,
+        first_broken_id=None if intact else number,
+    )

@@ -1,0 +1,538 @@
+"""The admins' pages of the workbench: staff accounts, policy versions (with the what-if
+of a draft), the sync with the public-credit platforms, and the audit chain.
+
+Every action calls the domain function the API and the CLI call, in the request's
+transaction and as the signed-in admin, so its rules, refusals and audit rows are
+theirs; these pages only gather a form and show the answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Request, Response, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
+from litestar.response import Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.actor import Role
+from service.audit.verification import last_verification, verify_and_record
+from service.auth.admin import change_role_and_region, staff_account, staff_accounts
+from service.auth.staff import (
+    STAFF_ROLES_WHO_SIGN_IN,
+    Enrolment,
+    create_staff_user,
+    reset_enrolment,
+    set_disabled,
+    set_second_factor_required,
+)
+from service.clock import CHINA_TZ
+from service.context import CommandContext
+from service.eligibility.whatif import Change, Simulation, simulate
+from service.errors import Conflict, Invalid
+from service.integrations.status import retry_dead, sync_status
+from service.policy import store as policies
+from service.workbench.i18n import words
+from service.workbench.policy_problems import Problem, problem_at_key, problems_in
+from service.workbench.routes import field_errors, form_fields, language, page, workbench_router
+from service.workbench.session import SignedIn
+
+ROLES_TO_CHOOSE = [Role.INSPECTOR, Role.REVIEWER, Role.ADMIN]
+CHANGES_SHOWN = 200  # rows of the what-if table; the counts above it cover them all
+POLICY_SOURCE = "policy"
+NOTICES = {  # ?notice= values a redirect may carry, and the words they show
+    "disabled": "admin_notice_disabled",
+    "enabled": "admin_notice_enabled",
+    "role_changed": "admin_notice_role_changed",
+    "second_factor_changed": "admin_notice_second_factor",
+    "installed": "admin_notice_installed",
+    "retried": "admin_notice_retried",
+    "verified": "admin_notice_verified",
+}
+
+
+def _admin_only(staff: SignedIn) -> None:
+    """Every admin page refuses anyone else with 403, reads included."""
+    staff.actor.require_role(Role.ADMIN)
+
+
+def _notice(request: Request[Any, Any, Any]) -> str | None:
+    key = NOTICES.get(request.query_params.get("notice") or "")
+    if key is None:
+        return None
+    count = request.query_params.get("count") or ""
+    return str(words(language(request))[key]).format(count=count if count.isdigit() else "")
+
+
+def _china_time(moment: Any) -> str:
+    return str(moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")) if moment else ""
+
+
+def _back_to(path: str, lang: str, notice: str, count: int | None = None) -> Redirect:
+    query = f"?lang={lang}&notice={notice}" + (f"&count={count}" if count is not None else "")
+    return Redirect(path + query, status_code=303)
+
+
+# --- overview --------------------------------------------------------------------------
+
+
+@get("/")
+async def admin_home(
+    request: Request[Any, Any, Any], staff: NamedDependency[SignedIn]
+) -> Response[bytes]:
+    _admin_only(staff)
+    return page(request, "admin/home.html", staff=staff)
+
+
+# --- users -----------------------------------------------------------------------------
+
+
+@get("/users")
+async def users_page(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+) -> Response[bytes]:
+    _admin_only(staff)
+    accounts = await staff_accounts(db_session, ctx)
+    return page(
+        request, "admin/users.html", staff=staff, accounts=accounts, notice=_notice(request),
+        china_time=_china_time,
+    )  # fmt: skip
+
+
+def _new_user_form(
+    request: Request[Any, Any, Any],
+    staff: SignedIn,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+) -> Response[bytes]:
+    return page(
+        request, "admin/user_new.html", status=status, staff=staff, errors=errors or {},
+        form=form or {"name": "", "login": "", "role": "inspector", "region": "",
+                      "second_factor_required": ""},
+        role_options=_role_options(request),
+    )  # fmt: skip
+
+
+def _role_options(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
+    t = words(language(request))
+    return [(role.value, str(t[f"role_{role.value}"])) for role in ROLES_TO_CHOOSE]
+
+
+@get("/users/new")
+async def new_user_page(
+    request: Request[Any, Any, Any], staff: NamedDependency[SignedIn]
+) -> Response[bytes]:
+    _admin_only(staff)
+    return _new_user_form(request, staff)
+
+
+def _role(value: str) -> Role:
+    try:
+        role = Role(value)
+    except ValueError:
+        raise Invalid.field("role", "choose one of the roles listed") from None
+    if role not in STAFF_ROLES_WHO_SIGN_IN:
+        raise Invalid.field("role", "choose one of the roles listed")
+    return role
+
+
+def _enrolment_page(
+    request: Request[Any, Any, Any], staff: SignedIn, state: State, enrolment: Enrolment, *,
+    created: bool,
+) -> Response[bytes]:  # fmt: skip
+    # The link is built from the configured BASE_URL, as the CLI builds it, never from
+    # the request's Host header (which a client chooses).
+    return page(
+        request, "admin/enrolment_link.html", staff=staff, account_user=enrolment.user,
+        link=enrolment.link(state.settings.base_url), until=_china_time(enrolment.expires_at),
+        created=created,
+    )  # fmt: skip
+
+
+@post("/users/new", status_code=200)
+async def new_user_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    state: State,
+) -> Response[bytes]:
+    _admin_only(staff)
+    names = ("name", "login", "role", "region", "second_factor_required")
+    form = dict.fromkeys(names, "")
+    try:
+        form = await form_fields(request, *names)
+        enrolment = await create_staff_user(
+            db_session, ctx, name=form["name"], role=_role(form["role"]), login=form["login"],
+            region_code=form["region"].strip() or None, vault=state.totp_vault,
+            second_factor_required=form["second_factor_required"] == "yes",
+        )  # fmt: skip
+    except Invalid as error:
+        return _new_user_form(
+            request, staff, status=422, errors=field_errors(error, language(request)), form=form
+        )
+    return _enrolment_page(request, staff, state, enrolment, created=True)
+
+
+async def _user_page(
+    request: Request[Any, Any, Any],
+    staff: SignedIn,
+    db_session: AsyncSession,
+    ctx: CommandContext,
+    user_id: uuid.UUID,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Response[bytes]:
+    account = await staff_account(db_session, ctx, user_id)
+    return page(
+        request, "admin/user.html", status=status, staff=staff, account=account,
+        errors=errors or {}, role_options=_role_options(request), notice=_notice(request),
+        china_time=_china_time,
+    )  # fmt: skip
+
+
+@get("/users/{user_id:uuid}")
+async def user_page(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    user_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    _admin_only(staff)
+    return await _user_page(request, staff, db_session, ctx, user_id)
+
+
+@post("/users/{user_id:uuid}/role", status_code=303)
+async def change_role_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    user_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    _admin_only(staff)
+    lang = language(request)
+    try:
+        form = await form_fields(request, "role", "region")
+        await change_role_and_region(
+            db_session, ctx, user_id=user_id, role=_role(form["role"]),
+            region_code=form["region"].strip() or None,
+        )  # fmt: skip
+    except Invalid as error:
+        return await _user_page(
+            request, staff, db_session, ctx, user_id, status=422,
+            errors=field_errors(error, lang),
+        )  # fmt: skip
+    return _back_to(f"/staff/admin/users/{user_id}", lang, "role_changed")
+
+
+@post("/users/{user_id:uuid}/disable", status_code=303)
+async def disable_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    user_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    _admin_only(staff)
+    form = await form_fields(request, "disabled")
+    disabled = form["disabled"] != "no"
+    await set_disabled(db_session, ctx, user_id=user_id, disabled=disabled)
+    notice = "disabled" if disabled else "enabled"
+    return _back_to(f"/staff/admin/users/{user_id}", language(request), notice)
+
+
+@post("/users/{user_id:uuid}/second-factor", status_code=303)
+async def second_factor_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    user_id: FromPath[uuid.UUID],
+) -> Response[Any]:
+    _admin_only(staff)
+    form = await form_fields(request, "required")
+    await set_second_factor_required(
+        db_session, ctx, user_id=user_id, required=form["required"] == "yes"
+    )
+    return _back_to(f"/staff/admin/users/{user_id}", language(request), "second_factor_changed")
+
+
+@post("/users/{user_id:uuid}/reset", status_code=200)
+async def reset_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    state: State,
+    user_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    _admin_only(staff)
+    enrolment = await reset_enrolment(db_session, ctx, user_id=user_id, vault=state.totp_vault)
+    return _enrolment_page(request, staff, state, enrolment, created=False)
+
+
+# --- policies --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    version: str
+    effective_from: Any
+    title: str
+    sha256: str
+    activated_at: str
+    in_force: bool
+
+
+async def _versions(db_session: AsyncSession, ctx: CommandContext) -> list[VersionRow]:
+    in_force = await policies.version_in_force(db_session, ctx.today(), ctx.now())
+    return [
+        VersionRow(
+            v.version,
+            v.effective_from,
+            v.title,
+            v.sha256,
+            _china_time(v.activated_at),
+            v.version == in_force.version,
+        )
+        for v in reversed(await policies.versions(db_session))
+    ]
+
+
+async def _policies_page(
+    request: Request[Any, Any, Any],
+    staff: SignedIn,
+    db_session: AsyncSession,
+    ctx: CommandContext,
+    *,
+    status: int = 200,
+    document: str = "",
+    problems: Any = (),
+    simulation: Simulation | None = None,
+    rows: Any = (),
+) -> Response[bytes]:
+    return page(
+        request, "admin/policies.html", status=status, staff=staff,
+        versions=await _versions(db_session, ctx), document=document, problems=list(problems),
+        simulation=simulation, rows=list(rows), shown=CHANGES_SHOWN, notice=_notice(request),
+    )  # fmt: skip
+
+
+@get("/policies")
+async def policies_page(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+) -> Response[bytes]:
+    _admin_only(staff)
+    return await _policies_page(request, staff, db_session, ctx)
+
+
+@get("/policies/{version:str}")
+async def policy_page(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    version: FromPath[str],
+) -> Response[bytes]:
+    _admin_only(staff)
+    stored = await policies.stored_version(db_session, version)
+    in_force = await policies.version_in_force(db_session, ctx.today(), ctx.now())
+    return page(
+        request, "admin/policy.html", staff=staff, stored=stored,
+        activated_at=_china_time(stored.activated_at), in_force=stored.version == in_force.version,
+        lines=list(enumerate(stored.document.splitlines(), start=1)), notice=_notice(request),
+    )  # fmt: skip
+
+
+async def _posted_policy(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    """The action asked for, and the document: an uploaded file if one was chosen, the
+    pasted text otherwise."""
+    fields = await form_fields(request, "action", "document")
+    upload = (await request.form()).get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        try:
+            return fields["action"], (await upload.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid.field("file", "a policy file is UTF-8 TOML text") from None
+    # Browsers send a textarea's line ends as CRLF: the stored document keeps the file's.
+    return fields["action"], fields["document"].replace("\r\n", "\n")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    change: Change
+    name: str
+    programs: list[tuple[str, bool | None, bool | None]]  # code, before, after (changed only)
+
+
+async def _change_rows(db_session: AsyncSession, changes: list[Change]) -> list[ChangeRow]:
+    """The first changes of a simulation with their subjects' names, for the table."""
+    shown = changes[:CHANGES_SHOWN]
+    names: dict[uuid.UUID, str] = {}
+    for table, kind in (("institutions", "institution"), ("practitioners", "practitioner")):
+        ids = [c.subject_id for c in shown if c.subject_kind == kind]
+        if ids:
+            result = await db_session.execute(
+                sa.text(f"SELECT id, name FROM {table} WHERE id = ANY(:ids)"), {"ids": ids}
+            )
+            names.update({row.id: row.name for row in result})
+    rows = []
+    for change in shown:
+        codes = sorted(set(change.before.eligible) | set(change.after.eligible))
+        programs = [
+            (code, change.before.eligible.get(code), change.after.eligible.get(code))
+            for code in codes
+            if change.before.eligible.get(code) != change.after.eligible.get(code)
+        ]
+        rows.append(ChangeRow(change, names.get(change.subject_id, ""), programs))
+    return rows
+
+
+def _problems(error: Invalid | Conflict, document: str) -> list[Problem]:
+    """The loader's problems each at its line; a version already taken at its key."""
+    if isinstance(error, Conflict):
+        return [problem_at_key(error.detail, "policy.version", document)]
+    if error.errors and error.errors[0].field == "policy":
+        return problems_in(error.errors[0].message, document, POLICY_SOURCE)
+    return [Problem(error.detail, None, None, [])]
+
+
+@post("/policies", status_code=200)
+async def policy_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+) -> Response[Any]:
+    _admin_only(staff)
+    action, document = "simulate", ""
+    try:
+        action, document = await _posted_policy(request)
+        if action == "install":
+            stored = await policies.install(db_session, ctx, document, POLICY_SOURCE)
+            return _back_to(
+                f"/staff/admin/policies/{stored.version}", language(request), "installed"
+            )
+        draft = policies.checked_document(document, POLICY_SOURCE)
+        simulation = await simulate(db_session, ctx, draft)
+    except (Invalid, Conflict) as error:
+        return await _policies_page(
+            request, staff, db_session, ctx, status=422 if isinstance(error, Invalid) else 409,
+            document=document, problems=_problems(error, document),
+        )  # fmt: skip
+    return await _policies_page(
+        request, staff, db_session, ctx, document=document, simulation=simulation,
+        rows=await _change_rows(db_session, simulation.changes),
+    )  # fmt: skip
+
+
+# --- sync ------------------------------------------------------------------------------
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min" if minutes else f"{int(seconds)} s"
+
+
+@get("/sync")
+async def sync_page(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+) -> Response[bytes]:
+    _admin_only(staff)
+    platforms = await sync_status(db_session, ctx.now())
+    return page(
+        request, "admin/sync.html", staff=staff, platforms=platforms, age=_age,
+        china_time=_china_time, notice=_notice(request),
+    )  # fmt: skip
+
+
+@post("/sync/{platform:str}/retry", status_code=303)
+async def retry_dead_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    platform: FromPath[str],
+) -> Response[Any]:
+    _admin_only(staff)
+    count = await retry_dead(db_session, ctx, platform)
+    return _back_to("/staff/admin/sync", language(request), "retried", count)
+
+
+# --- audit chain -----------------------------------------------------------------------
+
+
+@get("/audit")
+async def audit_page(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+) -> Response[bytes]:
+    _admin_only(staff)
+    last = await last_verification(db_session, ctx)
+    return page(
+        request, "admin/audit.html", staff=staff, last=last,
+        verified_at=_china_time(last.verified_at) if last else "", notice=_notice(request),
+    )  # fmt: skip
+
+
+@post("/audit/verify", status_code=303)
+async def audit_verify_submit(
+    request: Request[Any, Any, Any],
+    staff: NamedDependency[SignedIn],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+) -> Response[Any]:
+    _admin_only(staff)
+    await verify_and_record(db_session, ctx)
+    return _back_to("/staff/admin/audit", language(request), "verified")
+
+
+ADMIN_PAGES: list[HTTPRouteHandler] = [
+    admin_home,
+    users_page,
+    new_user_page,
+    new_user_submit,
+    user_page,
+    change_role_submit,
+    disable_submit,
+    second_factor_submit,
+    reset_submit,
+    policies_page,
+    policy_page,
+    policy_submit,
+    sync_page,
+    retry_dead_submit,
+    audit_page,
+    audit_verify_submit,
+]
+ADMIN_ROUTER = workbench_router(ADMIN_PAGES, path="/staff/admin")
