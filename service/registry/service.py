@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,10 @@ from service.registry.schemas import (
     changes_of,
 )
 from service.validation import checked, not_blank
+
+# Below this trigram similarity a name is no match (pg_trgm's default is 0.3; Chinese names
+# are short, so a little lower still finds one with a character wrong), as the public search.
+NAME_SIMILARITY = 0.2
 
 Row = TypeVar("Row", Institution, Practitioner, Employment)  # what save_update changes
 Subject = TypeVar("Subject", Institution, Practitioner)
@@ -116,6 +121,60 @@ async def _list_subjects(
         except IdentifierError:
             query = query.where(col(model.name).ilike(contains(term)))
     return await fetch_page(session, query, [col(model.name), col(model.id)], page, page_size)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundSubjects:
+    institutions: list[Institution]
+    practitioners: list[Practitioner]
+
+
+def _by_name(model: type[Subject], term: str) -> tuple[sa.ColumnElement[bool], list[Any]]:
+    """Names like the term, typos and parts forgiven; the best matches first."""
+    name = col(model.name)
+    likeness = sa.func.greatest(sa.func.similarity(name, term), sa.func.word_similarity(term, name))
+    matches = sa.or_(name.ilike(contains(term)), likeness >= NAME_SIMILARITY)
+    order = [(name == term).desc(), name.ilike(contains(term)).desc(), likeness.desc(), name]
+    return matches, order
+
+
+async def find_subjects(
+    session: AsyncSession, ctx: CommandContext, vault: IdNumberVault, term: str, *, limit: int
+) -> FoundSubjects:
+    """For staff: institutions and practitioners in the caller's jurisdiction, by an exact
+    USCC or ID number, or else by name with typos forgiven (trigram similarity)."""
+    ctx.actor.require_role(*STAFF_ROLES)
+    term = term.strip()
+    if not term:
+        return FoundSubjects([], [])
+    scope = ctx.actor.jurisdiction
+
+    async def rows(
+        model: type[Subject], where: sa.ColumnElement[bool], order: list[Any]
+    ) -> list[Subject]:
+        query = sa.select(model).where(where)
+        if scope:
+            query = query.where(col(model.region_code).startswith(scope, autoescape=True))
+        found = await session.execute(query.order_by(*order, col(model.id)).limit(limit))
+        return list(found.scalars())
+
+    try:
+        uscc = normalize_uscc(term)
+    except IdentifierError:
+        pass
+    else:
+        return FoundSubjects(await rows(Institution, col(Institution.uscc) == uscc, []), [])
+    try:
+        id_number = normalize_id_number(term, today=ctx.today())
+    except IdentifierError:
+        pass
+    else:
+        by_hash = col(Practitioner.id_number_hash) == vault.lookup_hash(id_number)
+        return FoundSubjects([], await rows(Practitioner, by_hash, []))
+    return FoundSubjects(
+        await rows(Institution, *_by_name(Institution, term)),
+        await rows(Practitioner, *_by_name(Practitioner, term)),
+    )
 
 
 async def save_update(

@@ -8,6 +8,7 @@ from typing import Any
 from service.public.i18n import MESSAGES as PUBLIC_MESSAGES
 from service.public.i18n import choose_language
 from service.workbench.admin_i18n import ADMIN_MESSAGES
+from service.workbench.inspection_words import INSPECTION_WORDS
 
 __all__ = ["choose_language", "translated", "words"]
 
@@ -145,6 +146,9 @@ WORKBENCH_MESSAGES: dict[str, dict[str, str]] = {
 }
 for _lang, _admin_words in ADMIN_MESSAGES.items():  # the admins' pages' words
     WORKBENCH_MESSAGES[_lang] |= _admin_words
+
+for _lang, _words in INSPECTION_WORDS.items():  # the inspectors' pages' words
+    WORKBENCH_MESSAGES[_lang] |= _words
 
 # The domain's messages (English, as the API gives them) and the words that say them here.
 _KNOWN_MESSAGES = {

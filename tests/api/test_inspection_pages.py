@@ -1,0 +1,210 @@
+"""The inspectors' pages over HTTP, as a browser posts them (issue 13): finding a subject
+in one's region, logging an inspection as a draft and confirming it, a resubmitted form
+creating nothing twice, and the region walls holding on every page and every write."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from conftest import MovableClock
+from factories import institution_body, make_id_number, make_uscc, practitioner_body
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from staff_accounts import csrf_token, enrol, new_staff, sign_in
+
+from service.config import Settings
+
+T0 = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # 10:00 in China, a Monday
+KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
+VERSION = re.compile(r'name="version" value="(\d+)"')
+
+
+def form_key(page: str) -> str:
+    found = KEY.search(page)
+    assert found, "the form has no idempotency key"
+    return found.group(1)
+
+
+@pytest.fixture
+async def inspector_pages(
+    live_server: str,
+    clean_db: None,
+    clock: MovableClock,
+    session_factory: async_sessionmaker[AsyncSession],
+    test_settings: Settings,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An inspector of 湖州市 (3305), signed in through the pages (no second factor)."""
+    assert test_settings.secret_key is not None
+    clock.set(T0)
+    token = await new_staff(
+        session_factory, test_settings.secret_key, login="wang.jg", role="inspector",
+        region="3305", clock=clock,
+    )  # fmt: skip
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as client:
+        await enrol(client, token, with_second_factor=False)
+        await sign_in(client, "wang.jg")
+        yield client
+
+
+async def register(
+    client: httpx.AsyncClient, admin: dict[str, str], path: str, body: dict[str, Any]
+) -> str:
+    answer = await client.post(f"/api/v1/{path}", json=body, headers=admin)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def inspection_form(
+    page: str, rows: list[dict[str, str]], action: str, **top: str
+) -> dict[str, str]:
+    data = {
+        "csrf_token": csrf_token(page), "idempotency_key": form_key(page), "rows": str(len(rows)),
+        "occurred_on": "2026-03-16", "details.inspection_type": "random",
+        "details.inspectors": "王建国、李红", "details.summary": "消防与照护记录",
+        "document_no": "", "legal_basis": "", "action": action, **top,
+    }  # fmt: skip
+    if found := VERSION.search(page):
+        data["version"] = found.group(1)
+    for index, row in enumerate(rows):
+        for name, value in row.items():
+            data[f"deficiencies[{index}].{name}"] = value
+    return data
+
+
+SERIOUS = {"item": "消防通道堆放杂物", "severity": "serious", "scope": "pattern",
+           "rectification_deadline": "2026-03-30"}  # fmt: skip
+GENERAL = {"item": "护理记录缺签", "severity": "general", "scope": "isolated",
+           "rectification_deadline": ""}  # fmt: skip
+MINOR = {"item": "药品柜未上锁", "severity": "minor", "scope": "isolated",
+         "rectification_deadline": "2026-03-20"}  # fmt: skip
+
+
+async def count(engine: AsyncEngine, table: str) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+async def test_an_inspector_finds_subjects_in_their_region_by_name_typos_and_codes(
+    inspector_pages: httpx.AsyncClient, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    await register(client, admin, "institutions", institution_body(1, name="长兴县夕阳红颐养院"))
+    await register(client, admin, "institutions", institution_body(
+        2, name="杭州市夕阳红颐养院", uscc=make_uscc(2, "330102"), region_code="330102",
+    ))  # fmt: skip
+    person = practitioner_body(3, name="张晓明", id_number=make_id_number(3))
+    await register(client, admin, "practitioners", person)
+
+    typo = await inspector_pages.get("/staff/subjects", params={"q": "夕阳虹颐养院"})
+    assert typo.status_code == 200
+    assert "长兴县夕阳红颐养院" in typo.text
+    assert "杭州市夕阳红颐养院" not in typo.text  # outside 3305: never shown
+
+    by_code = await inspector_pages.get("/staff/subjects", params={"q": make_uscc(1).lower()})
+    assert "长兴县夕阳红颐养院" in by_code.text
+    outside = await inspector_pages.get("/staff/subjects", params={"q": make_uscc(2, "330102")})
+    assert "杭州市" not in outside.text
+    assert "没有找到" in outside.text
+
+    by_number = await inspector_pages.get("/staff/subjects", params={"q": make_id_number(3)})
+    assert "张晓明" in by_number.text
+    number = make_id_number(3)
+    assert f"{number[:6]}********{number[-4:]}" in by_number.text  # the result shows it masked
+
+    long_term = await inspector_pages.get("/staff/subjects", params={"q": "养" * 5000})
+    assert long_term.status_code == 200
+
+
+async def test_an_inspection_is_drafted_row_by_row_and_confirmed_once(
+    inspector_pages: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    pages = inspector_pages
+    institution_id = await register(client, admin, "institutions", institution_body(1))
+    subject = await pages.get(f"/staff/institutions/{institution_id}")
+    assert subject.status_code == 200
+    assert "100 分，A 级" in subject.text, subject.text
+
+    new = await pages.get(f"/staff/institutions/{institution_id}/inspections/new")
+    assert new.status_code == 200
+    assert "测试 wang.jg" in new.text  # the inspector's own name, filled in
+    # The first row, then "add a deficiency": a draft is saved, and the form comes back
+    # with one more row.
+    data = inspection_form(new.text, [SERIOUS], "add")
+    created = await pages.post(f"/staff/institutions/{institution_id}/inspections", data=data)
+    assert created.status_code == 303, created.text
+    again = await pages.post(f"/staff/institutions/{institution_id}/inspections", data=data)
+    assert again.status_code == 303
+    assert again.headers["location"] == created.headers["location"]
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert await count(engine, "records") == 1  # the double click made one draft
+
+    draft = await pages.get(created.headers["location"])
+    assert draft.status_code == 200
+    assert draft.text.count("<legend>") == 2  # the saved row and a blank one
+    record_id = re.search(r"/staff/records/([0-9a-f-]{36})/edit", created.headers["location"])
+    assert record_id
+    edit = f"/staff/records/{record_id.group(1)}/edit"
+
+    # A wrong date is shown at its field, with the API's message, and nothing is saved.
+    bad = dict(GENERAL, rectification_deadline="2026-03-01")
+    refused = await pages.post(edit, data=inspection_form(draft.text, [SERIOUS, bad], "add"))
+    assert refused.status_code == 422
+    assert 'id="deficiencies[1].rectification_deadline-error"' in refused.text
+    assert "must not be before the inspection date" in refused.text
+    assert (
+        'aria-describedby="deficiencies[1].rectification_deadline-hint deficiencies[1].rectification_deadline-error"'
+        in refused.text
+    )
+    far = await pages.post(
+        edit,
+        data=inspection_form(
+            refused.text, [SERIOUS, dict(GENERAL, rectification_deadline="9999-12-31")], "save"
+        ),
+    )
+    assert far.status_code == 422
+    assert "must be between 1900-01-01 and 2199-12-31" in far.text
+    nul = await pages.post(
+        edit, data=inspection_form(far.text, [SERIOUS], "save", **{"details.summary": "a\x00b"})
+    )
+    assert nul.status_code == 422
+    assert "NUL" in nul.text
+
+    saved = await pages.post(edit, data=inspection_form(nul.text, [SERIOUS, GENERAL], "add"))
+    assert saved.status_code == 303, saved.text
+    third = await pages.get(saved.headers["location"])
+    review = await pages.post(
+        edit, data=inspection_form(third.text, [SERIOUS, GENERAL, MINOR], "review")
+    )
+    assert review.status_code == 303, review.text
+    assert review.headers["location"].startswith(f"/staff/records/{record_id.group(1)}/confirm")
+
+    # What follows, before anything is confirmed: the engine's points for each deficiency.
+    confirm = await pages.get(review.headers["location"])
+    assert confirm.status_code == 200
+    assert "100 分 A 级 → 60 分 C 级" in confirm.text  # 35 + 4 + 1 points
+    subject = await pages.get(f"/staff/institutions/{institution_id}")
+    assert "100 分，A 级" in subject.text  # the preview changed nothing
+
+    data = {"csrf_token": csrf_token(confirm.text), "idempotency_key": form_key(confirm.text)}
+    done = await pages.post(f"/staff/records/{record_id.group(1)}/confirm", data=data)
+    assert done.status_code == 303, done.text
+    replayed = await pages.post(f"/staff/records/{record_id.group(1)}/confirm", data=data)
+    assert replayed.status_code == 303
+    assert replayed.headers["location"] == done.headers["location"]
+    async with engine.connect() as connection:
+        confirmations = await connection.scalar(
+            sa.text("SELECT count(*) FROM audit_log WHERE action = 'record.confirm'")
+        )
+    assert confirmations == 1
+
+    after = await pages.get(done.headers["location"])
+    assert "记录已确认" in after.text
+    assert "C 级" in after.text
+    assert "消防通道堆放杂物" in after.text
