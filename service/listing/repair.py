@@ -2,12 +2,63 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from service.clock import local_date
 from service.dates import add_months
 from service.listing.models import ListEntry, RepairApplication
 from service.policy.document import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class RepairCondition:
+    """One of the policy's conditions, checked: ``unmet`` says why when it is not met."""
+
+    code: str  # listed_long_enough, no_new_serious_violation, obligations_fulfilled, ...
+    met: bool
+    unmet: str = ""
+
+
+def repair_conditions(
+    entry: ListEntry,
+    application: RepairApplication,
+    policy: Policy,
+    today: date,
+    new_serious_records: int,
+) -> list[RepairCondition]:
+    """Every condition of the policy, met or not, in the order a reviewer checks them."""
+    assert entry.published_at is not None
+    months = policy.lists.black.repair_after_months
+    earliest = add_months(local_date(entry.published_at), months)
+    checks = [
+        (
+            "listed_long_enough",
+            today >= earliest,
+            f"listed for less than {months} months: repair may be granted from {earliest.isoformat()}",
+        ),
+        (
+            "no_new_serious_violation",
+            not new_serious_records,
+            f"{new_serious_records} new serious violations recorded since the listing",
+        ),
+        (
+            "obligations_fulfilled",
+            application.obligations_fulfilled,
+            "the legal obligations of the decision are not stated as fulfilled",
+        ),
+        (
+            "public_commitment",
+            bool(application.public_commitment.strip()),
+            "no public credit commitment (信用承诺) was given",
+        ),
+        (
+            "evidence",
+            bool(application.evidence.strip()),
+            "no evidence of rectification was given",
+        ),
+    ]
+    return [RepairCondition(code, met, "" if met else why) for code, met, why in checks]
 
 
 def unmet_conditions(
@@ -18,20 +69,5 @@ def unmet_conditions(
     new_serious_records: int,
 ) -> list[str]:
     """Every condition of the policy the application does not meet; empty means it may pass."""
-    unmet = []
-    assert entry.published_at is not None
-    months = policy.lists.black.repair_after_months
-    earliest = add_months(local_date(entry.published_at), months)
-    if today < earliest:
-        unmet.append(
-            f"listed for less than {months} months: repair may be granted from {earliest.isoformat()}"
-        )
-    if new_serious_records:
-        unmet.append(f"{new_serious_records} new serious violations recorded since the listing")
-    if not application.obligations_fulfilled:
-        unmet.append("the legal obligations of the decision are not stated as fulfilled")
-    if not application.public_commitment.strip():
-        unmet.append("no public credit commitment (信用承诺) was given")
-    if not application.evidence.strip():
-        unmet.append("no evidence of rectification was given")
-    return unmet
+    checked = repair_conditions(entry, application, policy, today, new_serious_records)
+    return [condition.unmet for condition in checked if not condition.met]
