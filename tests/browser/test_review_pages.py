@@ -36,7 +36,12 @@ from service.wiring import PIPELINE
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+NARROW: ViewportSize = {"width": 360, "height": 800}
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in China, a Monday
+
+
+async def fits_the_screen(page: Page) -> bool:
+    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 async def signed_in(
@@ -151,6 +156,16 @@ async def test_two_reviewers_take_a_proposal_from_the_queue_to_a_listing(
     await expect(history.nth(4)).to_contain_text("测试 qian.sh")
     await expect(page.get_by_role("heading", name="列入失信联合惩戒对象名单决定书")).to_be_visible()
     await page.screenshot(path=str(ARTIFACTS / "review-entry.png"), full_page=True)
+
+    # On a 360 px screen nothing is wider than the screen: tables become cards.
+    await page.set_viewport_size(NARROW)
+    assert await fits_the_screen(page)
+    await page.screenshot(path=str(ARTIFACTS / "review-entry-narrow.png"), full_page=True)
+    await page.goto(f"{live_server}/staff/queue")
+    assert await fits_the_screen(page)
+    await page.screenshot(path=str(ARTIFACTS / "review-queue-narrow.png"), full_page=True)
+    await page.go_back()
+    await page.set_viewport_size(DESKTOP)
 
     # The decision as printed: on A4, the document alone.
     await page.get_by_role(
