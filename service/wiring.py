@@ -27,6 +27,7 @@ from service.credit.scoring import rescore
 from service.events import Pipeline
 from service.integrations import staging
 from service.listing.events import ListEntryChanged
+from service.policy.events import PolicyInstalled
 from service.public import readmodel as public
 from service.records.events import RecordEvent
 from service.registry.events import SubjectChanged
@@ -38,6 +39,7 @@ PIPELINE = Pipeline(
         (ListEntryChanged, (staging.on_list_entries, public.on_list_entries)),
         (SubjectChanged, (staging.on_subjects, public.on_subjects)),
         (StarRatingRecorded, (public.on_star_ratings,)),
+        (PolicyInstalled, (public.on_policy_installed,)),
     )
 )
 

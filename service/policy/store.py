@@ -20,6 +20,7 @@ from service.audit import chain as audit
 from service.context import CommandContext
 from service.errors import Conflict, Invalid, NotFound
 from service.policy.document import Policy
+from service.policy.events import PolicyInstalled
 from service.policy.load import DEFAULT_POLICY_FILE, PolicyError, parse_policy
 from service.policy.models import PolicyVersion
 
@@ -76,6 +77,7 @@ async def install(
         target_id=policy.version,
         after={"version": policy.version, "sha256": digest},
     )
+    await ctx.publish(session, [PolicyInstalled(policy.version)])
     return stored
 
 

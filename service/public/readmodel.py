@@ -29,6 +29,7 @@ from service.listing.events import ListEntryChanged
 from service.listing.machine import DISCLOSING
 from service.listing.models import ListEntry
 from service.policy.document import ListType, Policy
+from service.policy.events import PolicyInstalled
 from service.policy.store import policy_now
 from service.public.models import PublicInstitution, PublicListEntry
 from service.records.disclosure import disclosed_now
@@ -358,6 +359,13 @@ async def on_subjects(
             sa.select(col(ListEntry.id)).where(col(ListEntry.subject_id).in_(people))
         )
         await refresh_list_entries(session, ctx, list(entries.scalars()))
+
+
+async def on_policy_installed(
+    session: AsyncSession, ctx: CommandContext, events: Sequence[PolicyInstalled]
+) -> None:
+    """Cached pages name reasons by the policy's titles: drop them when a version arrives."""
+    await notify_changed(session)
 
 
 async def on_star_ratings(

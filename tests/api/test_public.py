@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import MakeToken, bearer, serve
 from factories import (
+    SHIPPED,
     commendation_body,
     institution_body,
     make_uscc,
@@ -28,6 +29,7 @@ from service.app import create_app
 from service.config import Settings
 from service.demo.seeding import seed_demo
 from service.identity.protection import IdNumberVault
+from service.policy.load import DEFAULT_POLICY_FILE
 
 Headers = dict[str, str]
 TODAY = datetime.now(UTC).date()
@@ -260,6 +262,30 @@ async def test_lists_name_people_only_masked_and_only_while_black_listed(
     bad = await client.get(API + "/lists/black/changes.csv", params={"since": "last week"})
     assert bad.status_code == 400
     assert (await client.get(API + "/lists/grey")).status_code == 400
+
+
+async def test_a_new_policy_version_renames_a_reason_on_a_page_already_cached(
+    client: httpx.AsyncClient, demo: IdNumberVault, admin: Headers
+) -> None:
+    shipped_title, renamed = "信用等级为C级", "信用等级评定为C级（新版政策）"
+    first = await client.get("/lists/watch")
+    assert shipped_title in first.text
+    assert (await client.get("/lists/watch")).headers["etag"] == first.headers["etag"]  # cached
+
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    assert text.count(f'title_zh = "{shipped_title}"') == 1
+    text = text.replace(f'title_zh = "{shipped_title}"', f'title_zh = "{renamed}"')
+    text = text.replace(f'version = "{SHIPPED}"', 'version = "2026.9-titles"')
+    installed = await client.post("/api/v1/policies", content=text.encode(), headers=admin)
+    assert installed.status_code == 201, installed.text
+
+    for _ in range(100):  # the notification arrives within milliseconds
+        page = await client.get("/lists/watch")
+        if renamed in page.text:
+            break
+        await asyncio.sleep(0.02)
+    assert renamed in page.text
+    assert shipped_title not in page.text
 
 
 async def test_pages_speak_chinese_by_default_and_english_when_asked(
