@@ -44,6 +44,7 @@ def key_lines(text: str) -> dict[str, int]:
             if header.group(1) == "[[":
                 current = f"{name}[{tables_seen[name]}]"
                 tables_seen[name] += 1
+                places.setdefault(name, number)  # the array itself: at its first table
             else:
                 current = name
             places.setdefault(current, number)
@@ -95,6 +96,7 @@ def problems_in(message: str, text: str, source: str) -> list[Problem]:
             line = int(at_line.group(1))
         elif at_path := _AT_PATH.search(part):
             key = at_path.group(1)
+            part = part[: at_path.start()]  # the key is shown beside the message
         elif leading := _LEADING_KEY.match(part):
             key = leading.group(1)
         if key is not None:
