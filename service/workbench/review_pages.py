@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
+from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -61,7 +62,9 @@ from service.policy.store import policy_now
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
 from service.web.idempotency import idempotent
-from service.workbench.i18n import translated, words
+from service.web.problems import DOMAIN_STATUS
+from service.workbench.i18n import words
+from service.workbench.review_refusals import said
 from service.workbench.routes import HTML, form_fields, language, page, workbench_router
 from service.workbench.session import SignedIn
 
@@ -160,8 +163,26 @@ def _errors_in(error: DomainError, lang: str) -> dict[str, str]:
     t = words(lang)
     found: dict[str, str] = {}
     for item in error.errors:
-        found.setdefault(item.field, t.get(item.message) or translated(item.message, lang))
-    return found or {"form": translated(error.detail, lang)}
+        found.setdefault(item.field, t.get(item.message) or said(item.message, lang))
+    return found or {"form": said(error.detail, lang)}
+
+
+def refusal_page(request: Request[Any, Any, Any], error: DomainError) -> Response[bytes]:
+    """A refusal a page does not answer itself (a ruling the person may not make, another
+    region, an entry that does not exist), as a page with the service's status."""
+    lang = language(request)
+    t = words(lang)
+    status = next((code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind)), 400)
+    return page(
+        request, "message.html", status=status,
+        title=t["forbidden_title"] if status == 403 else t["error_title"],
+        message=said(error.detail, lang), back_href=f"/staff/queue?lang={lang}",
+        back_label=t["queue_title"],
+    )  # fmt: skip
+
+
+# Every reviewers' page answers the service's refusals in its own words.
+REFUSALS: ExceptionHandlersMap = {DomainError: refusal_page}
 
 
 def _key(fields: dict[str, str]) -> str | None:
@@ -180,7 +201,7 @@ def _page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0 else 1
 
 
-@get("/queue")
+@get("/queue", exception_handlers=REFUSALS)
 async def queue_page(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
@@ -289,7 +310,7 @@ def _document(document: Notice, list_type: str) -> dict[str, Any]:
     }
 
 
-@get("/entries/{entry_id:uuid}")
+@get("/entries/{entry_id:uuid}", exception_handlers=REFUSALS)
 async def entry_page(
     request: Request[Any, Any, Any],
     entry_id: FromPath[uuid.UUID],
@@ -300,7 +321,7 @@ async def entry_page(
     return await _entry_page(request, db_session, ctx, staff, entry_id)
 
 
-@get("/entries/{entry_id:uuid}/documents/{document_id:uuid}")
+@get("/entries/{entry_id:uuid}/documents/{document_id:uuid}", exception_handlers=REFUSALS)
 async def document_page(
     request: Request[Any, Any, Any],
     entry_id: FromPath[uuid.UUID],
@@ -356,7 +377,7 @@ async def _take(
         )  # fmt: skip
 
 
-@post("/entries/{entry_id:uuid}/steps/{slug:str}", status_code=303)
+@post("/entries/{entry_id:uuid}/steps/{slug:str}", status_code=303, exception_handlers=REFUSALS)
 async def entry_step(
     request: Request[Any, Any, Any],
     entry_id: FromPath[uuid.UUID],
@@ -377,7 +398,11 @@ async def entry_step(
     return await _take(request, db_session, ctx, form, entry_id, the_entry, staff)
 
 
-@post("/repair-applications/{application_id:uuid}/decision", status_code=303)
+@post(
+    "/repair-applications/{application_id:uuid}/decision",
+    status_code=303,
+    exception_handlers=REFUSALS,
+)
 async def repair_decision(
     request: Request[Any, Any, Any],
     application_id: FromPath[uuid.UUID],

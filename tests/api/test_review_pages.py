@@ -238,7 +238,7 @@ async def test_a_step_form_sent_twice_takes_the_step_once(
     form["idempotency_key"] = str(uuid.uuid4())
     late = await reviewer.post(f"/staff/entries/{entry}/steps/notify", data=form)
     assert late.status_code == 409
-    assert "cannot notify" in late.text
+    assert "不能执行“告知”" in late.text
 
 
 async def test_the_proposer_is_offered_no_ruling_and_a_forged_one_is_refused(
