@@ -319,16 +319,18 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Exit 0 if the audit chain is intact; otherwise name the first broken row and exit 1."""
-    from service.audit.chain import ChainReport, verify
+    """Exit 0 if the audit chain is intact; otherwise name the first broken row and exit 1.
+    The outcome is appended to the chain, where the admins' page shows the last one."""
+    from service.audit.chain import ChainReport
+    from service.audit.verification import verify_and_record
+    from service.wiring import system_context
 
     settings = _quiet_settings()
 
-    async def work(engine: AsyncEngine) -> ChainReport:
-        async with engine.connect() as connection:
-            return await verify(connection)
+    async def work(session: AsyncSession) -> ChainReport:
+        return await verify_and_record(session, system_context())
 
-    report = _run(settings, work)
+    report = _run(settings, _in_transaction(work))
     if report.intact:
         click.echo(f"audit chain intact: {report.rows_checked} rows")
         return

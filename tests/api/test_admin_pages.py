@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from conftest import MovableClock
+from processes import cli_output
 from simulated import PLATFORM, platform_of, registered, stage_blacklist
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from staff_accounts import csrf_token, enrol, new_staff, sign_in
@@ -298,7 +299,7 @@ async def test_a_dead_letter_is_re_sent_after_a_correction(
 
 
 async def test_the_audit_chain_is_verified_on_request_and_the_result_kept(
-    admin_client: httpx.AsyncClient, session_factory: Sessions
+    admin_client: httpx.AsyncClient, session_factory: Sessions, cli_env: dict[str, str]
 ) -> None:
     before = await admin_client.get("/staff/admin/audit")
     assert "尚未校验过" in before.text
@@ -307,6 +308,11 @@ async def test_the_audit_chain_is_verified_on_request_and_the_result_kept(
     shown = await admin_client.get(verified.headers["location"])
     rows = len(await audit_actions(session_factory)) - 1  # all but the verification's own
     assert f"链完整，共检查 {rows} 条记录" in shown.text
+    # The command line's verification (a nightly cron) is the last one shown too.
+    code, out = await cli_output(cli_env, "audit", "verify")
+    assert code == 0, out
+    shown = await admin_client.get("/staff/admin/audit")
+    assert f"链完整，共检查 {rows + 1} 条记录" in shown.text
 
     async with session_factory() as session, session.begin():
         # As someone with owner rights would: the append-only guard switched off first.
