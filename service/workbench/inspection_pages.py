@@ -69,7 +69,8 @@ from service.registry.service import (
 )
 from service.standing.view import Standing, standing_of
 from service.web.idempotency import idempotent
-from service.workbench.i18n import translated
+from service.workbench.i18n import translated, words
+from service.workbench.inspection_words import CHINESE_FIELD_MESSAGES
 from service.workbench.routes import language, page, workbench_router
 from service.workbench.session import SignedIn
 
@@ -443,15 +444,52 @@ def _on_form_rows(errors: dict[str, str], row_of: list[int]) -> dict[str, str]:
     return {row_name(name): message for name, message in errors.items()}
 
 
+def _say(message: str, lang: str) -> str:
+    """An API message about a field in the page's language, where it is known."""
+    if lang == "zh":
+        for pattern, chinese in CHINESE_FIELD_MESSAGES:
+            if found := pattern.match(message):
+                return chinese.format(**found.groupdict())
+    return translated(message, lang)
+
+
 def _translated(errors: dict[str, str], lang: str) -> dict[str, str]:
-    return {name: translated(message, lang) for name, message in errors.items()}
+    return {name: _say(message, lang) for name, message in errors.items()}
 
 
 def _errors_of(error: DomainError, lang: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for item in error.errors:
-        found.setdefault(item.field, translated(item.message, lang))
-    return found or {"form": translated(error.detail, lang)}
+        found.setdefault(item.field, _say(item.message, lang))
+    return found or {"form": _say(error.detail, lang)}
+
+
+FIELD_LABELS = {
+    "occurred_on": "field_occurred_on",
+    "details.inspection_type": "field_inspection_type",
+    "details.inspectors": "field_inspectors",
+    "details.summary": "field_summary",
+    "document_no": "field_document_no",
+    "legal_basis": "field_legal_basis",
+    "item": "field_item",
+    "severity": "field_severity",
+    "scope": "field_scope",
+    "rectification_deadline": "field_deadline",
+}
+
+
+def _label_of(lang: str) -> Callable[[str], str]:
+    """The label of a field the API names, for the error summary ("Deficiency 3 · Severity")."""
+    t = words(lang)
+
+    def label(name: str) -> str:
+        if found := ROW_PATH.match(name):
+            row = t["deficiency_n"].format(n=int(found.group(1)) + 1)
+            rest = name[found.end() :].lstrip(".")
+            return f"{row} · {t[FIELD_LABELS[rest]]}" if rest in FIELD_LABELS else row
+        return t[FIELD_LABELS[name]] if name in FIELD_LABELS else name
+
+    return label
 
 
 def _form_page(
@@ -473,6 +511,7 @@ def _form_page(
         title_key=title_key, version=version, record_id=record_id, form_key=new_form_key(),
         inspection_types=list(InspectionType), severities=list(DeficiencySeverity),
         scopes=list(DeficiencyScope), saved=request.query_params.get("saved") == "1",
+        label_of=_label_of(language(request)),
     )  # fmt: skip
 
 
@@ -868,7 +907,7 @@ async def _rectify_refused(
     lang = language(request)
     return await _subject_page(
         request, session, ctx, staff, kind, subject_id, status=422,
-        rectify_errors={field_id: translated(message, lang)},
+        rectify_errors={field_id: _say(message, lang)},
     )  # fmt: skip
 
 

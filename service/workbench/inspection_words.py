@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 INSPECTION_WORDS: dict[str, dict[str, str]] = {
     "zh": {
         "find_title": "查找机构和从业人员",
@@ -118,8 +120,20 @@ INSPECTION_WORDS: dict[str, dict[str, str]] = {
         "rect_in_time": "按期整改",
         "rect_late": "逾期整改",
         "deficiency_open": "未整改",
-        "deficiency_rectified": "已于 {date} 整改",
-        "deadline_text": "期限 {date}",
+        "deadline_text": "期限",
+        "rectified_text": "已整改",
+        "label_sep": "：",
+        "status_operating": "正常运营",
+        "status_suspended": "暂停运营",
+        "status_closed": "已关闭",
+        "status_active": "在职",
+        "status_inactive": "不在职",
+        "employment_role_caregiver": "护理员",
+        "employment_role_nurse": "护士",
+        "employment_role_manager": "管理人员",
+        "employment_role_legal_representative": "法定代表人",
+        "employment_role_responsible_person": "负责人",
+        "employment_role_other": "其他",
         "record_kind_inspection": "检查",
         "record_kind_complaint": "投诉",
         "record_kind_abuse_finding": "虐待认定",
@@ -266,8 +280,20 @@ INSPECTION_WORDS: dict[str, dict[str, str]] = {
         "rect_in_time": "rectified in time",
         "rect_late": "rectified late",
         "deficiency_open": "open",
-        "deficiency_rectified": "rectified on {date}",
-        "deadline_text": "due {date}",
+        "deadline_text": "due",
+        "rectified_text": "rectified",
+        "label_sep": ": ",
+        "status_operating": "operating",
+        "status_suspended": "suspended",
+        "status_closed": "closed",
+        "status_active": "active",
+        "status_inactive": "inactive",
+        "employment_role_caregiver": "caregiver",
+        "employment_role_nurse": "nurse",
+        "employment_role_manager": "manager",
+        "employment_role_legal_representative": "legal representative",
+        "employment_role_responsible_person": "person in charge",
+        "employment_role_other": "other",
         "record_kind_inspection": "Inspection",
         "record_kind_complaint": "Complaint",
         "record_kind_abuse_finding": "Abuse finding",
@@ -301,3 +327,22 @@ INSPECTION_WORDS: dict[str, dict[str, str]] = {
         "list_red_short": "Red list",
     },
 }
+
+
+# The API's messages about a record's fields (records.rules, msgspec's), as a Chinese page
+# says them; any other message is shown as the API gives it.
+CHINESE_FIELD_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^is required$"), "必须填写"),
+    (re.compile(r"^must not be before the inspection date$"), "不能早于检查日期"),
+    (re.compile(r"^must not be after today \((?P<date>[0-9-]+)\)$"), "不能晚于今天（{date}）"),
+    (
+        re.compile(r"^must be between 1900-01-01 and 2199-12-31$"),
+        "日期须在 1900-01-01 至 2199-12-31 之间",
+    ),
+    (re.compile(r"^Invalid RFC3339 encoded date$"), "请按“年-月-日”填写日期，如 2026-03-10"),
+    (re.compile(r"^Expected `str` of length <= (?P<n>\d+)$"), "不能超过 {n} 个字符"),
+    (re.compile(r"^Expected `str` of length >= 1$"), "必须填写"),
+    (re.compile(r"^Expected `array` of length <= (?P<n>\d+)$"), "最多 {n} 项"),
+    (re.compile(r"^Invalid enum value"), "请从列表中选择"),
+    (re.compile(r"^must not contain the NUL character$"), "不能包含 NUL 字符"),
+)

@@ -13,7 +13,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from conftest import MovableClock
-from factories import institution_body, make_id_number, make_uscc, practitioner_body
+from factories import (
+    inspection_body,
+    institution_body,
+    make_id_number,
+    make_uscc,
+    practitioner_body,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from staff_accounts import csrf_token, enrol, new_staff, sign_in
 
@@ -157,7 +163,14 @@ async def test_an_inspection_is_drafted_row_by_row_and_confirmed_once(
     refused = await pages.post(edit, data=inspection_form(draft.text, [SERIOUS, bad], "add"))
     assert refused.status_code == 422
     assert 'id="deficiencies[1].rectification_deadline-error"' in refused.text
-    assert "must not be before the inspection date" in refused.text
+    assert "不能早于检查日期" in refused.text  # the API's rule, said in Chinese
+    english = await pages.post(
+        edit + "?lang=en", data=inspection_form(draft.text, [SERIOUS, bad], "add")
+    )
+    assert (
+        "Deficiency 2 · Rectify by (YYYY-MM-DD, optional): must not be before the inspection date"
+        in english.text
+    )
     assert (
         'aria-describedby="deficiencies[1].rectification_deadline-hint deficiencies[1].rectification_deadline-error"'
         in refused.text
@@ -169,12 +182,12 @@ async def test_an_inspection_is_drafted_row_by_row_and_confirmed_once(
         ),
     )
     assert far.status_code == 422
-    assert "must be between 1900-01-01 and 2199-12-31" in far.text
+    assert "日期须在 1900-01-01 至 2199-12-31 之间" in far.text
     nul = await pages.post(
         edit, data=inspection_form(far.text, [SERIOUS], "save", **{"details.summary": "a\x00b"})
     )
     assert nul.status_code == 422
-    assert "NUL" in nul.text
+    assert "不能包含 NUL 字符" in nul.text
 
     saved = await pages.post(edit, data=inspection_form(nul.text, [SERIOUS, GENERAL], "add"))
     assert saved.status_code == 303, saved.text
@@ -208,3 +221,76 @@ async def test_an_inspection_is_drafted_row_by_row_and_confirmed_once(
     assert "记录已确认" in after.text
     assert "C 级" in after.text
     assert "消防通道堆放杂物" in after.text
+
+
+async def test_the_region_walls_hold_on_every_page_and_every_write(
+    inspector_pages: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    pages = inspector_pages
+    home = await register(client, admin, "institutions", institution_body(1))
+    elsewhere = await register(client, admin, "institutions", institution_body(
+        2, name="杭州市西湖颐养院", uscc=make_uscc(2, "330102"), region_code="330102",
+    ))  # fmt: skip
+    # A worker registered in 杭州 (3301), employed here: the second subject of our home.
+    worker = await register(client, admin, "practitioners", practitioner_body(
+        3, name="陈外援", id_number=make_id_number(3), region_code="330102",
+    ))  # fmt: skip
+    link = {"institution_id": home, "practitioner_id": worker, "role": "caregiver",
+            "start_date": "2024-03-01"}  # fmt: skip
+    assert (await client.post("/api/v1/employments", json=link, headers=admin)).status_code == 201
+    draft = await client.post(
+        "/api/v1/records", json=inspection_body(elsewhere, deficiencies=[SERIOUS]), headers=admin
+    )
+    assert draft.status_code == 201, draft.text
+    draft_id = draft.json()["id"]
+    confirmed = await client.post(
+        "/api/v1/records", params={"confirm": "true"},
+        json=inspection_body(elsewhere, deficiencies=[SERIOUS]),
+        headers=admin,
+    )  # fmt: skip
+    record = confirmed.json()
+    open_deficiency = record["deficiencies"][0]["id"]
+
+    # Reading: the other region's institution, its forms, its records; and the worker
+    # registered there, reached from our own institution's page.
+    ours = await pages.get(f"/staff/institutions/{home}")
+    assert ours.status_code == 200
+    assert f"/staff/practitioners/{worker}" in ours.text
+    for path in (
+        f"/staff/institutions/{elsewhere}",
+        f"/staff/institutions/{elsewhere}/inspections/new",
+        f"/staff/practitioners/{worker}",
+        f"/staff/records/{draft_id}/edit",
+        f"/staff/records/{draft_id}/confirm",
+    ):
+        answer = await pages.get(path)
+        assert answer.status_code == 403, path
+        assert "杭州市西湖颐养院" not in answer.text
+        assert "陈外援" not in answer.text
+
+    # Writing: each refused, nothing created or changed.
+    form = await pages.get(f"/staff/institutions/{home}/inspections/new")
+    before = await count(engine, "records")
+    audit_before = await count(engine, "audit_log")
+    writes = {
+        f"/staff/institutions/{elsewhere}/inspections": inspection_form(form.text, [SERIOUS], "save"),
+        f"/staff/records/{draft_id}/edit": inspection_form(form.text, [SERIOUS], "save", version="1"),
+        f"/staff/records/{draft_id}/confirm": {"csrf_token": csrf_token(form.text), "idempotency_key": "k-confirm"},
+        f"/staff/records/{record['id']}/deficiencies/{open_deficiency}/rectification": {
+            "csrf_token": csrf_token(form.text), "idempotency_key": "k-rectify",
+            "rectified_on": "2026-03-16", "note": "",
+        },
+    }  # fmt: skip
+    for path, data in writes.items():
+        answer = await pages.post(path, data=data)
+        assert answer.status_code == 403, (path, answer.text)
+    assert await count(engine, "records") == before
+    assert await count(engine, "audit_log") == audit_before
+    async with engine.connect() as connection:
+        rectified = await connection.scalar(
+            sa.text("SELECT rectified_on FROM deficiencies WHERE id = :id"), {"id": open_deficiency}
+        )
+    assert rectified is None
