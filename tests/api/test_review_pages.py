@@ -19,7 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from conftest import MakeToken, MovableClock, bearer
-from factories import institution_body, make_uscc
+from factories import abuse_body, institution_body, make_uscc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 from staff_accounts import csrf_token, enrol, new_staff, sign_in
@@ -311,3 +311,80 @@ async def test_the_proposer_is_offered_no_ruling_and_a_forged_one_is_refused(
     listed = await other.get(decided.headers["location"])
     assert "已决定列入" in listed.text
     assert "列入重点关注名单决定书" in listed.text
+
+
+async def test_a_repair_application_shows_each_condition_and_is_decided_by_another_reviewer(
+    client: httpx.AsyncClient,
+    make_token: MakeToken,
+    clock: MovableClock,
+    staff_clients: SignIn,
+) -> None:
+    admin = bearer(await make_token("admin"))
+    inspector = bearer(await make_token("inspector", "3305"))
+    decider = bearer(await make_token("reviewer", "3305"))
+    clock.set(at("2026-03-02"))
+    home = await institution(client, admin, 1)
+    finding = await client.post(
+        "/api/v1/records", params={"confirm": True}, headers=inspector,
+        json=abuse_body(home, None, occurred_on="2026-02-20"),
+    )  # fmt: skip
+    assert finding.status_code == 201, finding.text
+    listed = await client.get("/api/v1/list-entries", params={"subject_id": home}, headers=admin)
+    (entry,) = [item["id"] for item in listed.json()["items"]]
+    await api_step(client, inspector, entry, "notify", {})
+    clock.set(at("2026-03-10"))
+    await api_step(
+        client, decider, entry, "decision",
+        {"list": True, "comment": "事实清楚", "basis_document": "莲民信决〔2026〕4号"},
+    )  # fmt: skip
+    await api_step(client, decider, entry, "publish", {})
+    clock.set(at("2026-09-01"))  # six months listed: too soon for repair
+
+    recorder = await staff_clients("zhou.sh")
+    page = await recorder.get(f"/staff/entries/{entry}")
+    assert "steps/repair-application" in page.text
+    recorded = await recorder.post(
+        f"/staff/entries/{entry}/steps/repair-application",
+        data={"csrf_token": csrf_token(page.text), "idempotency_key": str(uuid.uuid4()),
+              "evidence": "整改报告及培训记录", "obligations_fulfilled": "yes",
+              "public_commitment": "本机构承诺依法经营"},
+    )  # fmt: skip
+    assert recorded.status_code == 303, recorded.text
+    mine = await recorder.get(recorded.headers["location"])
+    assert "本申请由您记录" in mine.text
+    assert "/decision" not in mine.text.split('id="repairs-title"')[1].split("</section>")[0]
+
+    reviewer = await staff_clients("wu.sh")
+    queue = await reviewer.get("/staff/queue")
+    assert queue_order(queue.text) == [entry]
+    assert "信用修复审核" in queue.text
+    shown = await reviewer.get(f"/staff/entries/{entry}")
+    conditions = shown.text.split("<caption>修复条件</caption>")[1].split("</table>")[0]
+    assert conditions.count('class="unmet"') == 1  # listed for less than 24 months
+    assert conditions.count('class="met"') == 4
+    assert "2028-03-10" in conditions  # the first day repair may be granted
+    application = re.search(r"/staff/repair-applications/([0-9a-f-]+)/decision", shown.text)
+    assert application
+    decide_at = f"/staff/repair-applications/{application.group(1)}/decision"
+    forged = await recorder.post(
+        decide_at,
+        data={"csrf_token": csrf_token(mine.text), "choice": "refuse", "comment": "x"},
+    )
+    assert forged.status_code == 403  # four eyes: not the one who recorded it
+    assert "四眼原则" in forged.text
+    approve = await reviewer.post(
+        decide_at,
+        data={"csrf_token": csrf_token(shown.text), "idempotency_key": str(uuid.uuid4()),
+              "choice": "approve", "comment": "整改到位"},
+    )  # fmt: skip
+    assert approve.status_code == 409
+    assert "不符合信用修复条件" in approve.text
+    refuse = await reviewer.post(
+        decide_at,
+        data={"csrf_token": csrf_token(shown.text), "idempotency_key": str(uuid.uuid4()),
+              "choice": "refuse", "comment": "列入未满二十四个月"},
+    )  # fmt: skip
+    assert refuse.status_code == 303, refuse.text
+    refused = await reviewer.get(refuse.headers["location"])
+    assert "不予修复" in refused.text
+    assert "不予信用修复决定书" in refused.text
