@@ -3,6 +3,8 @@ workbench's (``service.workbench.i18n``)."""
 
 from __future__ import annotations
 
+import re
+
 ADMIN_MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
         "admin_title": "系统管理",
@@ -275,3 +277,46 @@ ADMIN_MESSAGES: dict[str, dict[str, str]] = {
         "admin_audit_run": "Verify now",
     },
 }
+
+
+# The domain's refusals on these pages (English, as the API and the CLI give them), and
+# the words that say them here; anything else is shown as given.
+ADMIN_REFUSALS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"must not be empty"), "admin_refused_empty"),
+    (re.compile(r"role \w+ needs a region code"), "admin_refused_region_needed"),
+    (re.compile(r"must be 2, 4 or 6 digits of a region code"), "admin_refused_region_shape"),
+    (re.compile(r"2 to 64 characters: .*"), "admin_refused_login_shape"),
+    (re.compile(r"\S+ is already taken"), "admin_refused_login_taken"),
+    (re.compile(r"an administrator cannot change their own role"), "admin_refused_own_role"),
+    (re.compile(r"an administrator cannot disable their own account"), "admin_refused_own_account"),
+    (re.compile(r"choose one of the roles listed"), "admin_refused_role"),
+]
+REFUSAL_WORDS = {
+    "zh": {
+        "admin_refused_empty": "必须填写",
+        "admin_refused_region_needed": "检查员和审核员必须有辖区代码",
+        "admin_refused_region_shape": "必须是 2、4 或 6 位行政区划代码",
+        "admin_refused_login_shape": "2–64 个字符：小写字母、数字、“.”、“_”或“-”，以字母或数字开头",
+        "admin_refused_login_taken": "该登录名已被使用",
+        "admin_refused_own_role": "管理员不能更改自己的角色",
+        "admin_refused_own_account": "管理员不能停用自己的账户",
+        "admin_refused_role": "请从列出的角色中选择",
+    },
+    "en": {
+        "admin_refused_empty": "must not be empty",
+        "admin_refused_region_needed": "inspectors and reviewers need a region code",
+        "admin_refused_region_shape": "must be 2, 4 or 6 digits of a region code",
+        "admin_refused_login_shape": "2 to 64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+        "admin_refused_login_taken": "this login is already taken",
+        "admin_refused_own_role": "an administrator cannot change their own role",
+        "admin_refused_own_account": "an administrator cannot disable their own account",
+        "admin_refused_role": "choose one of the roles listed",
+    },
+}
+for _lang, _refusals in REFUSAL_WORDS.items():
+    ADMIN_MESSAGES[_lang] |= _refusals
+
+
+def refusal_key(message: str) -> str | None:
+    """The words that say a domain refusal on the admins' pages, if it is one they know."""
+    return next((key for pattern, key in ADMIN_REFUSALS if pattern.fullmatch(message)), None)

@@ -35,12 +35,13 @@ from service.auth.staff import (
 from service.clock import CHINA_TZ
 from service.context import CommandContext
 from service.eligibility.whatif import Change, Simulation, simulate
-from service.errors import Conflict, Invalid
+from service.errors import Conflict, DomainError, Invalid
 from service.integrations.status import retry_dead, sync_status
 from service.policy import store as policies
-from service.workbench.i18n import words
+from service.workbench.admin_i18n import refusal_key
+from service.workbench.i18n import translated, words
 from service.workbench.policy_problems import Problem, problem_at_key, problems_in
-from service.workbench.routes import field_errors, form_fields, language, page, workbench_router
+from service.workbench.routes import form_fields, language, page, workbench_router
 from service.workbench.session import SignedIn
 
 ROLES_TO_CHOOSE = [Role.INSPECTOR, Role.REVIEWER, Role.ADMIN]
@@ -72,6 +73,20 @@ def _notice(request: Request[Any, Any, Any]) -> str | None:
 
 def _china_time(moment: Any) -> str:
     return str(moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")) if moment else ""
+
+
+def _said(message: str, lang: str) -> str:
+    """A domain refusal in the page's language where it is known; as given otherwise."""
+    key = refusal_key(message)
+    return str(words(lang)[key]) if key else translated(message, lang)
+
+
+def field_errors(error: DomainError, lang: str) -> dict[str, str]:
+    """A domain error's messages by field (the first per field), in the page's language."""
+    errors: dict[str, str] = {}
+    for item in error.errors:
+        errors.setdefault(item.field, _said(item.message, lang))
+    return errors or {"form": _said(error.detail, lang)}
 
 
 def _back_to(path: str, lang: str, notice: str, count: int | None = None) -> Redirect:
@@ -248,11 +263,16 @@ async def disable_submit(
     user_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
     _admin_only(staff)
+    lang = language(request)
     form = await form_fields(request, "disabled")
     disabled = form["disabled"] != "no"
-    await set_disabled(db_session, ctx, user_id=user_id, disabled=disabled)
+    try:
+        await set_disabled(db_session, ctx, user_id=user_id, disabled=disabled)
+    except Invalid as error:  # their own account: said beside the button
+        errors = {"account": field_errors(error, lang).popitem()[1]}
+        return await _user_page(request, staff, db_session, ctx, user_id, status=422, errors=errors)
     notice = "disabled" if disabled else "enabled"
-    return _back_to(f"/staff/admin/users/{user_id}", language(request), notice)
+    return _back_to(f"/staff/admin/users/{user_id}", lang, notice)
 
 
 @post("/users/{user_id:uuid}/second-factor", status_code=303)

@@ -175,7 +175,7 @@ async def test_an_admin_changes_a_role_and_region_disables_and_resets_an_account
             admin_client, page, f"{page}/role", {"role": "reviewer", "region": "99x"}
         )
         assert bad.status_code == 422
-        assert 'id="region-error"' in bad.text
+        assert 'id="region-error">必须是 2、4 或 6 位行政区划代码<' in bad.text
         moved = await post_form(
             admin_client, page, f"{page}/role", {"role": "reviewer", "region": "330522"}
         )
@@ -203,8 +203,13 @@ async def test_an_admin_changes_a_role_and_region_disables_and_resets_an_account
     demoted = await post_form(
         admin_client, own_page, f"{own_page}/role", {"role": "inspector", "region": "33"}
     )
-    assert demoted.status_code == 422  # an admin cannot change their own role
-    assert 'id="role-error"' in demoted.text
+    assert demoted.status_code == 422
+    assert 'id="role-error">管理员不能更改自己的角色<' in demoted.text
+    locked_out = await post_form(admin_client, own_page, f"{own_page}/disable", {"disabled": "yes"})
+    assert locked_out.status_code == 422
+    assert 'id="account-error">管理员不能停用自己的账户<' in locked_out.text
+    for nonsense in ("not-a-uuid", "0"):
+        assert (await admin_client.get(f"/staff/admin/users/{nonsense}")).status_code in (400, 404)
     missing = await admin_client.get(f"/staff/admin/users/{'0' * 8}-0000-0000-0000-{'0' * 12}")
     assert missing.status_code == 404
     actions = await audit_actions(session_factory)
