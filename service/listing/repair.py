@@ -18,6 +18,7 @@ class RepairCondition:
     code: str  # listed_long_enough, no_new_serious_violation, obligations_fulfilled, ...
     met: bool
     unmet: str = ""
+    facts: tuple[str, ...] = ()  # what the unmet text names (months and first day; a count)
 
 
 def repair_conditions(
@@ -31,34 +32,41 @@ def repair_conditions(
     assert entry.published_at is not None
     months = policy.lists.black.repair_after_months
     earliest = add_months(local_date(entry.published_at), months)
-    checks = [
+    checks: list[tuple[str, bool, str, tuple[str, ...]]] = [
         (
             "listed_long_enough",
             today >= earliest,
             f"listed for less than {months} months: repair may be granted from {earliest.isoformat()}",
+            (str(months), earliest.isoformat()),
         ),
         (
             "no_new_serious_violation",
             not new_serious_records,
             f"{new_serious_records} new serious violations recorded since the listing",
+            (str(new_serious_records),),
         ),
         (
             "obligations_fulfilled",
             application.obligations_fulfilled,
             "the legal obligations of the decision are not stated as fulfilled",
+            (),
         ),
         (
             "public_commitment",
             bool(application.public_commitment.strip()),
             "no public credit commitment (信用承诺) was given",
+            (),
         ),
         (
             "evidence",
             bool(application.evidence.strip()),
             "no evidence of rectification was given",
+            (),
         ),
     ]
-    return [RepairCondition(code, met, "" if met else why) for code, met, why in checks]
+    return [
+        RepairCondition(code, met, "" if met else why, facts) for code, met, why, facts in checks
+    ]
 
 
 def unmet_conditions(

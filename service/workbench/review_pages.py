@@ -35,6 +35,7 @@ from service.clock import CHINA_TZ
 from service.context import CommandContext
 from service.errors import Conflict, DomainError, Invalid, NotFound
 from service.facts.kinds import RECORD_KIND_ZH, RecordKind
+from service.identity.regions import region_name
 from service.listing import service
 from service.listing.documents import is_against_the_subject, title_of
 from service.listing.machine import Action
@@ -190,6 +191,13 @@ def _key(fields: dict[str, str]) -> str | None:
     return key if KEY_SHAPE.match(key) else None
 
 
+def _place(code: str) -> str:
+    """A region by its name, the code beside it (杭州市上城区（330102）); the code alone when
+    the table lacks it."""
+    name = region_name(code)
+    return f"{name}（{code}）" if name else code
+
+
 def _china_time(moment: Any) -> str:
     return str(moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")) if moment else ""
 
@@ -227,7 +235,7 @@ async def queue_page(
 
     return page(
         request, "review/queue.html", staff=staff, asked=asked, errors={}, queue=queue,
-        page_number=number, pages=pages,
+        page_number=number, pages=pages, place=_place,
         previous_href=page_href(number - 1) if number > 1 else None,
         next_href=page_href(number + 1) if number < pages else None, **_filters(),
     )  # fmt: skip
@@ -297,6 +305,7 @@ async def _entry_page(
         repair_checks=checks, may_apply_for_repair=steps.repair_application,
         may_review_repair=steps.repair_review, failed=failed, errors=errors or {},
         values=values or {}, new_key=lambda: str(uuid.uuid4()), china_time=_china_time,
+        place=_place,
         done=request.query_params.get("done"),
     )  # fmt: skip
 
