@@ -345,10 +345,12 @@ async def _policies_page(
     simulation: Simulation | None = None,
     rows: Any = (),
 ) -> Response[bytes]:
+    versions = await _versions(db_session, ctx)
     return page(
         request, "admin/policies.html", status=status, staff=staff,
-        versions=await _versions(db_session, ctx), document=document, problems=list(problems),
+        versions=versions, document=document, problems=list(problems),
         simulation=simulation, rows=list(rows), shown=CHANGES_SHOWN, notice=_notice(request),
+        in_force=next((v.version for v in versions if v.in_force), None),
     )  # fmt: skip
 
 
@@ -360,7 +362,12 @@ async def policies_page(
     ctx: NamedDependency[CommandContext],
 ) -> Response[bytes]:
     _admin_only(staff)
-    return await _policies_page(request, staff, db_session, ctx)
+    # ?from=VERSION: the form starts from that version's document, to be edited.
+    start_from = request.query_params.get("from")
+    document = (
+        (await policies.stored_version(db_session, start_from)).document if start_from else ""
+    )
+    return await _policies_page(request, staff, db_session, ctx, document=document)
 
 
 @get("/policies/{version:str}")

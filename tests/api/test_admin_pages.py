@@ -261,6 +261,10 @@ async def test_a_policys_problems_are_shown_at_their_line_or_key(
     assert "键 reasons.GRADE_INELIGIBLE.title_en" in answer.text
     assert f"第 {line_number(no_title, 'GRADE_INELIGIBLE =')} 行" in answer.text
 
+    started = await admin_client.get(f"/staff/admin/policies?from={shipped_version()}")
+    assert "Deduct from 100, like the tax credit system" in started.text  # in the textarea
+    assert (await admin_client.get("/staff/admin/policies?from=1999.9")).status_code == 404
+
     taken = policy_with(shipped_version(), ("min = 90", "min = 95"))
     answer = await post_policy(admin_client, taken, "install")
     assert answer.status_code == 409
