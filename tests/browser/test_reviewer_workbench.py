@@ -98,6 +98,19 @@ async def test_two_reviewers_take_a_proposal_from_the_queue_to_a_listing(
                             document_no="莲民监〔2026〕5号"),
         )  # fmt: skip
         assert finding.status_code == 201, finding.text
+        # Two watch-list proposals by hand, notified today: objections until 9 March.
+        for n in (2, 3):
+            other = await api.post("/api/v1/institutions", json=institution_body(n), headers=admin)
+            entry = await api.post(
+                "/api/v1/list-entries", headers=admin,
+                json={"list_type": "watch", "subject_kind": "institution",
+                      "subject_id": other.json()["id"], "reason_code": "WATCH_OTHER",
+                      "basis": "三次检查发现同类消防隐患"},
+            )  # fmt: skip
+            notified = await api.post(
+                f"/api/v1/list-entries/{entry.json()['id']}/notify", json={}, headers=admin
+            )
+            assert notified.status_code == 200, notified.text
     zhao = await reviewer(session_factory, test_settings, live_server, clock, "zhao.sh")
     qian = await reviewer(session_factory, test_settings, live_server, clock, "qian.sh")
     clock.set(T0 + timedelta(minutes=1))
@@ -176,6 +189,16 @@ async def test_two_reviewers_take_a_proposal_from_the_queue_to_a_listing(
     await expect(page.locator("pre.letter")).to_contain_text("行政复议")
     pdf = await page.pdf(prefer_css_page_size=True)
     assert pdf.startswith(b"%PDF")
+    await page.close()
+
+    # A fortnight on: the two decisions and the publication are overdue, counted apart.
+    clock.set(datetime(2026, 3, 16, 1, 0, tzinfo=UTC))
+    page = await signed_in(browser, live_server, "qian.sh", qian, clock)
+    await expect(page.locator("#overdue-count")).to_have_text("逾期 3 项")
+    await expect(page.locator("#counts")).to_contain_text("作出决定 2")
+    await expect(page.locator("#counts")).to_contain_text("公示 1")
+    await expect(page.locator("table.queue tbody tr").first).to_contain_text("张晓明")
+    await page.screenshot(path=str(ARTIFACTS / "review-queue-overdue.png"), full_page=True)
     await page.close()
 
 
