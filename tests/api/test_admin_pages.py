@@ -89,8 +89,9 @@ async def test_only_an_admin_gets_the_admin_pages(
     secret_key: Secret,
 ) -> None:
     for path in ADMIN_PAGES:
-        answer = await admin_client.get(path)
-        assert answer.status_code == 200, (path, answer.text)
+        for lang in ("zh", "en"):
+            answer = await admin_client.get(path, params={"lang": lang})
+            assert answer.status_code == 200, (path, answer.text)
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as inspector:
         await signed_in(
             inspector, session_factory, secret_key, clock, login="wang.jg", role="inspector"
@@ -260,6 +261,22 @@ async def test_a_policys_problems_are_shown_at_their_line_or_key(
     assert answer.status_code == 422
     assert "键 reasons.GRADE_INELIGIBLE.title_en" in answer.text
     assert f"第 {line_number(no_title, 'GRADE_INELIGIBLE =')} 行" in answer.text
+
+    # An uploaded file instead of pasted text: the same checks, the same what-if.
+    page = await admin_client.get("/staff/admin/policies")
+    form = {"document": (None, ""), "action": (None, "simulate"),
+            "csrf_token": (None, csrf_token(page.text))}  # fmt: skip
+    uploaded = await admin_client.post(
+        "/staff/admin/policies",
+        files=form | {"file": ("draft.toml", policy_with("2099.2").encode(), "application/toml")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert "预演：2099.2 对比现行版本" in uploaded.text
+    not_text = await admin_client.post(
+        "/staff/admin/policies", files=form | {"file": ("draft.toml", b"\xff\xfe\x00", None)}
+    )
+    assert not_text.status_code == 422
+    assert "a policy file is UTF-8 TOML text" in not_text.text
 
     started = await admin_client.get(f"/staff/admin/policies?from={shipped_version()}")
     assert "Deduct from 100, like the tax credit system" in started.text  # in the textarea
