@@ -119,7 +119,10 @@ async def test_only_an_admin_gets_the_admin_pages(
 
 
 async def test_a_new_user_gets_a_working_enrolment_link_and_mistakes_are_shown_at_their_field(
-    admin_client: httpx.AsyncClient, live_server: str, session_factory: Sessions
+    admin_client: httpx.AsyncClient,
+    live_server: str,
+    session_factory: Sessions,
+    clock: MovableClock,
 ) -> None:
     refused = await post_form(
         admin_client, "/staff/admin/users/new", "/staff/admin/users/new",
@@ -144,6 +147,11 @@ async def test_a_new_user_gets_a_working_enrolment_link_and_mistakes_are_shown_a
         opened = await newcomer.get(f"/staff/enrol/{token}")
         assert opened.status_code == 200
         assert "qian" in opened.text
+        secret = await enrol(newcomer, token, now=clock())
+        clock.set(clock() + timedelta(seconds=30))
+        await sign_in(newcomer, "qian", secret=secret, now=clock())
+        home = await newcomer.get("/staff/")
+        assert "当前用户：钱审核（审核员）" in home.text
     taken = await post_form(
         admin_client, "/staff/admin/users/new", "/staff/admin/users/new",
         {"name": "钱二", "login": "qian", "role": "inspector", "region": "3305"},
