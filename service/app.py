@@ -48,6 +48,7 @@ from service.web.security_headers import add_security_headers
 from service.wiring import PIPELINE
 from service.workbench.admin_pages import ADMIN_ROUTER
 from service.workbench.inspection_pages import INSPECTION_ROUTER
+from service.workbench.review_pages import REVIEW_ROUTER
 from service.workbench.routes import WORKBENCH_ASSETS, WORKBENCH_ROUTER
 
 API_VERSION = "0.1.0"
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             PUBLIC_ASSETS,
             API_DOCS_ASSETS,
             WORKBENCH_ROUTER,
+            REVIEW_ROUTER,
             ADMIN_ROUTER,
             INSPECTION_ROUTER,
             WORKBENCH_ASSETS,

@@ -9,6 +9,7 @@ from service.public.i18n import MESSAGES as PUBLIC_MESSAGES
 from service.public.i18n import choose_language
 from service.workbench.admin_i18n import ADMIN_MESSAGES
 from service.workbench.inspection_words import INSPECTION_WORDS
+from service.workbench.review_words import REVIEW_MESSAGES
 
 __all__ = ["choose_language", "translated", "words"]
 
@@ -147,6 +148,8 @@ WORKBENCH_MESSAGES: dict[str, dict[str, str]] = {
 for _lang, _admin_words in ADMIN_MESSAGES.items():  # the admins' pages' words
     WORKBENCH_MESSAGES[_lang] |= _admin_words
 
+for _lang, _words in REVIEW_MESSAGES.items():  # the reviewers' pages' words
+    WORKBENCH_MESSAGES[_lang] |= _words
 for _lang, _words in INSPECTION_WORDS.items():  # the inspectors' pages' words
     WORKBENCH_MESSAGES[_lang] |= _words
 
