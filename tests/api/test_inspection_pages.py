@@ -294,3 +294,103 @@ async def test_the_region_walls_hold_on_every_page_and_every_write(
             sa.text("SELECT rectified_on FROM deficiencies WHERE id = :id"), {"id": open_deficiency}
         )
     assert rectified is None
+
+
+async def test_a_penalty_and_a_complaint_about_a_worker_are_recorded_with_the_same_forms(
+    inspector_pages: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    pages = inspector_pages
+    home = await register(client, admin, "institutions", institution_body(1))
+    worker = await register(client, admin, "practitioners", practitioner_body(3))
+    link = {"institution_id": home, "practitioner_id": worker, "role": "caregiver",
+            "start_date": "2024-03-01"}  # fmt: skip
+    assert (await client.post("/api/v1/employments", json=link, headers=admin)).status_code == 201
+
+    form = await pages.get(f"/staff/institutions/{home}/records/new", params={"kind": "penalty"})
+    assert form.status_code == 200
+    penalty = {
+        "csrf_token": csrf_token(form.text), "idempotency_key": form_key(form.text),
+        "action": "review", "occurred_on": "2026-03-16", "document_no": "长民罚〔2026〕3号",
+        "legal_basis": "《养老机构管理办法》第四十六条",
+        "details.violation_type": "未按规定开展消防安全检查",
+        "details.violation_facts": "消防通道长期堆放杂物",
+        "details.penalty_kinds": ["warning", "fine"], "details.content": "警告并罚款",
+        "details.severity": "general", "details.fine_amount": "",
+        "details.authority_name": "长兴县民政局", "details.authority_uscc": "not-a-code",
+    }  # fmt: skip
+    # The type checks find every field at once; the record's own rules follow in the service.
+    refused = await pages.post(
+        f"/staff/institutions/{home}/records", params={"kind": "penalty"}, data=penalty
+    )
+    assert refused.status_code == 422
+    assert 'id="details.authority_uscc-error"' in refused.text
+    assert 'id="details.fine_amount-error"' in refused.text  # a fine needs its amount
+    assert 'value="fine" checked' in refused.text  # what was ticked stays ticked
+    assert await count(engine, "records") == 0
+
+    penalty |= {"details.fine_amount": "5000", "details.authority_uscc": make_uscc(9, prefix="11")}
+    saved = await pages.post(
+        f"/staff/institutions/{home}/records", params={"kind": "penalty"}, data=penalty
+    )
+    assert saved.status_code == 303, saved.text
+    confirm = await pages.get(saved.headers["location"])
+    assert "100 分 A 级 → 85 分 B 级" in confirm.text  # PENALTY_GENERAL: 15 points
+    assert "警告、罚款" in confirm.text
+    data = {"csrf_token": csrf_token(confirm.text), "idempotency_key": form_key(confirm.text)}
+    done = await pages.post(saved.headers["location"].split("?")[0], data=data)
+    assert done.status_code == 303
+
+    form = await pages.get(f"/staff/institutions/{home}/records/new", params={"kind": "complaint"})
+    assert f'<option value="{worker}">张晓明</option>' in form.text
+    complaint = {
+        "csrf_token": csrf_token(form.text), "idempotency_key": form_key(form.text),
+        "action": "save", "occurred_on": "2026-03-16", "practitioner_id": worker,
+        "details.channel": "hotline_12345", "details.category": "care_quality",
+        "details.outcome": "substantiated", "details.summary": "夜间呼叫无人应答",
+    }  # fmt: skip
+    saved = await pages.post(
+        f"/staff/institutions/{home}/records", params={"kind": "complaint"}, data=complaint
+    )
+    assert saved.status_code == 303, saved.text
+    draft = await pages.get(saved.headers["location"])
+    assert "草稿已保存" in draft.text
+    assert f'<option value="{worker}" selected>' in draft.text
+    person = await pages.get(f"/staff/practitioners/{worker}")
+    assert "投诉" in person.text  # the draft shows on the worker's page too
+
+
+async def test_every_page_renders_in_both_languages(
+    inspector_pages: httpx.AsyncClient, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    home = await register(client, admin, "institutions", institution_body(1))
+    worker = await register(client, admin, "practitioners", practitioner_body(3))
+    record = await client.post(
+        "/api/v1/records", params={"confirm": "true"},
+        json=inspection_body(home, deficiencies=[SERIOUS]), headers=admin,
+    )  # fmt: skip
+    assert record.status_code == 201
+    paths = [
+        f"/staff/institutions/{home}",
+        f"/staff/practitioners/{worker}",
+        f"/staff/institutions/{home}/inspections/new",
+        "/staff/subjects?q=颐养院",
+    ]
+    paths += [
+        f"/staff/institutions/{home}/records/new?kind={kind}"
+        for kind in ("complaint", "abuse_finding", "penalty", "commendation")
+    ]
+    paths += [
+        f"/staff/practitioners/{worker}/records/new?kind={kind}"
+        for kind in ("abuse_finding", "penalty", "commendation")
+    ]
+    for lang in ("zh", "en"):
+        for path in paths:
+            answer = await inspector_pages.get(
+                path + ("&" if "?" in path else "?") + f"lang={lang}"
+            )
+            assert answer.status_code == 200, (path, lang)
+    unknown = await inspector_pages.get(f"/staff/institutions/{home}/records/new?kind=nonsense")
+    assert unknown.status_code == 422

@@ -1,0 +1,352 @@
+"""Complaints, abuse findings, penalties and commendations, recorded from a subject's page:
+a draft first (saved with every button, as an inspection is), then the confirmation step
+(``inspection_pages``) that shows what will follow. Which fields each kind has is
+``record_forms``; which subjects a kind may name is the domain's ``SUBJECT_RULES``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.context import CommandContext
+from service.employment.service import list_employments
+from service.errors import DomainError, Invalid
+from service.facts.kinds import SUBJECT_RULES, RecordKind, RecordStatus, SubjectKind
+from service.records.service import RecordView, create_record, delete_draft, replace_draft
+from service.registry.service import get_institution, get_practitioner, subjects_by_id
+from service.workbench.i18n import words
+from service.workbench.inspection_common import (
+    NUL,
+    bounded_int,
+    errors_of,
+    new_form_key,
+    see_other,
+    translated_errors,
+    with_lang,
+    write_idempotently,
+)
+from service.workbench.record_forms import (
+    KIND_FIELDS,
+    PRACTITIONER_FIELD,
+    build_record,
+    form_kind,
+    values_of_record,
+)
+from service.workbench.routes import language, page
+from service.workbench.session import SignedIn
+
+FORM_FIELDS = ("action", "idempotency_key", "version", PRACTITIONER_FIELD)
+
+
+def kinds_for(subject: SubjectKind) -> list[RecordKind]:
+    """The kinds a subject's page offers: those the domain lets name it alone."""
+    alone = (True, False) if subject == SubjectKind.INSTITUTION else (False, True)
+    return [kind for kind in KIND_FIELDS if SUBJECT_RULES[kind].allows(*alone)]
+
+
+def _names_a_worker_too(kind: RecordKind) -> bool:
+    """Whether a record of this kind about an institution may also name a care worker."""
+    return SUBJECT_RULES[kind].allows(True, True)
+
+
+def _kind_named(text: str | None) -> RecordKind:
+    kind = form_kind(text)
+    if kind is None:
+        raise Invalid.field("kind", "must be complaint, abuse_finding, penalty or commendation")
+    return kind
+
+
+async def _employees(
+    session: AsyncSession, ctx: CommandContext, institution_id: uuid.UUID
+) -> list[tuple[str, str]]:
+    """The care workers an institution employs now, to name one in a record (id, name)."""
+    employed = await list_employments(
+        session, ctx, institution_id=institution_id, current_only=True
+    )
+    _, people = await subjects_by_id(session, [], [e.practitioner_id for e in employed])
+    return sorted(((str(pid), person.name) for pid, person in people.items()), key=lambda p: p[1])
+
+
+def _label_of(kind: RecordKind, lang: str) -> Callable[[str], str]:
+    t = words(lang)
+    labels = {spec.name: t[spec.label] for spec in KIND_FIELDS[kind]}
+    labels[PRACTITIONER_FIELD] = t["field_practitioner"]
+    return lambda name: labels.get(name, name)
+
+
+async def _read(
+    request: Request[Any, Any, Any], kind: RecordKind
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The posted values (a list for boxes) and an error for any holding a NUL."""
+    form = await request.form()
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    multiple = {spec.name for spec in KIND_FIELDS[kind] if spec.widget == "choices"}
+    for name in [spec.name for spec in KIND_FIELDS[kind]] + list(FORM_FIELDS):
+        raw = form.getall(name) if name in multiple else [form.get(name)]
+        texts = [item if isinstance(item, str) else "" for item in raw]
+        if any(NUL in text for text in texts):
+            errors[name] = "must not contain the NUL character"
+            texts = [text.replace(NUL, "") for text in texts]
+        values[name] = [text for text in texts if text] if name in multiple else texts[0]
+    return values, errors
+
+
+def _practitioner_of(values: dict[str, Any], errors: dict[str, str]) -> uuid.UUID | None:
+    text = values.get(PRACTITIONER_FIELD) or ""
+    if not text:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        errors[PRACTITIONER_FIELD] = "must be one of the care workers listed"
+        return None
+
+
+def _form_page(
+    request: Request[Any, Any, Any],
+    staff: SignedIn,
+    kind: RecordKind,
+    subject: Any,
+    values: dict[str, Any],
+    *,
+    action: str,
+    employees: list[tuple[str, str]] | None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    version: int | None = None,
+    record_id: uuid.UUID | None = None,
+) -> Response[bytes]:
+    lang = language(request)
+    return page(
+        request, "inspect/record_form.html", status=status, staff=staff, kind=kind.value,
+        specs=KIND_FIELDS[kind], subject=subject, values=values, errors=errors or {},
+        action=action, employees=employees, version=version, record_id=record_id,
+        form_key=new_form_key(), label_of=_label_of(kind, lang),
+        saved=request.query_params.get("saved") == "1",
+    )  # fmt: skip
+
+
+async def _new_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    ctx: CommandContext,
+    staff: SignedIn,
+    subject_kind: SubjectKind,
+    subject_id: uuid.UUID,
+) -> Response[bytes]:
+    kind = _kind_named(request.query_params.get("kind"))
+    lang = language(request)
+    subject, employees = await _subject(session, ctx, subject_kind, subject_id, kind)
+    return _form_page(
+        request, staff, kind, subject, {"occurred_on": ctx.today().isoformat()},
+        action=with_lang(f"/staff/{subject_kind.value}s/{subject_id}/records", lang, kind=kind.value),
+        employees=employees,
+    )  # fmt: skip
+
+
+async def _subject(
+    session: AsyncSession,
+    ctx: CommandContext,
+    subject_kind: SubjectKind,
+    subject_id: uuid.UUID,
+    kind: RecordKind,
+) -> tuple[Any, list[tuple[str, str]] | None]:
+    """The subject (in the caller's region) and, where the kind may name one, its staff."""
+    if subject_kind == SubjectKind.INSTITUTION:
+        institution = await get_institution(session, ctx, subject_id)
+        workers = await _employees(session, ctx, subject_id) if _names_a_worker_too(kind) else None
+        return institution, workers
+    return await get_practitioner(session, ctx, subject_id), None
+
+
+def _next(record_id: uuid.UUID, subject_path: str, action: str, lang: str) -> str:
+    if action == "review":
+        return with_lang(f"/staff/records/{record_id}/confirm", lang)
+    if action == "discard":
+        return subject_path
+    return with_lang(f"/staff/records/{record_id}/edit", lang, saved=1)
+
+
+async def _create(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    ctx: CommandContext,
+    staff: SignedIn,
+    subject_kind: SubjectKind,
+    subject_id: uuid.UUID,
+) -> Response[bytes]:
+    kind = _kind_named(request.query_params.get("kind"))
+    lang = language(request)
+    subject, employees = await _subject(session, ctx, subject_kind, subject_id, kind)
+    values, errors = await _read(request, kind)
+    institution_id = subject_id if subject_kind == SubjectKind.INSTITUTION else None
+    practitioner_id = (
+        _practitioner_of(values, errors) if subject_kind == SubjectKind.INSTITUTION else subject_id
+    )
+    built = build_record(
+        kind, values, institution_id=institution_id, practitioner_id=practitioner_id
+    )
+    errors |= built.errors
+    subject_path = with_lang(f"/staff/{subject_kind.value}s/{subject_id}", lang)
+    if built.body is not None and not errors:
+        body = built.body
+
+        async def work() -> Response[bytes]:
+            view = await create_record(session, ctx, body, confirm=False)
+            return see_other(_next(view.record.id, subject_path, values["action"], lang))
+
+        try:
+            return await write_idempotently(request, session, ctx, values["idempotency_key"], work)
+        except DomainError as error:
+            errors = errors_of(error, lang)
+    return _form_page(
+        request, staff, kind, subject, values, status=422, errors=translated_errors(errors, lang),
+        action=with_lang(f"/staff/{subject_kind.value}s/{subject_id}/records", lang, kind=kind.value),
+        employees=employees,
+    )  # fmt: skip
+
+
+@get("/institutions/{subject_id:uuid}/records/new")
+async def new_institution_record(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+    subject_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    return await _new_page(request, db_session, ctx, staff, SubjectKind.INSTITUTION, subject_id)
+
+
+@get("/practitioners/{subject_id:uuid}/records/new")
+async def new_practitioner_record(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+    subject_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    return await _new_page(request, db_session, ctx, staff, SubjectKind.PRACTITIONER, subject_id)
+
+
+@post("/institutions/{subject_id:uuid}/records", status_code=303)
+async def create_institution_record(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+    subject_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    return await _create(request, db_session, ctx, staff, SubjectKind.INSTITUTION, subject_id)
+
+
+@post("/practitioners/{subject_id:uuid}/records", status_code=303)
+async def create_practitioner_record(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+    subject_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    return await _create(request, db_session, ctx, staff, SubjectKind.PRACTITIONER, subject_id)
+
+
+# --- a draft of these kinds, from /staff/records/{id}/edit (inspection_pages dispatches) ---
+
+
+async def _draft_subject(
+    session: AsyncSession, ctx: CommandContext, view: RecordView, kind: RecordKind
+) -> tuple[Any, str, list[tuple[str, str]] | None]:
+    record = view.record
+    if record.institution_id is not None:
+        subject, employees = await _subject(
+            session, ctx, SubjectKind.INSTITUTION, record.institution_id, kind
+        )
+        return subject, f"/staff/institutions/{record.institution_id}", employees
+    assert record.practitioner_id is not None
+    subject = await get_practitioner(session, ctx, record.practitioner_id)
+    return subject, f"/staff/practitioners/{record.practitioner_id}", None
+
+
+async def edit_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    ctx: CommandContext,
+    staff: SignedIn,
+    view: RecordView,
+) -> Response[bytes]:
+    kind = RecordKind(view.record.kind)
+    subject, _, employees = await _draft_subject(session, ctx, view, kind)
+    return _form_page(
+        request, staff, kind, subject, values_of_record(view.record),
+        action=with_lang(f"/staff/records/{view.record.id}/edit", language(request)),
+        employees=employees, version=view.record.version, record_id=view.record.id,
+    )  # fmt: skip
+
+
+async def save(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    ctx: CommandContext,
+    staff: SignedIn,
+    view: RecordView,
+) -> Response[bytes]:
+    lang = language(request)
+    record_id, kind = view.record.id, RecordKind(view.record.kind)
+    if view.record.status != RecordStatus.DRAFT:
+        raise Invalid(f"record {record_id} is {view.record.status}: only a draft is edited")
+    subject, subject_path, employees = await _draft_subject(session, ctx, view, kind)
+    subject_path = with_lang(subject_path, lang)
+    values, errors = await _read(request, kind)
+    version = bounded_int(values["version"], 2**31 - 1)
+    practitioner_id = (
+        _practitioner_of(values, errors) if employees is not None else view.record.practitioner_id
+    )
+    if values["action"] == "discard":
+
+        async def discard() -> Response[bytes]:
+            await delete_draft(session, ctx, record_id, version)
+            return see_other(subject_path)
+
+        try:
+            return await write_idempotently(
+                request, session, ctx, values["idempotency_key"], discard
+            )
+        except DomainError as error:
+            errors |= errors_of(error, lang)
+    built = build_record(
+        kind, values, institution_id=view.record.institution_id, practitioner_id=practitioner_id
+    )
+    errors |= built.errors
+    if built.body is not None and not errors:
+        body = built.body
+
+        async def work() -> Response[bytes]:
+            await replace_draft(session, ctx, record_id, body, version)
+            return see_other(_next(record_id, subject_path, values["action"], lang))
+
+        try:
+            return await write_idempotently(request, session, ctx, values["idempotency_key"], work)
+        except DomainError as error:
+            errors = errors_of(error, lang)
+    return _form_page(
+        request, staff, kind, subject, values, status=422, errors=translated_errors(errors, lang),
+        action=with_lang(f"/staff/records/{record_id}/edit", lang), employees=employees,
+        version=version, record_id=record_id,
+    )  # fmt: skip
+
+
+RECORD_PAGES: list[HTTPRouteHandler] = [
+    new_institution_record,
+    new_practitioner_record,
+    create_institution_record,
+    create_practitioner_record,
+]
