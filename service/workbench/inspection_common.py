@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from litestar import Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,7 @@ from service.errors import DomainError
 from service.facts.kinds import SubjectKind
 from service.listing.machine import OPEN
 from service.listing.service import list_entries
+from service.records.schemas import Reason
 from service.records.service import RecordView, confirm_record
 from service.standing.view import Standing, standing_of
 from service.web.idempotency import idempotent
@@ -204,3 +206,20 @@ async def what_follows(
                 reason = reason_title(after[key], list_type, reason_code, lang)
                 proposals.append(Proposal(list_type, reason))
     return WhatFollows(changes, points, proposals)
+
+
+CORRECTION_REASON = "correction_reason"
+
+
+def checked_reason(text: str, field: str, errors: dict[str, str]) -> str:
+    """A reason as the API takes one (1 to 1000 characters), or an error at its field."""
+    try:
+        return str(msgspec.convert(text.strip(), Reason))
+    except msgspec.ValidationError as error:
+        errors[field] = "is required" if not text.strip() else str(error).partition(" - at `")[0]
+        return ""
+
+
+def of_the_correction(errors: dict[str, str]) -> dict[str, str]:
+    """The API names a correction's fields under ``record.``; the form, as a record's."""
+    return {name.removeprefix("record."): message for name, message in errors.items()}

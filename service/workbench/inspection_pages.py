@@ -42,15 +42,23 @@ from service.facts.kinds import (
 )
 from service.identity.protection import IdNumberVault
 from service.listing.service import list_entries
-from service.records.schemas import InspectionIn, RecordBase, RectificationIn
+from service.records.schemas import (
+    CorrectionIn,
+    InspectionIn,
+    RecordBase,
+    RecordRevocationIn,
+    RectificationIn,
+)
 from service.records.service import (
     RecordView,
     confirm_record,
+    correct_record,
     create_record,
     delete_draft,
     get_record,
     rectify_deficiency,
     replace_draft,
+    revoke_record,
     subject_history,
 )
 from service.registry.service import (
@@ -63,9 +71,12 @@ from service.standing.view import Standing, standing_of
 from service.workbench import record_pages
 from service.workbench.i18n import words
 from service.workbench.inspection_common import (
+    CORRECTION_REASON,
     bounded_int,
+    checked_reason,
     errors_of,
     new_form_key,
+    of_the_correction,
     read_form,
     reason_title,
     say,
@@ -84,6 +95,7 @@ HTML = "text/html; charset=utf-8"
 NUL = "\x00"
 SEARCH_LIMIT = 20
 MAX_SEARCH_TERM = 100
+MAX_DOCUMENT_NO = 100  # the API's bound on a document number
 MAX_DEFICIENCY_ROWS = 200  # the API's bound on an inspection's deficiencies
 LIST_ENTRIES_SHOWN = 50
 # An idempotency key as the API's header takes it: 1-255 visible ASCII characters.
@@ -172,7 +184,7 @@ async def _subject_page(
     subject_id: uuid.UUID,
     *,
     status: int = 200,
-    rectify_errors: dict[str, str] | None = None,
+    form_errors: dict[str, str] | None = None,
 ) -> Response[bytes]:
     lang = language(request)
     if kind == SubjectKind.INSTITUTION:
@@ -205,7 +217,7 @@ async def _subject_page(
         assessment=standing.assessment, chains=chains, items=_deficiency_items(chains),
         in_force=[(e, reason_title(standing, e.list_type, e.reason_code, lang)) for e in standing.lists],
         list_history=await _list_history(session, ctx, standing, lang),
-        notice=request.query_params.get("notice"), rectify_errors=rectify_errors or {},
+        notice=request.query_params.get("notice"), form_errors=form_errors or {},
         form_key=new_form_key, deficiency_code=DEFICIENCY_CODE, score=score_text,
         record_kinds=record_pages.kinds_for(kind),
     )  # fmt: skip
@@ -368,6 +380,7 @@ def _on_form_rows(errors: dict[str, str], row_of: list[int]) -> dict[str, str]:
 
 
 FIELD_LABELS = {
+    CORRECTION_REASON: "correction_reason",
     "occurred_on": "field_occurred_on",
     "details.inspection_type": "field_inspection_type",
     "details.inspectors": "field_inspectors",
@@ -407,9 +420,10 @@ def _form_page(
     status: int = 200,
     version: int | None = None,
     record_id: uuid.UUID | None = None,
+    reason: str | None = None,
 ) -> Response[bytes]:
     return page(
-        request, "inspect/inspection_form.html", status=status, staff=staff,
+        request, "inspect/inspection_form.html", status=status, staff=staff, reason=reason,
         institution=institution, form=form, errors=errors or {}, action=action,
         title_key=title_key, version=version, record_id=record_id, form_key=new_form_key(),
         inspection_types=list(InspectionType), severities=list(DeficiencySeverity),
@@ -686,6 +700,116 @@ async def confirm_submit(
         )
 
 
+# --- correcting and revoking a confirmed record ----------------------------------------------
+
+
+@get("/records/{record_id:uuid}/correct")
+async def correct_page(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+    record_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    """The record's form, filled in as it stands, and the reason for the correction."""
+    view = await get_record(db_session, ctx, record_id)
+    if view.record.kind != RecordKind.INSPECTION:
+        return await record_pages.correct_page(request, db_session, ctx, staff, view)
+    institution = await _institution_of(db_session, ctx, view)
+    return _form_page(
+        request, staff, institution, InspectionForm.of_draft(view), record_id=record_id,
+        action=with_lang(f"/staff/records/{record_id}/correct", language(request)),
+        title_key="correct_title", reason="",
+    )  # fmt: skip
+
+
+@post("/records/{record_id:uuid}/correct", status_code=303)
+async def correct_submit(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+    record_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    """A correction stored as a draft (the service checks the original is in force); it
+    goes on as any draft: rows added, then the confirmation step."""
+    view = await get_record(db_session, ctx, record_id)
+    if view.record.kind != RecordKind.INSPECTION:
+        return await record_pages.correct_submit(request, db_session, ctx, staff, view)
+    lang = language(request)
+    institution = await _institution_of(db_session, ctx, view)
+    subject_path = with_lang(f"/staff/institutions/{institution.id}", lang)
+    posted = await _posted(request)
+    fields, errors = await read_form(request, (CORRECTION_REASON,))
+    reason = checked_reason(fields[CORRECTION_REASON], CORRECTION_REASON, errors)
+    form = _without_removed(posted)
+    built = build_inspection(form, institution.id)
+    errors |= posted.errors | built.errors
+    if built.body is not None and not errors:
+        correction = CorrectionIn(reason=reason, record=built.body)
+
+        async def work() -> Response[bytes]:
+            draft = await correct_record(db_session, ctx, record_id, correction, confirm=False)
+            return see_other(
+                _after_save(draft.record.id, subject_path, posted.action, built.empty_rows, lang)
+            )
+
+        try:
+            return await write_idempotently(request, db_session, ctx, posted.key, work)
+        except DomainError as error:
+            errors = _on_form_rows(of_the_correction(errors_of(error, lang)), built.row_of)
+    return _form_page(
+        request, staff, institution, form, status=422, errors=translated_errors(errors, lang),
+        record_id=record_id, reason=fields[CORRECTION_REASON], title_key="correct_title",
+        action=with_lang(f"/staff/records/{record_id}/correct", lang),
+    )  # fmt: skip
+
+
+@post("/records/{record_id:uuid}/revoke", status_code=303)
+async def revoke_submit(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+    record_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    """Revoke a confirmed record with a reason (a penalty: reviewers only, as in the API)."""
+    lang = language(request)
+    view = await get_record(db_session, ctx, record_id)
+    kind, subject = _subject_of(view)
+    fields, errors = await read_form(request, ("reason", "document_no", "idempotency_key"))
+    field_id = f"revoke-{record_id}"
+    reason = checked_reason(fields["reason"], field_id, errors)
+    document_no = fields["document_no"].strip() or None
+    if document_no is not None and len(document_no) > MAX_DOCUMENT_NO:
+        errors[field_id + "-document"] = f"Expected `str` of length <= {MAX_DOCUMENT_NO}"
+    if not errors:
+        revocation = RecordRevocationIn(reason=reason, document_no=document_no)
+
+        async def work() -> Response[bytes]:
+            await revoke_record(db_session, ctx, record_id, revocation)
+            return see_other(with_lang(subject_path_of(view.record), lang, notice="revoked"))
+
+        try:
+            return await write_idempotently(
+                request, db_session, ctx, fields["idempotency_key"], work
+            )
+        except DomainError as error:
+            errors = {field_id: next(iter(errors_of(error, lang).values()))}
+    return await _subject_page(
+        request, db_session, ctx, staff, kind, subject, status=422,
+        form_errors=translated_errors(errors, lang),
+    )  # fmt: skip
+
+
+def _subject_of(view: RecordView) -> tuple[SubjectKind, uuid.UUID]:
+    record = view.record
+    if record.institution_id is not None:
+        return SubjectKind.INSTITUTION, record.institution_id
+    assert record.practitioner_id is not None
+    return SubjectKind.PRACTITIONER, record.practitioner_id
+
+
 # --- rectification --------------------------------------------------------------------------
 
 
@@ -741,7 +865,7 @@ async def _rectify_refused(
     lang = language(request)
     return await _subject_page(
         request, session, ctx, staff, kind, subject_id, status=422,
-        rectify_errors={field_id: say(message, lang)},
+        form_errors={field_id: say(message, lang)},
     )  # fmt: skip
 
 
@@ -756,6 +880,9 @@ INSPECTION_PAGES: list[HTTPRouteHandler] = [
     confirm_page,
     confirm_submit,
     rectify_submit,
+    correct_page,
+    correct_submit,
+    revoke_submit,
     *record_pages.RECORD_PAGES,
 ]
 INSPECTION_ROUTER = workbench_router(INSPECTION_PAGES)

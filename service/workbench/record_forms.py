@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from msgspec import Struct
@@ -31,7 +31,7 @@ from service.facts.kinds import (
 )
 from service.limits import DATE_RANGE_MESSAGE, dates_out_of_range
 from service.records.models import Record
-from service.records.schemas import BODY_OF_KIND, RecordBase
+from service.records.schemas import BODY_OF_KIND, RecordBase, RecordIn
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +167,7 @@ def present(values: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class BuiltRecord:
-    body: RecordBase | None
+    body: RecordIn | None
     errors: dict[str, str]
 
 
@@ -201,7 +201,8 @@ def build_record(
         "details": details,
     }
     try:
-        return BuiltRecord(msgspec.convert(body, BODY_OF_KIND[kind], strict=False), {})
+        converted = msgspec.convert(body, BODY_OF_KIND[kind], strict=False)
+        return BuiltRecord(cast(RecordIn, converted), {})
     except msgspec.ValidationError as error:
         message, _, where = str(error).partition(" - at `")
         path = where.rstrip("`").removeprefix("$").removeprefix(".") or "form"

@@ -20,14 +20,24 @@ from service.context import CommandContext
 from service.employment.service import list_employments
 from service.errors import DomainError, Invalid
 from service.facts.kinds import SUBJECT_RULES, RecordKind, RecordStatus, SubjectKind
-from service.records.service import RecordView, create_record, delete_draft, replace_draft
+from service.records.schemas import CorrectionIn
+from service.records.service import (
+    RecordView,
+    correct_record,
+    create_record,
+    delete_draft,
+    replace_draft,
+)
 from service.registry.service import get_institution, get_practitioner, subjects_by_id
 from service.workbench.i18n import words
 from service.workbench.inspection_common import (
+    CORRECTION_REASON,
     NUL,
     bounded_int,
+    checked_reason,
     errors_of,
     new_form_key,
+    of_the_correction,
     see_other,
     translated_errors,
     with_lang,
@@ -43,7 +53,7 @@ from service.workbench.record_forms import (
 from service.workbench.routes import language, page
 from service.workbench.session import SignedIn
 
-FORM_FIELDS = ("action", "idempotency_key", "version", PRACTITIONER_FIELD)
+FORM_FIELDS = ("action", "idempotency_key", "version", PRACTITIONER_FIELD, CORRECTION_REASON)
 
 
 def kinds_for(subject: SubjectKind) -> list[RecordKind]:
@@ -79,6 +89,7 @@ def _label_of(kind: RecordKind, lang: str) -> Callable[[str], str]:
     t = words(lang)
     labels = {spec.name: t[spec.label] for spec in KIND_FIELDS[kind]}
     labels[PRACTITIONER_FIELD] = t["field_practitioner"]
+    labels[CORRECTION_REASON] = t["correction_reason"]
     return lambda name: labels.get(name, name)
 
 
@@ -124,10 +135,12 @@ def _form_page(
     status: int = 200,
     version: int | None = None,
     record_id: uuid.UUID | None = None,
+    reason: str | None = None,
 ) -> Response[bytes]:
     lang = language(request)
     return page(
         request, "inspect/record_form.html", status=status, staff=staff, kind=kind.value,
+        reason=reason,
         specs=KIND_FIELDS[kind], subject=subject, values=values, errors=errors or {},
         action=action, employees=employees, version=version, record_id=record_id,
         form_key=new_form_key(), label_of=_label_of(kind, lang),
@@ -341,6 +354,61 @@ async def save(
         request, staff, kind, subject, values, status=422, errors=translated_errors(errors, lang),
         action=with_lang(f"/staff/records/{record_id}/edit", lang), employees=employees,
         version=version, record_id=record_id,
+    )  # fmt: skip
+
+
+async def correct_page(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    ctx: CommandContext,
+    staff: SignedIn,
+    view: RecordView,
+) -> Response[bytes]:
+    kind = RecordKind(view.record.kind)
+    subject, _, employees = await _draft_subject(session, ctx, view, kind)
+    return _form_page(
+        request, staff, kind, subject, values_of_record(view.record),
+        action=with_lang(f"/staff/records/{view.record.id}/correct", language(request)),
+        employees=employees, record_id=view.record.id, reason="",
+    )  # fmt: skip
+
+
+async def correct_submit(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    ctx: CommandContext,
+    staff: SignedIn,
+    view: RecordView,
+) -> Response[bytes]:
+    """A correction stored as a draft, then the confirmation step as for any draft."""
+    lang = language(request)
+    record_id, kind = view.record.id, RecordKind(view.record.kind)
+    subject, subject_path, employees = await _draft_subject(session, ctx, view, kind)
+    values, errors = await _read(request, kind)
+    reason = checked_reason(values[CORRECTION_REASON], CORRECTION_REASON, errors)
+    practitioner_id = (
+        _practitioner_of(values, errors) if employees is not None else view.record.practitioner_id
+    )
+    built = build_record(
+        kind, values, institution_id=view.record.institution_id, practitioner_id=practitioner_id
+    )
+    errors |= built.errors
+    if built.body is not None and not errors:
+        correction = CorrectionIn(reason=reason, record=built.body)
+
+        async def work() -> Response[bytes]:
+            draft = await correct_record(session, ctx, record_id, correction, confirm=False)
+            path = with_lang(subject_path, lang)
+            return see_other(_next(draft.record.id, path, values["action"], lang))
+
+        try:
+            return await write_idempotently(request, session, ctx, values["idempotency_key"], work)
+        except DomainError as error:
+            errors = of_the_correction(errors_of(error, lang))
+    return _form_page(
+        request, staff, kind, subject, values, status=422, errors=translated_errors(errors, lang),
+        action=with_lang(f"/staff/records/{record_id}/correct", lang), employees=employees,
+        record_id=record_id, reason=values[CORRECTION_REASON],
     )  # fmt: skip
 
 

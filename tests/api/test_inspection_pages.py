@@ -14,10 +14,12 @@ import pytest
 import sqlalchemy as sa
 from conftest import MovableClock
 from factories import (
+    complaint_body,
     inspection_body,
     institution_body,
     make_id_number,
     make_uscc,
+    penalty_body,
     practitioner_body,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -394,3 +396,80 @@ async def test_every_page_renders_in_both_languages(
             assert answer.status_code == 200, (path, lang)
     unknown = await inspector_pages.get(f"/staff/institutions/{home}/records/new?kind=nonsense")
     assert unknown.status_code == 422
+
+
+async def test_a_confirmed_record_is_corrected_as_a_draft_and_revoked_with_a_reason(
+    inspector_pages: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    pages = inspector_pages
+    home = await register(client, admin, "institutions", institution_body(1))
+    created = await client.post(
+        "/api/v1/records", params={"confirm": "true"},
+        json=inspection_body(home, deficiencies=[SERIOUS]), headers=admin,
+    )  # fmt: skip
+    original = created.json()["id"]
+
+    form = await pages.get(f"/staff/records/{original}/correct")
+    assert form.status_code == 200
+    assert "消防通道堆放杂物" in form.text  # the record as it stands
+    data = inspection_form(form.text, [dict(SERIOUS, severity="general")], "review")
+    refused = await pages.post(f"/staff/records/{original}/correct", data=data)
+    assert refused.status_code == 422
+    assert 'id="correction_reason-error"' in refused.text
+    data = inspection_form(
+        refused.text, [dict(SERIOUS, severity="general")], "review",
+        correction_reason="严重程度录入有误",
+    )  # fmt: skip
+    corrected = await pages.post(f"/staff/records/{original}/correct", data=data)
+    assert corrected.status_code == 303, corrected.text
+    confirm = await pages.get(corrected.headers["location"])
+    assert "65 分 C 级 → 92 分 A 级" in confirm.text  # 35 points become 8
+    done = await pages.post(
+        corrected.headers["location"].split("?")[0],
+        data={"csrf_token": csrf_token(confirm.text), "idempotency_key": form_key(confirm.text)},
+    )
+    assert done.status_code == 303
+    subject = await pages.get(done.headers["location"])
+    assert "92 分，A 级" in subject.text
+    assert "更正原因：严重程度录入有误" in subject.text
+
+    complaint = await client.post(
+        "/api/v1/records", params={"confirm": "true"},
+        json=complaint_body(home, occurred_on="2026-03-12"), headers=admin,
+    )  # fmt: skip
+    complaint_id = complaint.json()["id"]
+    page = await pages.get(f"/staff/institutions/{home}")
+    revoke = f"/staff/records/{complaint_id}/revoke"
+    empty = await pages.post(
+        revoke, data={"csrf_token": csrf_token(page.text), "idempotency_key": "r-1", "reason": ""}
+    )
+    assert empty.status_code == 422
+    assert f'id="revoke-{complaint_id}-error"' in empty.text
+    revoked = await pages.post(
+        revoke,
+        data={"csrf_token": csrf_token(page.text), "idempotency_key": "r-2",
+              "reason": "投诉人撤回，经核实不属实", "document_no": ""},
+    )  # fmt: skip
+    assert revoked.status_code == 303, revoked.text
+    assert "记录已撤销" in (await pages.get(revoked.headers["location"])).text
+    async with engine.connect() as connection:
+        status = await connection.scalar(
+            sa.text("SELECT status FROM records WHERE id = :id"), {"id": complaint_id}
+        )
+    assert status == "revoked"
+
+    # A penalty is revoked by a reviewer only: the service's refusal, at the field.
+    penalty = await client.post(
+        "/api/v1/records", params={"confirm": "true"},
+        json=penalty_body(home, occurred_on="2026-03-12"), headers=admin,
+    )  # fmt: skip
+    penalty_id = penalty.json()["id"]
+    refused = await pages.post(
+        f"/staff/records/{penalty_id}/revoke",
+        data={"csrf_token": csrf_token(page.text), "idempotency_key": "r-3", "reason": "错误"},
+    )
+    assert refused.status_code == 422
+    assert "may not do this" in refused.text
