@@ -114,3 +114,30 @@ async def purge_expired(session: AsyncSession, now: datetime) -> int:
         sa.delete(IdempotencyKey).where(col(IdempotencyKey.expires_at) < now)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptAnswer:
+    method: str
+    path: str
+    answer: StoredResponse
+
+
+async def kept_answer(
+    session: AsyncSession, owner_id: uuid.UUID, key: str, now: datetime
+) -> KeptAnswer | None:
+    """The answer stored under one of the owner's keys, while it is kept (a page that
+    shows an earlier request's outcome reads it back); None if none is, or not yet."""
+    row = (
+        await session.execute(
+            sa.select(IdempotencyKey).where(
+                col(IdempotencyKey.owner_id) == owner_id,
+                col(IdempotencyKey.key) == key,
+                col(IdempotencyKey.expires_at) >= now,
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None or row.status_code is None or row.body is None or row.media_type is None:
+        return None
+    answer = StoredResponse(row.status_code, row.media_type, row.body, dict(row.headers))
+    return KeptAnswer(row.method, row.path, answer)

@@ -12,6 +12,7 @@ and what confirming a draft would do.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -56,18 +57,42 @@ def new_form_key() -> str:
     return str(uuid.uuid4())
 
 
+class _SubmittedForm:
+    """A form post as the idempotency fingerprint sees it: its fields, as one canonical
+    body. The CSRF guard has already parsed the form from the request's stream, so a
+    multipart body is not there to read again (reading it would wait for ever); and a
+    second click sends the same fields under another multipart boundary, which is the
+    same request."""
+
+    def __init__(self, request: Request[Any, Any, Any], fields: dict[str, Any]) -> None:
+        self.method = request.method
+        self.url = request.url
+        self._canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
+
+    async def body(self) -> bytes:
+        return self._canonical
+
+
 async def write_idempotently(
     request: Request[Any, Any, Any],
     session: AsyncSession,
     ctx: CommandContext,
     key: str,
     work: Callable[[], Awaitable[Response[Any]]],
+    *,
+    fields: dict[str, Any] | None = None,
 ) -> Response[Any]:
     """Run a page's write as the API would (idempotent on the form's key), in a savepoint:
-    a refusal raises out of it, leaving nothing of the attempt behind."""
+    a refusal raises out of it, leaving nothing of the attempt behind. The request is
+    fingerprinted by its form's text fields, or by ``fields`` (an upload: its file's digest)."""
+    if fields is None:
+        form = await request.form()
+        fields = {name: [v for v in form.getall(name) if isinstance(v, str)] for name in form}
+    # idempotent() reads only the method, the URL and the body of what it is given.
+    submitted: Any = _SubmittedForm(request, fields)
     async with session.begin_nested():
         return await idempotent(
-            request, session, ctx, key if KEY_PATTERN.match(key) else None, work
+            submitted, session, ctx, key if KEY_PATTERN.match(key) else None, work
         )
 
 

@@ -70,6 +70,7 @@ from service.registry.service import (
 from service.standing.view import Standing, standing_of
 from service.workbench import record_pages
 from service.workbench.i18n import words
+from service.workbench.import_pages import IMPORT_PAGES
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
     bounded_int,
@@ -884,5 +885,6 @@ INSPECTION_PAGES: list[HTTPRouteHandler] = [
     correct_submit,
     revoke_submit,
     *record_pages.RECORD_PAGES,
+    *IMPORT_PAGES,
 ]
 INSPECTION_ROUTER = workbench_router(INSPECTION_PAGES)

@@ -5,6 +5,7 @@ creating nothing twice, and the region walls holding on every page and every wri
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -473,3 +474,104 @@ async def test_a_confirmed_record_is_corrected_as_a_draft_and_revoked_with_a_rea
     )
     assert refused.status_code == 422
     assert "may not do this" in refused.text
+
+
+def complaints_csv(*rows: list[str]) -> bytes:
+    header = ["institution_uscc", "occurred_on", "channel", "category", "outcome", "summary"]
+    return ("\n".join(",".join(row) for row in [header, *rows]) + "\n").encode()
+
+
+async def test_an_upload_shows_each_bad_row_once_and_its_report_downloads(
+    inspector_pages: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    pages = inspector_pages
+    await register(client, admin, "institutions", institution_body(1))
+    await register(client, admin, "institutions", institution_body(
+        2, name="杭州市西湖颐养院", uscc=make_uscc(2, "330102"), region_code="330102",
+    ))  # fmt: skip
+    content = complaints_csv(
+        [make_uscc(1), "2026-03-02", "hotline_12345", "care_quality", "substantiated", "好的一行"],
+        [make_uscc(1), "2026-02-31", "phone", "food", "unfounded", "日期不存在"],
+        [make_uscc(2, "330102"), "2026-03-03", "phone", "food", "unfounded", "辖区外"],
+    )
+    form = await pages.get("/staff/imports")
+    assert form.status_code == 200
+    data = {"csrf_token": csrf_token(form.text), "idempotency_key": form_key(form.text),
+            "kind": "complaint", "mode": "best_effort", "confirm": "true"}  # fmt: skip
+    files = {"file": ("投诉.csv", content, "text/csv")}
+    uploaded = await pages.post("/staff/imports", data=data, files=files)
+    assert uploaded.status_code == 303, uploaded.text
+    # A second click: the browser's body differs by its boundary, the form's key does not.
+    again = await pages.post("/staff/imports", data=data, files=files)
+    assert again.status_code == 303
+    assert again.headers["location"] == uploaded.headers["location"]
+    assert await count(engine, "records") == 1
+
+    report = await pages.get(uploaded.headers["location"])
+    assert report.status_code == 200
+    assert "2 行有问题" in report.text
+    assert re.search(r'<td class="num">3</td><td><code>occurred_on</code></td>', report.text)
+    assert re.search(r'<td class="num">4</td><td><code>institution_uscc</code></td>', report.text)
+    csv_report = await pages.get(uploaded.headers["location"].split("?")[0] + "/errors.csv")
+    assert csv_report.status_code == 200
+    assert csv_report.headers["content-type"].startswith("text/csv")
+    lines = csv_report.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "line,column,message"
+    assert [line.split(",")[:2] for line in lines[1:]] == [
+        ["3", "occurred_on"],
+        ["4", "institution_uscc"],
+    ]
+
+    # All or nothing: the same rows store nothing, and say so.
+    form = await pages.get("/staff/imports")
+    data |= {"idempotency_key": form_key(form.text), "mode": "all_or_nothing"}
+    refused = await pages.post("/staff/imports", data=data, files=files)
+    assert refused.status_code == 303
+    assert "未保存任何数据" in (await pages.get(refused.headers["location"])).text
+    assert await count(engine, "records") == 1
+
+    # A file that is not a spreadsheet: refused at the file field.
+    data |= {"idempotency_key": form_key(form.text) + "-x"}
+    broken = await pages.post(
+        "/staff/imports",
+        data=data,
+        files={"file": ("x.xlsx", b"PK\x03\x04garbage", "application/octet-stream")},
+    )
+    assert broken.status_code == 422
+    assert 'id="file-error"' in broken.text
+
+    # Someone else's report is not there for them.
+    assert (await client.get(uploaded.headers["location"])).status_code in (303, 404)
+    missing = await pages.get("/staff/imports/no-such-key")
+    assert missing.status_code == 404
+
+
+async def test_hostile_forms_are_answered_never_with_a_server_error(
+    inspector_pages: httpx.AsyncClient, client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    pages = inspector_pages
+    home = await register(client, admin, "institutions", institution_body(1))
+    new = await pages.get(f"/staff/institutions/{home}/inspections/new")
+    token = csrf_token(new.text)
+    path = f"/staff/institutions/{home}/inspections"
+    answers = [
+        # multipart where a plain form is expected, with a file nobody asked for
+        await pages.post(path, data=inspection_form(new.text, [SERIOUS], "save"),
+                         files={"file": ("a.txt", b"x" * 1000, "text/plain")}),
+        # a row count far beyond any form, and a key no header could carry
+        await pages.post(path, data=inspection_form(new.text, [], "save") | {"rows": "99999999999999"}),
+        await pages.post(path, data=inspection_form(new.text, [], "save", idempotency_key="é" * 300)),
+        # dates in year 9999, and huge text
+        await pages.post(path, data=inspection_form(new.text, [], "save", occurred_on="9999-12-31")),
+        await pages.post(path, data=inspection_form(new.text, [dict(SERIOUS, item="隐" * 100_000)], "save")),
+        await pages.post("/staff/records/not-a-uuid/confirm", data={"csrf_token": token}),
+        await pages.post(f"/staff/records/{uuid.uuid4()}/confirm", data={"csrf_token": token}),
+        await pages.post("/staff/imports", data={"csrf_token": token, "kind": "complaint\x00"}),
+        await pages.get("/staff/subjects", params={"q": "\x00"}),
+    ]  # fmt: skip
+    assert [answer.status_code for answer in answers if answer.status_code >= 500] == []
+    assert answers[3].status_code == 422
+    assert "日期须在 1900-01-01 至 2199-12-31 之间" in answers[3].text
