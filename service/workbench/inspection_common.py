@@ -40,6 +40,7 @@ from service.workbench.inspection_words import CHINESE_FIELD_MESSAGES
 HTML = "text/html; charset=utf-8"
 NUL = "\x00"
 LIST_ENTRIES_SHOWN = 50
+MAX_VERSION = 2_147_483_647  # a row's version is a PostgreSQL integer
 # An idempotency key as the API's header takes it: 1-255 visible ASCII characters.
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 

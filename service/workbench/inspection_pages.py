@@ -31,7 +31,7 @@ from service.credit.engine import DEFICIENCY_CODE
 from service.credit.star_ratings import star_ratings
 from service.employment.service import list_employments
 from service.errors import DomainError
-from service.facts.details import DeficiencyIn, InspectionDetails
+from service.facts.details import DeficiencyIn, InspectionDetails, read_details
 from service.facts.kinds import (
     DeficiencyScope,
     DeficiencySeverity,
@@ -73,6 +73,7 @@ from service.workbench.i18n import words
 from service.workbench.import_pages import IMPORT_PAGES
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
+    MAX_VERSION,
     bounded_int,
     checked_reason,
     errors_of,
@@ -176,6 +177,21 @@ def _deficiency_items(chains: Sequence[Any]) -> dict[str, dict[str, str]]:
     }  # fmt: skip
 
 
+CHAIN_FACTS_SHOWN = 4
+
+
+def _chain_facts(chains: Sequence[Any], lang: str) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """What each fact other than an inspection says (its first fields), to read its chain."""
+    t = words(lang)
+    return {
+        chain.chain_id: displayed(kind, values_of_record(chain.current.record), t)[
+            :CHAIN_FACTS_SHOWN
+        ]
+        for chain in chains
+        if (kind := RecordKind(chain.current.record.kind)) != RecordKind.INSPECTION
+    }
+
+
 async def _subject_page(
     request: Request[Any, Any, Any],
     session: AsyncSession,
@@ -220,7 +236,7 @@ async def _subject_page(
         list_history=await _list_history(session, ctx, standing, lang),
         notice=request.query_params.get("notice"), form_errors=form_errors or {},
         form_key=new_form_key, deficiency_code=DEFICIENCY_CODE, score=score_text,
-        record_kinds=record_pages.kinds_for(kind),
+        record_kinds=record_pages.kinds_for(kind), chain_facts=_chain_facts(chains, lang),
     )  # fmt: skip
 
 
@@ -269,12 +285,12 @@ class InspectionForm:
 
     @classmethod
     def of_draft(cls, view: RecordView) -> InspectionForm:
-        record, details = view.record, view.record.details
+        record, details = view.record, inspection_details(view.record.details)
         values = {
             "occurred_on": record.occurred_on.isoformat(),
-            "details.inspection_type": str(details.get("inspection_type", "")),
-            "details.inspectors": "、".join(details.get("inspectors", [])),
-            "details.summary": str(details.get("summary", "")),
+            "details.inspection_type": details.inspection_type.value,
+            "details.inspectors": "、".join(details.inspectors),
+            "details.summary": details.summary,
             "document_no": record.document_no or "",
             "legal_basis": record.legal_basis or "",
         }
@@ -305,6 +321,13 @@ class Posted:
     version: int
 
 
+def inspection_details(stored: dict[str, Any]) -> InspectionDetails:
+    """A stored inspection's details, read through their struct (as every reader does)."""
+    details = read_details(RecordKind.INSPECTION, stored)
+    assert isinstance(details, InspectionDetails)
+    return details
+
+
 async def _posted(request: Request[Any, Any, Any]) -> Posted:
     head, errors = await read_form(
         request, (*TOP_FIELDS, "rows", "action", "idempotency_key", "version")
@@ -314,7 +337,7 @@ async def _posted(request: Request[Any, Any, Any]) -> Posted:
     cells, cell_errors = await read_form(request, names)
     rows = [{name: cells[f"deficiencies[{i}].{name}"] for name in ROW_FIELDS} for i in range(count)]
     form = InspectionForm({name: head[name] for name in TOP_FIELDS}, rows)
-    version = bounded_int(head["version"], 2**31 - 1)
+    version = bounded_int(head["version"], MAX_VERSION)
     return Posted(form, errors | cell_errors, head["action"], head["idempotency_key"], version)
 
 
@@ -331,7 +354,7 @@ def build_inspection(form: InspectionForm, institution_id: uuid.UUID) -> Built:
     errors: dict[str, str] = {}
     envelope = present({name: form.values[name] for name in ENVELOPE_FIELDS})
     check_fields(envelope, RecordBase, "", errors)
-    details: dict[str, Any] = present({
+    detail_fields: dict[str, Any] = present({
         "inspection_type": form.values["details.inspection_type"],
         "summary": form.values["details.summary"],
     })  # fmt: skip
@@ -341,8 +364,8 @@ def build_inspection(form: InspectionForm, institution_id: uuid.UUID) -> Built:
         if name.strip()
     ]
     if inspectors:
-        details["inspectors"] = inspectors
-    check_fields(details, InspectionDetails, "details.", errors)
+        detail_fields["inspectors"] = inspectors
+    check_fields(detail_fields, InspectionDetails, "details.", errors)
     deficiencies: list[dict[str, Any]] = []
     row_of: list[int] = []
     for index, row in enumerate(form.rows):
@@ -357,7 +380,7 @@ def build_inspection(form: InspectionForm, institution_id: uuid.UUID) -> Built:
         return Built(None, errors, row_of, empty_rows)
     body = {
         "kind": RecordKind.INSPECTION.value, "institution_id": str(institution_id), **envelope,
-        "details": details, "deficiencies": deficiencies,
+        "details": detail_fields, "deficiencies": deficiencies,
     }  # fmt: skip
     try:
         return Built(msgspec.convert(body, InspectionIn, strict=False), {}, row_of, empty_rows)
@@ -619,12 +642,12 @@ def _facts(view: RecordView, t: dict[str, Any], worker: str | None) -> list[tupl
     worker_row = [(t["field_practitioner"], worker)] if worker else []
     if kind != RecordKind.INSPECTION:
         return worker_row + displayed(kind, values_of_record(record), t)
-    details = record.details
+    details = inspection_details(record.details)
     rows = [
         (t["field_occurred_on"], record.occurred_on.isoformat()),
-        (t["field_inspection_type"], t["inspection_type_" + str(details.get("inspection_type"))]),
-        (t["field_inspectors"], "、".join(str(name) for name in details.get("inspectors", []))),
-        (t["field_summary"], str(details.get("summary", ""))),
+        (t["field_inspection_type"], t["inspection_type_" + details.inspection_type.value]),
+        (t["field_inspectors"], "、".join(details.inspectors)),
+        (t["field_summary"], details.summary),
         (t["field_document_no"], record.document_no or ""),
     ]
     return [(label, value) for label, value in rows if value]

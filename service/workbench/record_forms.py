@@ -16,7 +16,7 @@ from typing import Any, cast
 import msgspec
 from msgspec import Struct
 
-from service.facts.details import DETAILS_OF_KIND
+from service.facts.details import DETAILS_OF_KIND, read_details
 from service.facts.kinds import (
     AbuseCategory,
     AbuseHarm,
@@ -124,7 +124,8 @@ def values_of_record(record: Record) -> dict[str, Any]:
         "legal_basis": record.legal_basis or "",
         PRACTITIONER_FIELD: str(record.practitioner_id) if record.practitioner_id else "",
     }
-    for name, value in record.details.items():
+    stored: dict[str, Any] = msgspec.to_builtins(read_details(record.kind, record.details))
+    for name, value in stored.items():
         key = f"details.{name}"
         if isinstance(value, list):
             values[key] = [str(item) for item in value]

@@ -32,6 +32,7 @@ from service.registry.service import get_institution, get_practitioner, subjects
 from service.workbench.i18n import words
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
+    MAX_VERSION,
     NUL,
     bounded_int,
     checked_reason,
@@ -319,7 +320,7 @@ async def save(
     subject, subject_path, employees = await _draft_subject(session, ctx, view, kind)
     subject_path = with_lang(subject_path, lang)
     values, errors = await _read(request, kind)
-    version = bounded_int(values["version"], 2**31 - 1)
+    version = bounded_int(values["version"], MAX_VERSION)
     practitioner_id = (
         _practitioner_of(values, errors) if employees is not None else view.record.practitioner_id
     )

@@ -575,3 +575,44 @@ async def test_hostile_forms_are_answered_never_with_a_server_error(
     assert [answer.status_code for answer in answers if answer.status_code >= 500] == []
     assert answers[3].status_code == 422
     assert "日期须在 1900-01-01 至 2199-12-31 之间" in answers[3].text
+
+
+async def test_a_rectification_is_recorded_once_and_lifts_the_score(
+    inspector_pages: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    pages = inspector_pages
+    home = await register(client, admin, "institutions", institution_body(1))
+    created = await client.post(
+        "/api/v1/records", params={"confirm": "true"},
+        json=inspection_body(home, deficiencies=[SERIOUS]), headers=admin,
+    )  # fmt: skip
+    record = created.json()
+    deficiency = record["deficiencies"][0]["id"]
+    page = await pages.get(f"/staff/institutions/{home}")
+    assert "65 分，C 级" in page.text
+    path = f"/staff/records/{record['id']}/deficiencies/{deficiency}/rectification"
+    key = re.findall(r'action="' + re.escape(path) + r'[^"]*" class="rectify">\s*<input[^>]*>\s*'
+                     r'<input type="hidden" name="idempotency_key" value="([^"]+)"', page.text)  # fmt: skip
+    assert key, "the deficiency has no rectification form"
+    early = await pages.post(path, data={"csrf_token": csrf_token(page.text),
+                                         "idempotency_key": key[0], "rectified_on": "2026-03-01"})  # fmt: skip
+    assert early.status_code == 422
+    assert f'id="rectify-{deficiency}-error"' in early.text
+    data = {"csrf_token": csrf_token(page.text), "idempotency_key": key[0],
+            "rectified_on": "2026-03-12", "note": "已清理"}  # fmt: skip
+    done = await pages.post(path, data=data)
+    assert done.status_code == 303, done.text
+    again = await pages.post(path, data=data)
+    assert again.status_code == 303
+    assert again.headers.get("idempotent-replayed") == "true"
+    after = await pages.get(done.headers["location"])
+    assert "整改已记录" in after.text
+    assert "82.5 分，B 级" in after.text  # rectified in time: half of 35 points
+    async with engine.connect() as connection:
+        rectified = await connection.scalar(
+            sa.text("SELECT count(*) FROM audit_log WHERE action = 'record.rectify'")
+        )
+    assert rectified == 1
