@@ -57,7 +57,7 @@ LEGAL_BASIS = FieldSpec("legal_basis", "field_legal_basis", maxlength=1000)
 
 KIND_FIELDS: dict[RecordKind, tuple[FieldSpec, ...]] = {
     RecordKind.COMPLAINT: (
-        FieldSpec("occurred_on", "field_received_on", "date"),
+        FieldSpec("occurred_on", "field_complaint_received_on", "date"),
         FieldSpec("details.channel", "field_channel", "select", ComplaintChannel),
         FieldSpec("details.category", "field_complaint_category", "select", ComplaintCategory),
         FieldSpec("details.outcome", "field_outcome", "select", ComplaintOutcome),
