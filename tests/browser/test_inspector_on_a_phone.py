@@ -2,7 +2,7 @@
 enrols with the one-time link, signs in with a code, finds a care home by a misspelt
 name, logs an inspection with three deficiencies row by row, reads what confirming will
 do, confirms, and sees the grade fall on the home's page. No page scrolls sideways at
-390 px, nor at 360 px."""
+390 px, nor at 360 px (the penalty form and the upload page included)."""
 
 from __future__ import annotations
 
@@ -135,4 +135,13 @@ async def test_an_inspector_logs_an_inspection_on_a_phone_and_sees_the_grade_cha
     await expect(page.get_by_text("消防通道堆放杂物").first).to_be_visible()
     await fits_both_phones(page)
     await page.screenshot(path=str(ARTIFACTS / "inspection-subject-phone.png"), full_page=True)
+
+    # The other forms fit the phone as well: a penalty (the longest), and an upload.
+    home = page.url.split("?")[0]
+    await page.goto(f"{home}/records/new?kind=penalty")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("记录行政处罚")
+    await fits_both_phones(page)
+    await page.goto(f"{live_server}/staff/imports")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("导入记录表格")
+    await fits_both_phones(page)
     await page.close()
