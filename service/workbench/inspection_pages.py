@@ -73,6 +73,7 @@ from service.workbench.i18n import words
 from service.workbench.import_pages import IMPORT_PAGES
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
+    LIST_ENTRIES_SHOWN,
     MAX_VERSION,
     bounded_int,
     checked_reason,
@@ -93,15 +94,10 @@ from service.workbench.record_forms import check_fields, displayed, present, val
 from service.workbench.routes import language, page, workbench_router
 from service.workbench.session import SignedIn
 
-HTML = "text/html; charset=utf-8"
-NUL = "\x00"
 SEARCH_LIMIT = 20
 MAX_SEARCH_TERM = 100
 MAX_DOCUMENT_NO = 100  # the API's bound on a document number
 MAX_DEFICIENCY_ROWS = 200  # the API's bound on an inspection's deficiencies
-LIST_ENTRIES_SHOWN = 50
-# An idempotency key as the API's header takes it: 1-255 visible ASCII characters.
-KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 INSPECTORS_SEPARATORS = re.compile(r"[、,，;；\n]+")
 
 TOP_FIELDS = (
