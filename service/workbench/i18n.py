@@ -145,13 +145,10 @@ WORKBENCH_MESSAGES: dict[str, dict[str, str]] = {
         "needs_second_factor": "your account needs a second factor that is not set up: ask an administrator to reset your enrolment",
     },
 }
-for _lang, _admin_words in ADMIN_MESSAGES.items():  # the admins' pages' words
-    WORKBENCH_MESSAGES[_lang] |= _admin_words
-
-for _lang, _words in REVIEW_MESSAGES.items():  # the reviewers' pages' words
-    WORKBENCH_MESSAGES[_lang] |= _words
-for _lang, _words in INSPECTION_WORDS.items():  # the inspectors' pages' words
-    WORKBENCH_MESSAGES[_lang] |= _words
+# Each area's pages keep their words in a module of their own (none replaces another's).
+for _area_words in (ADMIN_MESSAGES, REVIEW_MESSAGES, INSPECTION_WORDS):
+    for _lang, _words in _area_words.items():
+        WORKBENCH_MESSAGES[_lang] |= _words
 
 # The domain's messages (English, as the API gives them) and the words that say them here.
 _KNOWN_MESSAGES = {
