@@ -36,15 +36,12 @@ from service.records.schemas import RowError
 from service.tabular import CSV_MEDIA_TYPE, write_csv
 from service.upload_limits import MAX_IMPORT_BYTES
 from service.web.idempotency import HEADER as IDEMPOTENCY_HEADER
+from service.workbench.form_writes import KEY_PATTERN, new_form_key, see_other, write_idempotently
 from service.workbench.inspection_common import (
-    KEY_PATTERN,
     NUL,
     errors_of,
-    new_form_key,
-    see_other,
     translated_errors,
     with_lang,
-    write_idempotently,
 )
 from service.workbench.routes import language, page
 from service.workbench.session import SignedIn

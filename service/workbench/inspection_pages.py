@@ -69,6 +69,7 @@ from service.registry.service import (
 )
 from service.standing.view import Standing, standing_of
 from service.workbench import record_pages
+from service.workbench.form_writes import new_form_key, see_other, write_idempotently
 from service.workbench.i18n import words
 from service.workbench.import_pages import IMPORT_PAGES
 from service.workbench.inspection_common import (
@@ -78,17 +79,14 @@ from service.workbench.inspection_common import (
     bounded_int,
     checked_reason,
     errors_of,
-    new_form_key,
     of_the_correction,
     read_form,
     reason_title,
     say,
     score_text,
-    see_other,
     translated_errors,
     what_follows,
     with_lang,
-    write_idempotently,
 )
 from service.workbench.record_forms import check_fields, displayed, present, values_of_record
 from service.workbench.routes import language, page, workbench_router

@@ -29,6 +29,7 @@ from service.records.service import (
     replace_draft,
 )
 from service.registry.service import get_institution, get_practitioner, subjects_by_id
+from service.workbench.form_writes import new_form_key, see_other, write_idempotently
 from service.workbench.i18n import words
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
@@ -37,12 +38,9 @@ from service.workbench.inspection_common import (
     bounded_int,
     checked_reason,
     errors_of,
-    new_form_key,
     of_the_correction,
-    see_other,
     translated_errors,
     with_lang,
-    write_idempotently,
 )
 from service.workbench.record_forms import (
     KIND_FIELDS,

@@ -62,8 +62,8 @@ from service.policy.document import ListType
 from service.policy.store import policy_now
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
-from service.web.idempotency import idempotent
 from service.web.problems import DOMAIN_STATUS
+from service.workbench.form_writes import write_idempotently
 from service.workbench.i18n import words
 from service.workbench.review_refusals import said
 from service.workbench.routes import HTML, form_fields, language, page, workbench_router
@@ -71,7 +71,6 @@ from service.workbench.session import SignedIn
 
 PAGE_SIZE = 50
 IDEMPOTENCY_FIELD = "idempotency_key"
-KEY_SHAPE = re.compile(r"^[\x21-\x7e]{1,255}$")  # what the API's Idempotency-Key accepts
 FIELD_IN_ERROR = re.compile(r"`\$\.(\w+)`|field `(\w+)`")
 
 
@@ -184,11 +183,6 @@ def refusal_page(request: Request[Any, Any, Any], error: DomainError) -> Respons
 
 # Every reviewers' page answers the service's refusals in its own words.
 REFUSALS: ExceptionHandlersMap = {DomainError: refusal_page}
-
-
-def _key(fields: dict[str, str]) -> str | None:
-    key = fields.get(IDEMPOTENCY_FIELD, "")
-    return key if KEY_SHAPE.match(key) else None
 
 
 def _place(code: str) -> str:
@@ -375,8 +369,9 @@ async def _take(
             location = f"/staff/entries/{entry_id}?" + urlencode({"lang": lang, "done": form.slug})
             return Response(b"", status_code=303, media_type=HTML, headers={"Location": location})
 
-        async with session.begin_nested():
-            return await idempotent(request, session, ctx, _key(fields), work)
+        # The form's fields are its fingerprint: the CSRF guard has read the body already.
+        key = fields.get(IDEMPOTENCY_FIELD, "")
+        return await write_idempotently(request, session, ctx, key, work, fields=dict(fields))
     except (Invalid, Conflict) as error:
         session.expunge_all()  # what the savepoint undid is read afresh
         status = 422 if isinstance(error, Invalid) else 409

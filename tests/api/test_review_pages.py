@@ -241,6 +241,42 @@ async def test_a_step_form_sent_twice_takes_the_step_once(
     assert "不能执行“告知”" in late.text
 
 
+async def test_a_step_form_sent_as_multipart_twice_takes_the_step_once(
+    client: httpx.AsyncClient,
+    make_token: MakeToken,
+    clock: MovableClock,
+    staff_clients: SignIn,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """A form may come multipart (with a file nobody asked for), and a resend comes under
+    another boundary: the step is taken once, and the answer comes at once, not a hang."""
+    admin = bearer(await make_token("admin"))
+    clock.set(at("2026-03-02"))
+    entry = await proposed(client, admin, await institution(client, admin, 2))
+    reviewer = await staff_clients("sun.sh", "3305")
+    page = await reviewer.get(f"/staff/entries/{entry}")
+    key = re.search(
+        r'steps/notify\?lang=zh".*?name="idempotency_key" value="([^"]+)"', page.text, re.S
+    )
+    assert key
+    form = {"csrf_token": csrf_token(page.text), "idempotency_key": key.group(1),
+            "basis_document": "莲民信告〔2026〕8号", "comment": ""}  # fmt: skip
+    extra = {"evidence": ("note.txt", b"not asked for", "text/plain")}
+    url = f"/staff/entries/{entry}/steps/notify"
+    first = await reviewer.post(url, data=form, files=extra, timeout=20)
+    again = await reviewer.post(url, data=form, files=extra, timeout=20)
+    assert (first.status_code, again.status_code) == (303, 303), first.text
+    assert again.headers.get("idempotent-replayed") == "true"
+    async with session_factory() as session:
+        steps = await session.scalar(
+            sa.text(
+                "SELECT count(*) FROM list_transitions WHERE entry_id = :e AND action = 'notify'"
+            ),
+            {"e": entry},
+        )
+    assert steps == 1
+
+
 async def test_the_proposer_is_offered_no_ruling_and_a_forged_one_is_refused(
     client: httpx.AsyncClient,
     make_token: MakeToken,
