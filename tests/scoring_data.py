@@ -194,6 +194,7 @@ def policies(draw: st.DrawFn, vocabulary: Vocabulary) -> Policy:
             ),
             rectified_in_time_factor=draw(factors),
             rectified_late_factor=draw(factors),
+            rectification_days=shipped.inspection.rectification_days,  # scores read no default
         ),
         rules=draw(rules(names, vocabulary)),
         # What names grades outside the scoring model, made to name the drawn ones.

@@ -12,7 +12,7 @@ without them is refused with the key that lacks one (``$.lists.black.triggers[0]
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -139,11 +139,27 @@ class SeverityClasses(Struct, forbid_unknown_fields=True):
     critical: FactClass
 
 
+RectificationDays = Annotated[int, Meta(ge=1, le=366, description="calendar days")]
+
+
+class SeverityDays(Struct, forbid_unknown_fields=True):
+    minor: RectificationDays
+    general: RectificationDays
+    serious: RectificationDays
+    critical: RectificationDays
+
+
 class InspectionRules(Struct, forbid_unknown_fields=True):
     points: SeverityPoints
     severity_class: SeverityClasses
     rectified_in_time_factor: Annotated[Decimal, Meta(description="0 to 1")]
     rectified_late_factor: Annotated[Decimal, Meta(description="0 to 1")]
+    # The deadline a deficiency gets when the inspector names none: days after the finding.
+    rectification_days: SeverityDays
+
+    def default_deadline(self, severity: str, found_on: date) -> date:
+        days: int = getattr(self.rectification_days, severity)
+        return found_on + timedelta(days=days)
 
     def points_for(self, severity: str, scope: str) -> Decimal:
         points: Decimal = getattr(getattr(self.points, severity), scope)

@@ -79,11 +79,12 @@ def _nesting_depth_exceeds(text: str, limit: int) -> bool:
 
 
 def _readable_as_stored(data: dict[str, Any]) -> None:
-    """Fill in, for a version installed before 2026.5, what the documents now need.
+    """Fill in, for a version installed before the shipped one, what the service now needs.
 
     Stored versions never change and stay in force for the dates they cover. Those
     from before 2026.5 gave triggers one ``title`` and reasons ``zh``/``en``, and had
-    no list ``basis``, list ``reasons`` or ``remedies``: their titles become both
+    no list ``basis``, list ``reasons`` or ``remedies`` (and before 2026.6 no
+    ``inspection.rectification_days``): their titles become both
     languages' (a trigger the shipped policy knows takes the shipped titles), and what
     is missing comes from the shipped policy. Only stored versions are read this way;
     a version being installed must carry it all.
@@ -110,6 +111,10 @@ def _readable_as_stored(data: dict[str, Any]) -> None:
             for key in ("basis", "reasons"):
                 process.setdefault(key, shipped_lists[list_type].get(key, {}))
     data.setdefault("remedies", shipped["remedies"])
+    # Before 2026.6 a deficiency's default rectification deadline was not in the policy.
+    inspection = data.get("inspection")
+    if isinstance(inspection, dict):
+        inspection.setdefault("rectification_days", shipped["inspection"]["rectification_days"])
 
 
 def _titled_places(data: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -42,6 +43,8 @@ from service.facts.kinds import (
 )
 from service.identity.protection import IdNumberVault
 from service.listing.service import list_entries
+from service.policy.document import Policy
+from service.policy.store import policy_now
 from service.records.schemas import (
     CorrectionIn,
     InspectionIn,
@@ -106,7 +109,9 @@ TOP_FIELDS = (
     "document_no",
     "legal_basis",
 )
-ROW_FIELDS = ("item", "severity", "scope", "rectification_deadline")
+DEADLINE = "rectification_deadline"
+SEVERITIES = frozenset(severity.value for severity in DeficiencySeverity)
+ROW_FIELDS = ("item", "severity", "scope", DEADLINE)
 ENVELOPE_FIELDS = ("occurred_on", "document_no", "legal_basis")
 
 
@@ -488,6 +493,28 @@ def _without_removed(posted: Posted) -> InspectionForm:
     return InspectionForm(posted.form.values, rows)
 
 
+def _with_default_deadlines(form: InspectionForm, policy: Policy) -> InspectionForm:
+    """Each deficiency given a severity but no deadline gets the policy's, counted from
+    the inspection's date, so the inspector sees it (and may change it) before confirming."""
+    try:
+        found_on = date.fromisoformat(form.values["occurred_on"])
+    except ValueError:
+        return form  # the date's own error is shown at its field
+    rows = []
+    for row in form.rows:
+        severity = row["severity"]
+        if row["item"].strip() and severity in SEVERITIES and not row[DEADLINE]:
+            deadline = policy.inspection.default_deadline(severity, found_on)
+            row = row | {DEADLINE: deadline.isoformat()}
+        rows.append(row)
+    return InspectionForm(form.values, rows)
+
+
+async def _form_of(posted: Posted, session: AsyncSession, ctx: CommandContext) -> InspectionForm:
+    """The form as posted, less a removed row, with the policy's default deadlines."""
+    return _with_default_deadlines(_without_removed(posted), await policy_now(session, ctx))
+
+
 @post("/institutions/{institution_id:uuid}/inspections", status_code=303)
 async def create_inspection(
     request: Request[Any, Any, Any],
@@ -499,7 +526,7 @@ async def create_inspection(
     lang = language(request)
     institution = await get_institution(db_session, ctx, institution_id)
     posted = await _posted(request)
-    form = _without_removed(posted)
+    form = await _form_of(posted, db_session, ctx)
     built = build_inspection(form, institution_id)
     errors = posted.errors | built.errors
     if built.body is not None and not errors:
@@ -579,7 +606,7 @@ async def save_draft(
     institution = await _institution_of(db_session, ctx, view)
     subject_path = with_lang(f"/staff/institutions/{institution.id}", lang)
     posted = await _posted(request)
-    form = _without_removed(posted)
+    form = await _form_of(posted, db_session, ctx)
     built = build_inspection(form, institution.id)
     errors = dict(posted.errors)
     if posted.action == "discard":
@@ -760,7 +787,7 @@ async def correct_submit(
     posted = await _posted(request)
     fields, errors = await read_form(request, (CORRECTION_REASON,))
     reason = checked_reason(fields[CORRECTION_REASON], CORRECTION_REASON, errors)
-    form = _without_removed(posted)
+    form = await _form_of(posted, db_session, ctx)
     built = build_inspection(form, institution.id)
     errors |= posted.errors | built.errors
     if built.body is not None and not errors:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from staff_accounts import csrf_token, enrol, new_staff, sign_in
 
 from service.config import Settings
+from service.policy.load import shipped_policy
 
 T0 = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)  # 10:00 in China, a Monday
 KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
@@ -91,6 +92,14 @@ GENERAL = {"item": "护理记录缺签", "severity": "general", "scope": "isolat
            "rectification_deadline": ""}  # fmt: skip
 MINOR = {"item": "药品柜未上锁", "severity": "minor", "scope": "isolated",
          "rectification_deadline": "2026-03-20"}  # fmt: skip
+
+
+def deadline_of(page: str, row: int) -> str:
+    """The rectification deadline a form's row shows."""
+    field = re.search(rf'<input[^>]*id="deficiencies\[{row}\]\.rectification_deadline"[^>]*>', page)
+    assert field
+    value = re.search(r'value="([^"]*)"', field.group(0))
+    return value.group(1) if value else ""
 
 
 async def count(engine: AsyncEngine, table: str) -> int:
@@ -171,7 +180,7 @@ async def test_an_inspection_is_drafted_row_by_row_and_confirmed_once(
         edit + "?lang=en", data=inspection_form(draft.text, [SERIOUS, bad], "add")
     )
     assert (
-        "Deficiency 2 · Rectify by (YYYY-MM-DD, optional): must not be before the inspection date"
+        "Deficiency 2 · Rectify by (YYYY-MM-DD): must not be before the inspection date"
         in english.text
     )
     assert (
@@ -195,6 +204,13 @@ async def test_an_inspection_is_drafted_row_by_row_and_confirmed_once(
     saved = await pages.post(edit, data=inspection_form(nul.text, [SERIOUS, GENERAL], "add"))
     assert saved.status_code == 303, saved.text
     third = await pages.get(saved.headers["location"])
+    # The general deficiency left without a deadline got the policy's, from the inspection date.
+    found_on = re.search(r'name="occurred_on"[^>]*value="([0-9-]{10})"', third.text)
+    assert found_on
+    days = shipped_policy().inspection.rectification_days.general
+    default = date.fromisoformat(found_on.group(1)) + timedelta(days=days)
+    assert deadline_of(third.text, 1) == default.isoformat()
+    assert deadline_of(third.text, 0) == SERIOUS["rectification_deadline"]  # as given
     review = await pages.post(
         edit, data=inspection_form(third.text, [SERIOUS, GENERAL, MINOR], "review")
     )
