@@ -76,3 +76,22 @@ def region_name(code: str) -> str | None:
     if city is None or own == city or own.startswith(city):
         return own
     return city + own
+
+
+def civil_affairs_department(code: str) -> str | None:
+    """The civil-affairs department of a region, as its documents are signed: a county's
+    by its own name (长兴县民政局), a municipality's district with the city (北京市东城区民政局),
+    a city's (湖州市民政局), a province's 民政厅 but a municipality's 民政局 (北京市民政局)."""
+    full = code.ljust(6, "0") if code.isdigit() and len(code) in (2, 4, 6) else ""
+    own = _names().get(full)
+    if own is None:
+        return None
+    if full.endswith("0000"):
+        return own + ("民政局" if own.endswith("市") else "民政厅")
+    if full.endswith("00"):
+        return (region_name(full) or own) + "民政局"
+    city = _names().get(full[:4] + "00")
+    # A municipality's districts sign with the city; a province's own county-level cities
+    # (省直辖) and every other county by their own name.
+    in_municipality = city is None or (city in _PLACEHOLDERS and "直辖" not in city)
+    return ((region_name(full) or own) if in_municipality else own) + "民政局"

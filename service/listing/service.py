@@ -34,6 +34,7 @@ from service.dates import add_months
 from service.db.paging import fetch_page
 from service.db.rows import get_or_404, lock_or_404
 from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.identity.regions import civil_affairs_department
 from service.listing.documents import Letter, record_facts_zh, render
 from service.listing.events import ListEntryChanged
 from service.listing.machine import END_REASONS, OPEN, Action, EntryStatus, allowed, next_status
@@ -292,7 +293,8 @@ async def _write(
             facts=facts or (reason.title_zh if reason else ""),
             reason_title=reason.title_zh if reason else None,
             legal_bases=[*legal_bases, policy.lists.of(entry.list_type).basis],
-            authority=f"{entry.region_code} 民政部门", issued_on=ctx.today(),
+            authority=civil_affairs_department(entry.region_code) or f"{entry.region_code} 民政部门",
+            issued_on=ctx.today(),
             remedies=policy.remedies, **letter,
         )
     )  # fmt: skip

@@ -78,6 +78,7 @@ async def test_a_trigger_s_listing_tells_the_subject_the_facts_the_basis_and_the
     assert "请于5个工作日内，即截至2025年10月10日（含当日），向本机关提交书面异议" in text
     for code in ("abuse_finding", "ABUSE_ACTUAL_HARM", finding.json()["id"], "Harming"):
         assert code not in text
+    assert "\n长兴县民政局\n" in text  # signed by the home's county (330522), by name
 
     # An objection received on the deadline day is in time, as the notice says.
     clock.set(at("2025-10-10", 17))

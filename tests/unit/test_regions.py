@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from service.identity.codes import ADDRESS_CODES_SINCE_STDNUM
-from service.identity.regions import region_name
+from service.identity.regions import civil_affairs_department, region_name
 from service.public.display import region
 
 
@@ -48,3 +48,20 @@ def test_pages_show_the_name_with_the_code_beside_it() -> None:
         '<span lang="zh-CN">杭州市上城区</span> <span class="code">(330102)</span>'
     )
     assert region("999999", "zh") == '<span class="code">999999</span>'
+
+
+@pytest.mark.parametrize(
+    ("code", "department"),
+    [
+        ("330522", "长兴县民政局"),  # a county signs with its own name
+        ("330113", "临平区民政局"),  # created after stdnum's table
+        ("110101", "北京市东城区民政局"),  # a municipality's district, with the city
+        ("429004", "仙桃市民政局"),  # a county-level city the province administers
+        ("330500", "湖州市民政局"),
+        ("330000", "浙江省民政厅"),
+        ("110000", "北京市民政局"),  # a municipality's own is a 局, not a 厅
+        ("999999", None),
+    ],
+)
+def test_a_region_signs_as_its_civil_affairs_department(code: str, department: str | None) -> None:
+    assert civil_affairs_department(code) == department
