@@ -1,5 +1,6 @@
 """Members of staff for the workbench tests: created as `users create --login` does,
-enrolled and signed in through the pages, as a browser would."""
+enrolled and signed in through the pages, as a browser would (over HTTP, or in a real
+browser's sign-in form)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 
 import httpx
 import pyotp
+from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.actor import Role
@@ -76,6 +78,42 @@ async def enrol(
     )  # fmt: skip
     assert answer.status_code == 303, answer.text
     return secret if with_second_factor else None
+
+
+async def enrolled(
+    sessions: async_sessionmaker[AsyncSession],
+    secret_key: Secret,
+    live_server: str,
+    *,
+    login: str,
+    role: str,
+    clock: Clock,
+    with_second_factor: bool = True,
+) -> str | None:
+    """A member of staff (of 3305) created and enrolled at the clock's moment: their TOTP
+    secret, or None without a second factor."""
+    token = await new_staff(sessions, secret_key, login=login, role=role, clock=clock)
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        return await enrol(client, token, with_second_factor=with_second_factor, now=clock())
+
+
+async def sign_in_on_page(
+    page: Page,
+    login: str,
+    *,
+    password: str = PASSWORD,
+    secret: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """In a browser on the (Chinese) sign-in page: the password, then the code of this
+    moment when there is a second factor."""
+    await page.get_by_label("登录名").fill(login)
+    await page.get_by_label("密码").fill(password)
+    await page.get_by_role("button", name="登录").click()
+    if secret is not None:
+        code = pyotp.TOTP(secret).at(now or datetime.now().astimezone())
+        await page.get_by_label("动态验证码（6 位数字）").fill(code)
+        await page.get_by_role("button", name="继续").click()
 
 
 async def post_password(

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
-import pyotp
+from browser_checks import ARTIFACTS, fits_the_screen
 from conftest import MovableClock, bearer
 from factories import institution_body
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, ViewportSize, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from staff_accounts import PASSWORD, enrol, new_staff
+from staff_accounts import enrolled, sign_in_on_page
 
 from service.actor import Role
 from service.auth.service import create_user
@@ -24,13 +23,8 @@ from service.config import Settings
 from service.policy.load import DEFAULT_POLICY_FILE, shipped_version
 from service.wiring import system_context
 
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 NARROW: ViewportSize = {"width": 360, "height": 800}
-
-
-async def fits_the_screen(page: Page) -> bool:
-    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def draft(*replacements: tuple[str, str]) -> str:
@@ -61,20 +55,16 @@ async def test_an_admin_installs_a_policy_after_seeing_its_mistake_and_its_what_
             "/api/v1/institutions", json=institution_body(1), headers=bearer(token)
         )
         assert made.status_code == 201, made.text
-        enrolment = await new_staff(
-            session_factory, test_settings.secret_key, login="admin.li", role="admin", clock=clock
-        )
-        secret = await enrol(client, enrolment, now=clock())
+    secret = await enrolled(
+        session_factory, test_settings.secret_key, live_server, login="admin.li", role="admin",
+        clock=clock,
+    )  # fmt: skip
     assert secret is not None
     clock.set(T0 + timedelta(minutes=1))
 
     page = await browser.new_page(viewport=NARROW, locale="zh-CN")
     await page.goto(f"{live_server}/staff/admin/policies")  # behind the sign-in: there first
-    await page.get_by_label("登录名").fill("admin.li")
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.get_by_label("动态验证码（6 位数字）").fill(pyotp.TOTP(secret).at(clock()))
-    await page.get_by_role("button", name="继续").click()
+    await sign_in_on_page(page, "admin.li", secret=secret, now=clock())
     await expect(page).to_have_url(re.compile(r"/staff/admin/policies$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("政策版本")
     await expect(page.get_by_role("cell", name=shipped_version())).to_be_visible()

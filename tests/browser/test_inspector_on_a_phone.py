@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pyotp
+from browser_checks import ARTIFACTS, fits_the_screen
 from conftest import MovableClock
 from factories import institution_body
 from playwright.async_api import Browser, Page, ViewportSize, expect
@@ -20,14 +20,9 @@ from staff_accounts import PASSWORD, new_staff
 
 from service.config import Settings
 
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 SMALL_PHONE: ViewportSize = {"width": 360, "height": 740}
 T0 = datetime(2026, 3, 16, 1, 0, tzinfo=UTC)  # 09:00 in China, a Monday
-
-
-async def fits_the_screen(page: Page) -> bool:
-    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 async def fits_both_phones(page: Page) -> None:

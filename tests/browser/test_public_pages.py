@@ -8,10 +8,10 @@ since `.ci/run` installs it. Screenshots land in test-artifacts/.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from browser_checks import ARTIFACTS, fits_the_screen
 from playwright.async_api import Browser, Page, ViewportSize, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,7 +21,6 @@ from service.identity.regions import region_name
 from service.policy.document import Policy
 from service.policy.load import DEFAULT_POLICY_FILE, load_policy
 
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 MASKED_ID = re.compile(r"\d{6}\*{8}\d{3}[\dX]")
 
@@ -49,10 +48,6 @@ async def watch_listed_home(sessions: async_sessionmaker[AsyncSession]) -> str:
         )
     assert name
     return str(name)
-
-
-async def fits_the_screen(page: Page) -> bool:
-    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 async def test_search_open_an_institution_and_read_it_in_english_on_a_phone(

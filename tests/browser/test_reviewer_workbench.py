@@ -13,17 +13,16 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
-import pyotp
 import sqlalchemy as sa
+from browser_checks import ARTIFACTS, fits_the_screen
 from conftest import MakeToken, MovableClock, bearer
 from factories import abuse_body, institution_body, practitioner_body
 from playwright.async_api import Browser, Page, ViewportSize, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
-from staff_accounts import PASSWORD, enrol, new_staff
+from staff_accounts import enrolled, sign_in_on_page
 
 from service.actor import Actor, Role
 from service.auth.models import User
@@ -34,14 +33,9 @@ from service.listing.service import propose
 from service.policy.document import ListType, SubjectType
 from service.wiring import PIPELINE
 
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 NARROW: ViewportSize = {"width": 360, "height": 800}
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in China, a Monday
-
-
-async def fits_the_screen(page: Page) -> bool:
-    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 async def signed_in(
@@ -50,11 +44,7 @@ async def signed_in(
     """A reviewer's own browser window, signed in with password and code."""
     page = await browser.new_page(viewport=DESKTOP, locale="zh-CN")
     await page.goto(f"{live_server}/staff/queue")
-    await page.get_by_label("登录名").fill(login)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await page.get_by_label("动态验证码（6 位数字）").fill(pyotp.TOTP(secret).at(clock()))
-    await page.get_by_role("button", name="继续").click()
+    await sign_in_on_page(page, login, secret=secret, now=clock())
     await expect(page.get_by_role("heading", level=1)).to_have_text("名单待办")
     return page
 
@@ -68,11 +58,9 @@ async def reviewer(
 ) -> str:
     """A reviewer of 3305, enrolled: their TOTP secret."""
     assert settings.secret_key is not None
-    token = await new_staff(
-        sessions, settings.secret_key, login=login, role="reviewer", clock=clock
+    secret = await enrolled(
+        sessions, settings.secret_key, live_server, login=login, role="reviewer", clock=clock
     )
-    async with httpx.AsyncClient(base_url=live_server) as client:
-        secret = await enrol(client, token, now=clock())
     assert secret is not None
     return secret
 

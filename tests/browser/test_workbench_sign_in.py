@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pyotp
+from browser_checks import ARTIFACTS, fits_the_screen
 from conftest import MovableClock
-from playwright.async_api import Browser, Page, ViewportSize, expect
+from playwright.async_api import Browser, ViewportSize, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from staff_accounts import PASSWORD, enrol, new_staff
 
 from service.config import Settings
 
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
-
-async def fits_the_screen(page: Page) -> bool:
-    return bool(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 async def test_an_inspector_enrols_on_a_phone_and_signs_in_with_a_code(
