@@ -194,6 +194,13 @@ async def propose(
     ctx.actor.require_role(*STAFF_ROLES)
     subject = await _subject(session, data.subject_kind.value, data.subject_id)
     ctx.actor.require_region(subject.region_code)
+    reasons = (await policy_now(session, ctx)).lists.of(data.list_type.value).proposal_reasons()
+    if data.reason_code not in reasons:
+        raise Invalid.field(
+            "reason_code",
+            f"is not a reason the policy in force gives for the {data.list_type.value} list; "
+            f"give one of: {', '.join(sorted(reasons))}",
+        )
     now = ctx.now()
     entry = ListEntry(
         list_type=data.list_type.value,

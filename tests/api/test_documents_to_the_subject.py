@@ -184,6 +184,9 @@ async def test_a_trigger_s_listing_tells_the_subject_the_facts_the_basis_and_the
     assert walled.status_code == 403
 
 
+REASON_BY_HAND = {"watch": "WATCH_OTHER", "black": "SERIOUS_VIOLATION"}  # the policy's own
+
+
 async def test_a_manual_proposal_cites_the_list_s_basis_and_every_ending_is_written(
     client: httpx.AsyncClient,
     admin: Headers,
@@ -204,7 +207,7 @@ async def test_a_manual_proposal_cites_the_list_s_basis_and_every_ending_is_writ
 
     async def proposed(home: str, list_type: str = "watch") -> str:
         body = {"list_type": list_type, "subject_kind": "institution", "subject_id": home,
-                "reason_code": "MANUAL", "basis": "多次投诉经查属实"}  # fmt: skip
+                "reason_code": REASON_BY_HAND[list_type], "basis": "多次投诉经查属实"}  # fmt: skip
         created = await client.post("/api/v1/list-entries", json=body, headers=inspector)
         assert created.status_code == 201, created.text
         entry_id: str = created.json()["id"]
@@ -225,7 +228,7 @@ async def test_a_manual_proposal_cites_the_list_s_basis_and_every_ending_is_writ
         in notice["document"]
     )
     assert "截至2025年11月10日（含当日）" in notice["document"]
-    assert "MANUAL" not in notice["document"]
+    assert "WATCH_OTHER" not in notice["document"]
 
     clock.set(at("2025-11-11"))
     await step(

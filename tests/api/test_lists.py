@@ -236,7 +236,7 @@ async def test_a_black_listing_from_abuse_to_repair_across_national_day(
     manual = await client.post(
         "/api/v1/list-entries",
         json={"list_type": "watch", "subject_kind": "institution", "subject_id": home,
-              "reason_code": "MANUAL", "basis": "多次投诉"},
+              "reason_code": "WATCH_OTHER", "basis": "多次投诉"},
         headers=own,
     )  # fmt: skip
     assert manual.status_code == 201, manual.text
@@ -346,7 +346,7 @@ async def test_an_illegal_step_is_refused_naming_the_allowed_ones(
         await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
     ).json()["id"]
     proposal = {"list_type": "watch", "subject_kind": "institution", "subject_id": home,
-                "reason_code": "MANUAL", "basis": "连续两次检查发现同类问题"}  # fmt: skip
+                "reason_code": "WATCH_OTHER", "basis": "连续两次检查发现同类问题"}  # fmt: skip
     created = await client.post("/api/v1/list-entries", json=proposal, headers=inspector)
     assert created.status_code == 201
     refused = await step(client, reviewer, created.json()["id"], "publish", {}, 409)
@@ -356,6 +356,31 @@ async def test_an_illegal_step_is_refused_naming_the_allowed_ones(
     twice = await client.post("/api/v1/list-entries", json=proposal, headers=inspector)
     assert twice.status_code == 409
     assert created.json()["id"] in twice.json()["detail"]
+
+
+async def test_a_proposal_by_hand_gives_a_reason_the_policy_defines_for_its_list(
+    client: httpx.AsyncClient, admin: Headers, inspector: Headers
+) -> None:
+    home = (
+        await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
+    ).json()["id"]
+    proposal = {"list_type": "black", "subject_kind": "institution", "subject_id": home,
+                "reason_code": "WATCH_OTHER", "basis": "多次投诉"}  # a watch-list reason  # fmt: skip
+    refused = await client.post("/api/v1/list-entries", json=proposal, headers=inspector)
+    assert refused.status_code == 422
+    problem = refused.json()
+    assert problem["errors"][0]["field"] == "reason_code"
+    assert "SERIOUS_VIOLATION" in problem["errors"][0]["message"]  # what it may give instead
+    made_up = await client.post(
+        "/api/v1/list-entries", json=proposal | {"reason_code": "MANUAL"}, headers=inspector
+    )
+    assert made_up.status_code == 422
+    accepted = await client.post(
+        "/api/v1/list-entries",
+        json=proposal | {"reason_code": "SERIOUS_VIOLATION"},
+        headers=inspector,
+    )
+    assert accepted.status_code == 201, accepted.text
 
 
 async def test_a_black_listed_practitioner_cannot_be_employed_without_a_reviewers_override(
@@ -384,7 +409,7 @@ async def test_a_black_listed_practitioner_cannot_be_employed_without_a_reviewer
         await client.post("/api/v1/employments", json=job, headers=inspector)
     ).status_code == 201
     proposal = {"list_type": "black", "subject_kind": "practitioner", "subject_id": person,
-                "reason_code": "MANUAL", "basis": "法院判决认定虐待老人"}  # fmt: skip
+                "reason_code": "SERIOUS_VIOLATION", "basis": "法院判决认定虐待老人"}  # fmt: skip
     entry = (await client.post("/api/v1/list-entries", json=proposal, headers=inspector)).json()
     await step(client, inspector, entry["id"], "notify", {})
     await step(
@@ -475,7 +500,7 @@ async def test_notices_that_fail_are_retried_later(
         await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
     ).json()["id"]
     proposal = {"list_type": "watch", "subject_kind": "institution", "subject_id": home,
-                "reason_code": "MANUAL", "basis": "x"}  # fmt: skip
+                "reason_code": "WATCH_OTHER", "basis": "x"}  # fmt: skip
     entry = (await client.post("/api/v1/list-entries", json=proposal, headers=inspector)).json()
     await step(client, inspector, entry["id"], "notify", {})
     webhook.answers = [503]

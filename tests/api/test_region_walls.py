@@ -205,7 +205,7 @@ async def test_other_writes_with_a_second_subject_keep_to_the_region(
     changxing_home = await home(client, admin, 1)
     stranger = await person_of_hangzhou(client, admin)
     proposal = {"list_type": "black", "subject_kind": "practitioner", "subject_id": stranger,
-                "reason_code": "MANUAL", "basis": "外地人员"}  # fmt: skip
+                "reason_code": "SERIOUS_VIOLATION", "basis": "外地人员"}  # fmt: skip
     assert (
         await client.post("/api/v1/list-entries", json=proposal, headers=inspector)
     ).status_code == 403
@@ -232,7 +232,7 @@ async def black_list(
     client: httpx.AsyncClient, inspector: Headers, reviewer: Headers, person: str
 ) -> None:
     proposal = {"list_type": "black", "subject_kind": "practitioner", "subject_id": person,
-                "reason_code": "MANUAL", "basis": "法院判决认定虐待老人"}  # fmt: skip
+                "reason_code": "SERIOUS_VIOLATION", "basis": "法院判决认定虐待老人"}  # fmt: skip
     entry = await created(
         await client.post("/api/v1/list-entries", json=proposal, headers=inspector)
     )

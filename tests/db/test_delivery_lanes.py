@@ -69,7 +69,7 @@ async def notices_waiting(
             await client.post("/api/v1/institutions", json=institution_body(n), headers=admin)
         ).json()["id"]
         proposal = {"list_type": "watch", "subject_kind": "institution", "subject_id": home,
-                    "reason_code": "MANUAL", "basis": "x"}  # fmt: skip
+                    "reason_code": "WATCH_OTHER", "basis": "x"}  # fmt: skip
         entry = (await client.post("/api/v1/list-entries", json=proposal, headers=inspector)).json()
         notified = await client.post(
             f"/api/v1/list-entries/{entry['id']}/notify", json={}, headers=inspector
