@@ -19,7 +19,12 @@ from service.actor import Role
 from service.audit import chain as audit
 from service.auth.models import User
 from service.auth.service import checked_user_fields
-from service.auth.staff import STAFF_ROLES_WHO_SIGN_IN, has_second_factor, second_factor_required
+from service.auth.staff import (
+    STAFF_ROLES_WHO_SIGN_IN,
+    end_sessions_of,
+    has_second_factor,
+    second_factor_required,
+)
 from service.context import CommandContext
 from service.errors import Invalid, NotFound
 
@@ -91,8 +96,10 @@ async def change_role_and_region(
     (a session's actor is read from the user at every request).
 
     An admin cannot change their own role: the last admin demoting themselves would leave
-    nobody to undo it. A person moved to a role that needs a second factor they lack is
-    refused at their next sign-in until an admin resets their enrolment (the page says so).
+    nobody to undo it. A person moved to a role that needs a second factor signs in
+    again: their open sessions end, since they may have been opened with a password
+    alone. One who lacks a second factor is refused until an admin resets their
+    enrolment (the page says so).
     """
     ctx.actor.require_role(Role.ADMIN)
     user = await session.get(User, user_id, with_for_update=True)
@@ -107,8 +114,11 @@ async def change_role_and_region(
     after = {"role": role.value, "region_code": region_code}
     if before == after:
         return user
+    needed_before = second_factor_required(user)
     user.role, user.region_code = role.value, region_code
     session.add(user)
+    if second_factor_required(user) and not needed_before:
+        await end_sessions_of(session, user.id, ctx.now(), "second_factor")
     await audit.record(
         session, ctx, action="user.role_change", target_type="user", target_id=user.id,
         before=before, after=after,

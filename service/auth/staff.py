@@ -258,7 +258,7 @@ async def _user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def _end_sessions_of(
+async def end_sessions_of(
     session: AsyncSession, user_id: uuid.UUID, now: datetime, reason: str
 ) -> None:
     await session.execute(
@@ -279,7 +279,7 @@ async def reset_enrolment(
         raise Invalid.field("user_id", "this user is a machine client with a bearer token")
     enrolment = _issue_enrolment(user, ctx, vault)
     session.add(user)
-    await _end_sessions_of(session, user.id, ctx.now(), "reset")
+    await end_sessions_of(session, user.id, ctx.now(), "reset")
     await audit.record(
         session, ctx, action="staff.enrolment.reset", target_type="user", target_id=user.id
     )
@@ -297,7 +297,7 @@ async def set_disabled(
     user.active = not disabled
     session.add(user)
     if disabled:
-        await _end_sessions_of(session, user.id, ctx.now(), "disabled")
+        await end_sessions_of(session, user.id, ctx.now(), "disabled")
     await audit.record(
         session,
         ctx,
