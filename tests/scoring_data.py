@@ -157,6 +157,8 @@ def rules(draw: st.DrawFn, grades: list[str], vocabulary: Vocabulary) -> list[Fa
                 fact_class=draw(classes),
                 when=when,
                 grade_cap=draw(st.none() | st.sampled_from(grades)),
+                title_zh=f"规则{index}",
+                title_en=f"Rule {index}",
             )
         )
     return drawn

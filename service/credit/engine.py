@@ -176,7 +176,7 @@ def contributions_of(fact: Fact, policy: Policy, moment: Moment) -> list[Contrib
             fact_class=rule.fact_class,
             occurred_on=fact.occurred_on,
             stops_counting_on=_class_window(policy, rule.fact_class, fact.occurred_on),
-            why=rule.title or rule.code,
+            why=rule.title_en,
             grade_cap=rule.grade_cap,
         )
     ]

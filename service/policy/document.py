@@ -185,8 +185,9 @@ def record_matches(
     return True
 
 
-class FactRule(Struct, forbid_unknown_fields=True):
-    """Points for a record of one kind whose details match ``when`` (first match wins)."""
+class FactRule(Titled, forbid_unknown_fields=True, kw_only=True):
+    """Points for a record of one kind whose details match ``when`` (first match wins);
+    its titles name it where a point is explained."""
 
     code: Code
     kind: RecordKind
@@ -194,7 +195,6 @@ class FactRule(Struct, forbid_unknown_fields=True):
     fact_class: FactClass = msgspec.field(name="class")
     when: dict[str, list[str]] = msgspec.field(default_factory=dict)
     grade_cap: str | None = None  # while it counts, the grade is at best this one
-    title: str = ""
 
     def matches(self, kind: str, details: dict[str, object]) -> bool:
         return record_matches(self.kind, self.when, kind, details)

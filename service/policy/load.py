@@ -111,7 +111,14 @@ def _readable_as_stored(data: dict[str, Any]) -> None:
             for key in ("basis", "reasons"):
                 process.setdefault(key, shipped_lists[list_type].get(key, {}))
     data.setdefault("remedies", shipped["remedies"])
-    # Before 2026.6 a deficiency's default rectification deadline was not in the policy.
+    # Before 2026.6 a rule had one (English) title and no default rectification deadline.
+    shipped_rules = {rule["code"]: rule for rule in shipped["rules"]}
+    for rule in data.get("rules", []):
+        if isinstance(rule, dict) and "title_zh" not in rule:
+            title = rule.pop("title", "") or rule.get("code", "")
+            same = shipped_rules.get(rule.get("code"), {})
+            rule["title_zh"] = same.get("title_zh", title)
+            rule["title_en"] = same.get("title_en", title)
     inspection = data.get("inspection")
     if isinstance(inspection, dict):
         inspection.setdefault("rectification_days", shipped["inspection"]["rectification_days"])
@@ -131,6 +138,7 @@ def _titled_places(data: dict[str, Any]) -> list[tuple[str, Any]]:
 
     table("reasons", data.get("reasons"))
     array("remedies", data.get("remedies"))
+    array("rules", data.get("rules"))
     lists = data.get("lists")
     if isinstance(lists, dict):
         for list_type in ("black", "watch", "red"):
@@ -143,13 +151,13 @@ def _titled_places(data: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def missing_titles(data: dict[str, Any]) -> list[str]:
-    """Each trigger, reason or remedy without its Chinese or English title, by its key.
+    """Each rule, trigger, reason or remedy without its Chinese or English title, by its key.
 
     The structs require both titles too; this names the exact key, which msgspec cannot
     do for a table's entries (it says ``$.reasons[...]``).
     """
     return [
-        f"{key}.{title}: missing (each trigger, reason and remedy has both titles)"
+        f"{key}.{title}: missing (each rule, trigger, reason and remedy has both titles)"
         for key, item in _titled_places(data)
         if isinstance(item, dict)
         for title in ("title_zh", "title_en")

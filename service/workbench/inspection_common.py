@@ -21,6 +21,7 @@ from service.errors import DomainError
 from service.facts.kinds import SubjectKind
 from service.listing.machine import OPEN
 from service.listing.service import list_entries
+from service.policy.document import Policy
 from service.records.schemas import Reason
 from service.records.service import RecordView, confirm_record
 from service.standing.view import Standing, standing_of
@@ -65,6 +66,11 @@ def reason_title(standing: Standing, list_type: str, code: str, lang: str) -> st
     """A list reason's title from the policy, in the page's language; the code if unknown."""
     reason = standing.policy.lists.of(list_type).proposal_reasons().get(code)
     return reason.title(lang) if reason else code
+
+
+def rule_titles(policy: Policy, lang: str) -> dict[str, str]:
+    """Each scoring rule's title in the page's language, by its code (a point's "why")."""
+    return {rule.code: rule.title(lang) for rule in policy.rules}
 
 
 def say(message: str, lang: str) -> str:

@@ -85,6 +85,7 @@ from service.workbench.inspection_common import (
     of_the_correction,
     read_form,
     reason_title,
+    rule_titles,
     say,
     score_text,
     translated_errors,
@@ -236,6 +237,7 @@ async def _subject_page(
         notice=request.query_params.get("notice"), form_errors=form_errors or {},
         form_key=new_form_key, deficiency_code=DEFICIENCY_CODE, score=score_text,
         record_kinds=record_pages.kinds_for(kind), chain_facts=_chain_facts(chains, lang),
+        rule_titles=rule_titles(standing.policy, lang),
     )  # fmt: skip
 
 
@@ -718,7 +720,7 @@ async def _confirm_page(
         facts=facts, deficiencies=deficiencies, follows=follows, errors=errors or {},
         form_key=new_form_key(), record_id=record_id, subject_path=subject_path,
         deficiency_code=DEFICIENCY_CODE, items={d["id"]: d for d in deficiencies},
-        score=score_text,
+        score=score_text, rule_titles=rule_titles(await policy_now(session, ctx), lang),
     )  # fmt: skip
 
 

@@ -357,6 +357,8 @@ async def test_a_penalty_and_a_complaint_about_a_worker_are_recorded_with_the_sa
     assert saved.status_code == 303, saved.text
     confirm = await pages.get(saved.headers["location"])
     assert "100 分 A 级 → 85 分 B 级" in confirm.text  # PENALTY_GENERAL: 15 points
+    assert "行政处罚（一般违法）" in confirm.text  # the rule by its Chinese title
+    assert "Administrative penalty" not in confirm.text
     assert "警告、罚款" in confirm.text
     data = {"csrf_token": csrf_token(confirm.text), "idempotency_key": form_key(confirm.text)}
     done = await pages.post(saved.headers["location"].split("?")[0], data=data)

@@ -65,6 +65,14 @@ def _as_before_the_titles(text: str) -> str:
     """The shipped policy as versions up to 2026.4 wrote it: reasons in ``zh``/``en``,
     triggers with one ``title``, no list basis, list reasons or remedies."""
     text = text[: text.index("# Remedies")]
+    # Up to 2026.5 a scoring rule had one (English) title and no default rectification days.
+    rules, stars = text.index("[[rules]]"), text.index("[stars]")
+    text = (
+        text[:rules]
+        + re.sub(r'title_zh = ".*"\ntitle_en = "(.*)"', r'title = "\1"', text[rules:stars])
+        + text[stars:]
+    )
+    text = re.sub(r"\[inspection\.rectification_days\]\n(?:[a-z]+ = \d+\n)+\n", "", text)
     text = re.sub(r"\n\[lists\.(watch|red)\.reasons\]\n(?:[A-Z_]+ = .*\n)+", "\n", text)
     text = re.sub(r'basis = "《.*\n', "", text)
     lists = text.index("[lists.black]")
@@ -95,3 +103,8 @@ def test_a_version_stored_before_the_titles_stays_readable() -> None:
     assert policy.reasons["ELIGIBLE"].title_zh == "符合全部条件"
     assert policy.lists.watch.reasons == shipped_policy().lists.watch.reasons
     assert policy.remedies == shipped_policy().remedies
+    assert "rectification_days" not in legacy
+    assert 'title = "Licence revoked"' in legacy
+    assert policy.inspection.rectification_days == shipped_policy().inspection.rectification_days
+    revoked = next(rule for rule in policy.rules if rule.code == "LICENCE_REVOKED")
+    assert (revoked.title_zh, revoked.title_en) == ("被吊销许可", "Licence revoked")
