@@ -41,8 +41,7 @@ from service.policy import store as policies
 from service.workbench.admin_i18n import refusal_key
 from service.workbench.i18n import translated, words
 from service.workbench.policy_problems import Problem, problem_at_key, problems_in
-from service.workbench.routes import form_fields, language, page, workbench_router
-from service.workbench.session import SignedIn
+from service.workbench.routes import Desk, field_errors, form_fields, workbench_router
 
 ROLES_TO_CHOOSE = [Role.INSPECTOR, Role.REVIEWER, Role.ADMIN]
 CHANGES_SHOWN = 200  # rows of the what-if table; the counts above it cover them all
@@ -58,17 +57,18 @@ NOTICES = {  # ?notice= values a redirect may carry, and the words they show
 }
 
 
-def _admin_only(staff: SignedIn) -> None:
+def _admin_only(desk: Desk) -> None:
     """Every admin page refuses anyone else with 403, reads included."""
-    staff.actor.require_role(Role.ADMIN)
+    desk.staff.actor.require_role(Role.ADMIN)
 
 
-def _notice(request: Request[Any, Any, Any]) -> str | None:
-    key = NOTICES.get(request.query_params.get("notice") or "")
+def _notice(desk: Desk) -> str | None:
+    query = desk.request.query_params
+    key = NOTICES.get(query.get("notice") or "")
     if key is None:
         return None
-    count = request.query_params.get("count") or ""
-    return str(words(language(request))[key]).format(count=count if count.isdigit() else "")
+    count = query.get("count") or ""
+    return str(words(desk.lang)[key]).format(count=count if count.isdigit() else "")
 
 
 def _china_time(moment: Any) -> str:
@@ -81,16 +81,13 @@ def _said(message: str, lang: str) -> str:
     return str(words(lang)[key]) if key else translated(message, lang)
 
 
-def field_errors(error: DomainError, lang: str) -> dict[str, str]:
+def _errors(desk: Desk, error: DomainError) -> dict[str, str]:
     """A domain error's messages by field (the first per field), in the page's language."""
-    errors: dict[str, str] = {}
-    for item in error.errors:
-        errors.setdefault(item.field, _said(item.message, lang))
-    return errors or {"form": _said(error.detail, lang)}
+    return field_errors(error, desk.lang, _said)
 
 
-def _back_to(path: str, lang: str, notice: str, count: int | None = None) -> Redirect:
-    query = f"?lang={lang}&notice={notice}" + (f"&count={count}" if count is not None else "")
+def _back_to(desk: Desk, path: str, notice: str, count: int | None = None) -> Redirect:
+    query = f"?lang={desk.lang}&notice={notice}" + (f"&count={count}" if count is not None else "")
     return Redirect(path + query, status_code=303)
 
 
@@ -99,10 +96,10 @@ def _back_to(path: str, lang: str, notice: str, count: int | None = None) -> Red
 
 @get("/")
 async def admin_home(
-    request: Request[Any, Any, Any], staff: NamedDependency[SignedIn]
+    desk: NamedDependency[Desk],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    return page(request, "admin/home.html", staff=staff)
+    _admin_only(desk)
+    return desk.page("admin/home.html")
 
 
 # --- users -----------------------------------------------------------------------------
@@ -110,46 +107,41 @@ async def admin_home(
 
 @get("/users")
 async def users_page(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    accounts = await staff_accounts(db_session, ctx)
-    return page(
-        request, "admin/users.html", staff=staff, accounts=accounts, notice=_notice(request),
-        china_time=_china_time,
-    )  # fmt: skip
+    _admin_only(desk)
+    accounts = await staff_accounts(desk.session, desk.ctx)
+    return desk.page(
+        "admin/users.html", accounts=accounts, notice=_notice(desk), china_time=_china_time
+    )
 
 
 def _new_user_form(
-    request: Request[Any, Any, Any],
-    staff: SignedIn,
+    desk: Desk,
     *,
     status: int = 200,
     errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    return page(
-        request, "admin/user_new.html", status=status, staff=staff, errors=errors or {},
+    return desk.page(
+        "admin/user_new.html", status=status, errors=errors or {},
         form=form or {"name": "", "login": "", "role": "inspector", "region": "",
                       "second_factor_required": ""},
-        role_options=_role_options(request),
+        role_options=_role_options(desk),
     )  # fmt: skip
 
 
-def _role_options(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
-    t = words(language(request))
+def _role_options(desk: Desk) -> list[tuple[str, str]]:
+    t = words(desk.lang)
     return [(role.value, str(t[f"role_{role.value}"])) for role in ROLES_TO_CHOOSE]
 
 
 @get("/users/new")
 async def new_user_page(
-    request: Request[Any, Any, Any], staff: NamedDependency[SignedIn]
+    desk: NamedDependency[Desk],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    return _new_user_form(request, staff)
+    _admin_only(desk)
+    return _new_user_form(desk)
 
 
 def _role(value: str) -> Role:
@@ -163,13 +155,12 @@ def _role(value: str) -> Role:
 
 
 def _enrolment_page(
-    request: Request[Any, Any, Any], staff: SignedIn, state: State, enrolment: Enrolment, *,
-    created: bool,
-) -> Response[bytes]:  # fmt: skip
+    desk: Desk, state: State, enrolment: Enrolment, *, created: bool
+) -> Response[bytes]:
     # The link is built from the configured BASE_URL, as the CLI builds it, never from
     # the request's Host header (which a client chooses).
-    return page(
-        request, "admin/enrolment_link.html", staff=staff, account_user=enrolment.user,
+    return desk.page(
+        "admin/enrolment_link.html", account_user=enrolment.user,
         link=enrolment.link(state.settings.base_url), until=_china_time(enrolment.expires_at),
         created=created,
     )  # fmt: skip
@@ -177,132 +168,102 @@ def _enrolment_page(
 
 @post("/users/new", status_code=200)
 async def new_user_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     state: State,
 ) -> Response[bytes]:
-    _admin_only(staff)
+    _admin_only(desk)
     names = ("name", "login", "role", "region", "second_factor_required")
     form = dict.fromkeys(names, "")
     try:
-        form = await form_fields(request, *names)
+        form = await form_fields(desk.request, *names)
         enrolment = await create_staff_user(
-            db_session, ctx, name=form["name"], role=_role(form["role"]), login=form["login"],
+            desk.session, desk.ctx, name=form["name"], role=_role(form["role"]), login=form["login"],
             region_code=form["region"].strip() or None, vault=state.totp_vault,
             second_factor_required=form["second_factor_required"] == "yes",
         )  # fmt: skip
     except Invalid as error:
-        return _new_user_form(
-            request, staff, status=422, errors=field_errors(error, language(request)), form=form
-        )
-    return _enrolment_page(request, staff, state, enrolment, created=True)
+        return _new_user_form(desk, status=422, errors=_errors(desk, error), form=form)
+    return _enrolment_page(desk, state, enrolment, created=True)
 
 
 async def _user_page(
-    request: Request[Any, Any, Any],
-    staff: SignedIn,
-    db_session: AsyncSession,
-    ctx: CommandContext,
-    user_id: uuid.UUID,
-    *,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
+    desk: Desk, user_id: uuid.UUID, *, status: int = 200, errors: dict[str, str] | None = None
 ) -> Response[bytes]:
-    account = await staff_account(db_session, ctx, user_id)
-    return page(
-        request, "admin/user.html", status=status, staff=staff, account=account,
-        errors=errors or {}, role_options=_role_options(request), notice=_notice(request),
+    account = await staff_account(desk.session, desk.ctx, user_id)
+    return desk.page(
+        "admin/user.html", status=status, account=account,
+        errors=errors or {}, role_options=_role_options(desk), notice=_notice(desk),
         china_time=_china_time,
     )  # fmt: skip
 
 
 @get("/users/{user_id:uuid}")
 async def user_page(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     user_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    return await _user_page(request, staff, db_session, ctx, user_id)
+    _admin_only(desk)
+    return await _user_page(desk, user_id)
 
 
 @post("/users/{user_id:uuid}/role", status_code=303)
 async def change_role_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     user_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    _admin_only(staff)
-    lang = language(request)
+    _admin_only(desk)
     try:
-        form = await form_fields(request, "role", "region")
+        form = await form_fields(desk.request, "role", "region")
         await change_role_and_region(
-            db_session, ctx, user_id=user_id, role=_role(form["role"]),
+            desk.session, desk.ctx, user_id=user_id, role=_role(form["role"]),
             region_code=form["region"].strip() or None,
         )  # fmt: skip
     except Invalid as error:
-        return await _user_page(
-            request, staff, db_session, ctx, user_id, status=422,
-            errors=field_errors(error, lang),
-        )  # fmt: skip
-    return _back_to(f"/staff/admin/users/{user_id}", lang, "role_changed")
+        return await _user_page(desk, user_id, status=422, errors=_errors(desk, error))
+    return _back_to(desk, f"/staff/admin/users/{user_id}", "role_changed")
 
 
 @post("/users/{user_id:uuid}/disable", status_code=303)
 async def disable_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     user_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    _admin_only(staff)
-    lang = language(request)
-    form = await form_fields(request, "disabled")
+    _admin_only(desk)
+    form = await form_fields(desk.request, "disabled")
     disabled = form["disabled"] != "no"
     try:
-        await set_disabled(db_session, ctx, user_id=user_id, disabled=disabled)
+        await set_disabled(desk.session, desk.ctx, user_id=user_id, disabled=disabled)
     except Invalid as error:  # their own account: said beside the button
-        errors = {"account": field_errors(error, lang).popitem()[1]}
-        return await _user_page(request, staff, db_session, ctx, user_id, status=422, errors=errors)
+        errors = {"account": _errors(desk, error).popitem()[1]}
+        return await _user_page(desk, user_id, status=422, errors=errors)
     notice = "disabled" if disabled else "enabled"
-    return _back_to(f"/staff/admin/users/{user_id}", lang, notice)
+    return _back_to(desk, f"/staff/admin/users/{user_id}", notice)
 
 
 @post("/users/{user_id:uuid}/second-factor", status_code=303)
 async def second_factor_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     user_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    _admin_only(staff)
-    form = await form_fields(request, "required")
+    _admin_only(desk)
+    form = await form_fields(desk.request, "required")
     await set_second_factor_required(
-        db_session, ctx, user_id=user_id, required=form["required"] == "yes"
+        desk.session, desk.ctx, user_id=user_id, required=form["required"] == "yes"
     )
-    return _back_to(f"/staff/admin/users/{user_id}", language(request), "second_factor_changed")
+    return _back_to(desk, f"/staff/admin/users/{user_id}", "second_factor_changed")
 
 
 @post("/users/{user_id:uuid}/reset", status_code=200)
 async def reset_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     state: State,
     user_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    enrolment = await reset_enrolment(db_session, ctx, user_id=user_id, vault=state.totp_vault)
-    return _enrolment_page(request, staff, state, enrolment, created=False)
+    _admin_only(desk)
+    enrolment = await reset_enrolment(
+        desk.session, desk.ctx, user_id=user_id, vault=state.totp_vault
+    )
+    return _enrolment_page(desk, state, enrolment, created=False)
 
 
 # --- policies --------------------------------------------------------------------------
@@ -334,10 +295,7 @@ async def _versions(db_session: AsyncSession, ctx: CommandContext) -> list[Versi
 
 
 async def _policies_page(
-    request: Request[Any, Any, Any],
-    staff: SignedIn,
-    db_session: AsyncSession,
-    ctx: CommandContext,
+    desk: Desk,
     *,
     status: int = 200,
     document: str = "",
@@ -345,46 +303,40 @@ async def _policies_page(
     simulation: Simulation | None = None,
     rows: Any = (),
 ) -> Response[bytes]:
-    versions = await _versions(db_session, ctx)
-    return page(
-        request, "admin/policies.html", status=status, staff=staff,
+    versions = await _versions(desk.session, desk.ctx)
+    return desk.page(
+        "admin/policies.html", status=status,
         versions=versions, document=document, problems=list(problems),
-        simulation=simulation, rows=list(rows), shown=CHANGES_SHOWN, notice=_notice(request),
+        simulation=simulation, rows=list(rows), shown=CHANGES_SHOWN, notice=_notice(desk),
         in_force=next((v.version for v in versions if v.in_force), None),
     )  # fmt: skip
 
 
 @get("/policies")
 async def policies_page(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
 ) -> Response[bytes]:
-    _admin_only(staff)
+    _admin_only(desk)
     # ?from=VERSION: the form starts from that version's document, to be edited.
-    start_from = request.query_params.get("from")
+    start_from = desk.request.query_params.get("from")
     document = (
-        (await policies.stored_version(db_session, start_from)).document if start_from else ""
+        (await policies.stored_version(desk.session, start_from)).document if start_from else ""
     )
-    return await _policies_page(request, staff, db_session, ctx, document=document)
+    return await _policies_page(desk, document=document)
 
 
 @get("/policies/{version:str}")
 async def policy_page(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     version: FromPath[str],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    stored = await policies.stored_version(db_session, version)
-    in_force = await policies.version_in_force(db_session, ctx.today(), ctx.now())
-    return page(
-        request, "admin/policy.html", staff=staff, stored=stored,
+    _admin_only(desk)
+    stored = await policies.stored_version(desk.session, version)
+    in_force = await policies.version_in_force(desk.session, desk.ctx.today(), desk.ctx.now())
+    return desk.page(
+        "admin/policy.html", stored=stored,
         activated_at=_china_time(stored.activated_at), in_force=stored.version == in_force.version,
-        lines=list(enumerate(stored.document.splitlines(), start=1)), notice=_notice(request),
+        lines=list(enumerate(stored.document.splitlines(), start=1)), notice=_notice(desk),
     )  # fmt: skip
 
 
@@ -443,30 +395,25 @@ def _problems(error: Invalid | Conflict, document: str) -> list[Problem]:
 
 @post("/policies", status_code=200)
 async def policy_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
 ) -> Response[Any]:
-    _admin_only(staff)
+    _admin_only(desk)
     action, document = "simulate", ""
     try:
-        action, document = await _posted_policy(request)
+        action, document = await _posted_policy(desk.request)
         if action == "install":
-            stored = await policies.install(db_session, ctx, document, POLICY_SOURCE)
-            return _back_to(
-                f"/staff/admin/policies/{stored.version}", language(request), "installed"
-            )
+            stored = await policies.install(desk.session, desk.ctx, document, POLICY_SOURCE)
+            return _back_to(desk, f"/staff/admin/policies/{stored.version}", "installed")
         draft = policies.checked_document(document, POLICY_SOURCE)
-        simulation = await simulate(db_session, ctx, draft)
+        simulation = await simulate(desk.session, desk.ctx, draft)
     except (Invalid, Conflict) as error:
         return await _policies_page(
-            request, staff, db_session, ctx, status=422 if isinstance(error, Invalid) else 409,
+            desk, status=422 if isinstance(error, Invalid) else 409,
             document=document, problems=_problems(error, document),
         )  # fmt: skip
     return await _policies_page(
-        request, staff, db_session, ctx, document=document, simulation=simulation,
-        rows=await _change_rows(db_session, simulation.changes),
+        desk, document=document, simulation=simulation,
+        rows=await _change_rows(desk.session, simulation.changes),
     )  # fmt: skip
 
 
@@ -488,30 +435,24 @@ def _age(seconds: float | None) -> str:
 
 @get("/sync")
 async def sync_page(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    platforms = await sync_status(db_session, ctx.now())
-    return page(
-        request, "admin/sync.html", staff=staff, platforms=platforms, age=_age,
-        china_time=_china_time, notice=_notice(request),
+    _admin_only(desk)
+    platforms = await sync_status(desk.session, desk.ctx.now())
+    return desk.page(
+        "admin/sync.html", platforms=platforms, age=_age, china_time=_china_time,
+        notice=_notice(desk),
     )  # fmt: skip
 
 
 @post("/sync/{platform:str}/retry", status_code=303)
 async def retry_dead_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     platform: FromPath[str],
 ) -> Response[Any]:
-    _admin_only(staff)
-    count = await retry_dead(db_session, ctx, platform)
-    return _back_to("/staff/admin/sync", language(request), "retried", count)
+    _admin_only(desk)
+    count = await retry_dead(desk.session, desk.ctx, platform)
+    return _back_to(desk, "/staff/admin/sync", "retried", count)
 
 
 # --- audit chain -----------------------------------------------------------------------
@@ -519,29 +460,23 @@ async def retry_dead_submit(
 
 @get("/audit")
 async def audit_page(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
 ) -> Response[bytes]:
-    _admin_only(staff)
-    last = await last_verification(db_session, ctx)
-    return page(
-        request, "admin/audit.html", staff=staff, last=last,
-        verified_at=_china_time(last.verified_at) if last else "", notice=_notice(request),
+    _admin_only(desk)
+    last = await last_verification(desk.session, desk.ctx)
+    return desk.page(
+        "admin/audit.html", last=last,
+        verified_at=_china_time(last.verified_at) if last else "", notice=_notice(desk),
     )  # fmt: skip
 
 
 @post("/audit/verify", status_code=303)
 async def audit_verify_submit(
-    request: Request[Any, Any, Any],
-    staff: NamedDependency[SignedIn],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
 ) -> Response[Any]:
-    _admin_only(staff)
-    await verify_and_record(db_session, ctx)
-    return _back_to("/staff/admin/audit", language(request), "verified")
+    _admin_only(desk)
+    await verify_and_record(desk.session, desk.ctx)
+    return _back_to(desk, "/staff/admin/audit", "verified")
 
 
 ADMIN_PAGES: list[HTTPRouteHandler] = [

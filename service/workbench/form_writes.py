@@ -19,11 +19,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.context import CommandContext
 from service.web.idempotency import idempotent
-from service.workbench.routes import HTML
+from service.workbench.routes import HTML, Desk
 
 # An idempotency key as the API's header takes it: 1-255 visible ASCII characters.
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -55,9 +53,7 @@ class _SubmittedForm:
 
 
 async def write_idempotently(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
+    desk: Desk,
     key: str,
     work: Callable[[], Awaitable[Response[Any]]],
     *,
@@ -66,6 +62,7 @@ async def write_idempotently(
     """Run a page's write as the API would (idempotent on the form's key), in a savepoint:
     a refusal raises out of it, leaving nothing of the attempt behind. The request is
     fingerprinted by its form's text fields, or by ``fields`` (an upload: its file's digest)."""
+    request, session = desk.request, desk.session
     if fields is None:
         form = await request.form()
         fields = {name: [v for v in form.getall(name) if isinstance(v, str)] for name in form}
@@ -73,5 +70,5 @@ async def write_idempotently(
     submitted: Any = _SubmittedForm(request, fields)
     async with session.begin_nested():
         return await idempotent(
-            submitted, session, ctx, key if KEY_PATTERN.match(key) else None, work
+            submitted, session, desk.ctx, key if KEY_PATTERN.match(key) else None, work
         )

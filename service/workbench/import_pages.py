@@ -16,16 +16,14 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from msgspec import Meta, Struct
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import CHINA_TZ
-from service.context import CommandContext
 from service.errors import DomainError, Invalid, NotFound
 from service.facts.kinds import RecordKind
 from service.idempotency.store import kept_answer
@@ -37,14 +35,8 @@ from service.tabular import CSV_MEDIA_TYPE, write_csv
 from service.upload_limits import MAX_IMPORT_BYTES
 from service.web.idempotency import HEADER as IDEMPOTENCY_HEADER
 from service.workbench.form_writes import KEY_PATTERN, new_form_key, see_other, write_idempotently
-from service.workbench.inspection_common import (
-    NUL,
-    errors_of,
-    translated_errors,
-    with_lang,
-)
-from service.workbench.routes import language, page
-from service.workbench.session import SignedIn
+from service.workbench.inspection_common import errors_of, translated_errors, with_lang
+from service.workbench.routes import NUL, Desk
 
 IMPORTS = "/staff/imports"
 ERROR_REPORT_COLUMNS = ("line", "column", "message")
@@ -74,15 +66,14 @@ def _columns() -> list[tuple[RecordKind, list[str]]]:
 
 
 def _form_page(
-    request: Request[Any, Any, Any],
-    staff: SignedIn,
+    desk: Desk,
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response[bytes]:
-    return page(
-        request, "inspect/import_form.html", status=status, staff=staff,
+    return desk.page(
+        "inspect/import_form.html", status=status,
         values=values or {"kind": "", "mode": ImportMode.BEST_EFFORT.value, "confirm": ""},
         errors=errors or {}, form_key=new_form_key(), kinds=list(RecordKind),
         modes=list(ImportMode), columns=_columns(),
@@ -90,10 +81,8 @@ def _form_page(
 
 
 @get("/imports")
-async def import_form(
-    request: Request[Any, Any, Any], staff: NamedDependency[SignedIn]
-) -> Response[bytes]:
-    return _form_page(request, staff)
+async def import_form(desk: NamedDependency[Desk]) -> Response[bytes]:
+    return _form_page(desk)
 
 
 def _text(value: Any) -> str:
@@ -102,14 +91,10 @@ def _text(value: Any) -> str:
 
 @post("/imports", status_code=303, request_max_body_size=MAX_IMPORT_BYTES)
 async def import_upload(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    vault: NamedDependency[IdNumberVault],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk], vault: NamedDependency[IdNumberVault]
 ) -> Response[bytes]:
-    lang = language(request)
-    form = await request.form()
+    lang = desk.lang
+    form = await desk.request.form()
     values = {
         name: _text(form.get(name)) for name in ("kind", "mode", "confirm", "idempotency_key")
     }
@@ -127,9 +112,7 @@ async def import_upload(
     if not KEY_PATTERN.match(key):
         errors["form"] = "the form has no key: reload the page and send it again"
     if errors or kind is None or mode is None or not isinstance(upload, UploadFile):
-        return _form_page(
-            request, staff, values=values, errors=translated_errors(errors, lang), status=422
-        )
+        return _form_page(desk, values=values, errors=translated_errors(errors, lang), status=422)
     content = await upload.read()
     file_name = (upload.filename or "")[:255]
     confirm = values["confirm"] == "true"
@@ -138,10 +121,11 @@ async def import_upload(
         try:
             # Its own savepoint: a refused file leaves nothing behind, and its report
             # is kept as the answer all the same.
-            async with db_session.begin_nested():
+            async with desk.session.begin_nested():
                 result = await import_records(
-                    db_session, ctx, vault, kind=kind, content=content, mode=mode, confirm=confirm
-                )
+                    desk.session, desk.ctx, vault, kind=kind, content=content, mode=mode,
+                    confirm=confirm,
+                )  # fmt: skip
         except Invalid as error:
             if not any(item.line for item in error.errors):
                 raise  # the file as a whole: answered at its field
@@ -164,23 +148,21 @@ async def import_upload(
         "file_sha256": hashlib.sha256(content).hexdigest(),
     }  # fmt: skip
     try:
-        await write_idempotently(request, db_session, ctx, key, work, fields=fields)
+        await write_idempotently(desk, key, work, fields=fields)
     except DomainError as error:
         if any(item.field == IDEMPOTENCY_HEADER for item in error.errors):
             # The same form sent again (a second click): its first sending's report.
             return see_other(with_lang(_report_path(key), lang))
         found = errors_of(error, lang)
         message = found.get("body") or next(iter(found.values()))
-        return _form_page(request, staff, values=values, errors={"file": message}, status=422)
+        return _form_page(desk, values=values, errors={"file": message}, status=422)
     return see_other(with_lang(_report_path(key), lang))
 
 
-async def _outcome(
-    session: AsyncSession, ctx: CommandContext, staff: SignedIn, key: str
-) -> ImportOutcome:
+async def _outcome(desk: Desk, key: str) -> ImportOutcome:
     """The outcome kept under one of the signed-in person's upload keys."""
-    owner = staff.actor.user_id
-    kept = await kept_answer(session, owner, key, ctx.now()) if owner else None
+    owner = desk.staff.actor.user_id
+    kept = await kept_answer(desk.session, owner, key, desk.ctx.now()) if owner else None
     if kept is None or kept.path != IMPORTS or kept.method != "POST":
         raise NotFound("no upload of yours has this key (reports are kept 24 hours)")
     try:
@@ -190,30 +172,19 @@ async def _outcome(
 
 
 @get("/imports/{key:str}")
-async def import_report(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
-    key: FromPath[str],
-) -> Response[bytes]:
-    outcome = await _outcome(db_session, ctx, staff, key)
-    return page(
-        request, "inspect/import_report.html", staff=staff, outcome=outcome,
+async def import_report(desk: NamedDependency[Desk], key: FromPath[str]) -> Response[bytes]:
+    outcome = await _outcome(desk, key)
+    return desk.page(
+        "inspect/import_report.html", outcome=outcome,
         shown=outcome.errors[:REPORT_ROWS_SHOWN], bad_lines=len({e.line for e in outcome.errors}),
-        csv_href=with_lang(_report_path(key) + "/errors.csv", language(request)),
+        csv_href=with_lang(_report_path(key) + "/errors.csv", desk.lang),
     )  # fmt: skip
 
 
 @get("/imports/{key:str}/errors.csv")
-async def import_error_report(
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
-    key: FromPath[str],
-) -> Response[bytes]:
-    outcome = await _outcome(db_session, ctx, staff, key)
-    stamp = ctx.now().astimezone(CHINA_TZ).strftime("%Y%m%d-%H%M%S")
+async def import_error_report(desk: NamedDependency[Desk], key: FromPath[str]) -> Response[bytes]:
+    outcome = await _outcome(desk, key)
+    stamp = desk.ctx.now().astimezone(CHINA_TZ).strftime("%Y%m%d-%H%M%S")
     rows = ([error.line, error.field, error.message] for error in outcome.errors)
     return Response(
         write_csv(ERROR_REPORT_COLUMNS, rows),

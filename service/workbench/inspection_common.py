@@ -1,4 +1,4 @@
-"""What the inspectors' pages share: forms read safely, the API's messages in the page's
+"""What the inspectors' pages share: the API's messages in the page's
 language, and what confirming a draft would do. Their writes go through
 ``form_writes`` (idempotent on the form's key, in a savepoint), as every area's do.
 """
@@ -6,13 +6,11 @@ language, and what confirming a draft would do. Their writes go through
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
@@ -27,32 +25,14 @@ from service.records.service import RecordView, confirm_record
 from service.standing.view import Standing, standing_of
 from service.workbench.i18n import translated
 from service.workbench.inspection_words import CHINESE_FIELD_MESSAGES
+from service.workbench.routes import field_errors
 
-NUL = "\x00"
 LIST_ENTRIES_SHOWN = 50
 MAX_VERSION = 2_147_483_647  # a row's version is a PostgreSQL integer
 
 
 def with_lang(path: str, lang: str, **query: str | int) -> str:
     return f"{path}?{urlencode({'lang': lang, **query})}"
-
-
-async def read_form(
-    request: Request[Any, Any, Any], names: Iterable[str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The named fields as text ("" when absent), and an error for any holding a NUL
-    (PostgreSQL text cannot): the value is kept without it, to show the form again."""
-    form = await request.form()
-    values: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    for name in names:
-        raw = form.get(name)
-        text = raw if isinstance(raw, str) else ""
-        if NUL in text:
-            errors[name] = "must not contain the NUL character"
-            text = text.replace(NUL, "")
-        values[name] = text
-    return values, errors
 
 
 # --- finding a subject -------------------------------------------------------------------
@@ -87,10 +67,7 @@ def translated_errors(errors: dict[str, str], lang: str) -> dict[str, str]:
 
 
 def errors_of(error: DomainError, lang: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for item in error.errors:
-        found.setdefault(item.field, say(item.message, lang))
-    return found or {"form": say(error.detail, lang)}
+    return field_errors(error, lang, say)
 
 
 @dataclass(frozen=True, slots=True)

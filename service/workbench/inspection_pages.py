@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
@@ -83,7 +83,6 @@ from service.workbench.inspection_common import (
     checked_reason,
     errors_of,
     of_the_correction,
-    read_form,
     reason_title,
     rule_titles,
     say,
@@ -93,7 +92,7 @@ from service.workbench.inspection_common import (
     with_lang,
 )
 from service.workbench.record_forms import check_fields, displayed, present, values_of_record
-from service.workbench.routes import language, page, workbench_router
+from service.workbench.routes import Desk, read_form, workbench_router
 from service.workbench.session import SignedIn
 
 SEARCH_LIMIT = 20
@@ -118,15 +117,12 @@ ENVELOPE_FIELDS = ("occurred_on", "document_no", "legal_basis")
 
 @get("/subjects")
 async def find_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
+    desk: NamedDependency[Desk],
     vault: NamedDependency[IdNumberVault],
-    staff: NamedDependency[SignedIn],
 ) -> Response[bytes]:
-    term = (request.query_params.get("q") or "")[:MAX_SEARCH_TERM].strip()
-    found = await find_subjects(db_session, ctx, vault, term, limit=SEARCH_LIMIT)
-    return page(request, "inspect/find.html", staff=staff, term=term, found=found)
+    term = (desk.request.query_params.get("q") or "")[:MAX_SEARCH_TERM].strip()
+    found = await find_subjects(desk.session, desk.ctx, vault, term, limit=SEARCH_LIMIT)
+    return desk.page("inspect/find.html", term=term, found=found)
 
 
 # --- a subject's page ----------------------------------------------------------------------
@@ -193,17 +189,14 @@ def _chain_facts(chains: Sequence[Any], lang: str) -> dict[uuid.UUID, list[tuple
 
 
 async def _subject_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
+    desk: Desk,
     kind: SubjectKind,
     subject_id: uuid.UUID,
     *,
     status: int = 200,
     form_errors: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    lang = language(request)
+    session, ctx, lang = desk.session, desk.ctx, desk.lang
     if kind == SubjectKind.INSTITUTION:
         subject: Any = await get_institution(session, ctx, subject_id)
         employments = await list_employments(
@@ -228,13 +221,13 @@ async def _subject_page(
         ratings = []
     standing = await standing_of(session, ctx, kind, subject_id, None)
     chains = await subject_history(session, ctx, kind, subject_id)
-    return page(
-        request, "inspect/subject.html", status=status, staff=staff, kind=kind.value,
+    return desk.page(
+        "inspect/subject.html", status=status, kind=kind.value,
         subject=subject, employed=employed, ratings=ratings, standing=standing,
         assessment=standing.assessment, chains=chains, items=_deficiency_items(chains),
         in_force=[(e, reason_title(standing, e.list_type, e.reason_code, lang)) for e in standing.lists],
         list_history=await _list_history(session, ctx, standing, lang),
-        notice=request.query_params.get("notice"), form_errors=form_errors or {},
+        notice=desk.request.query_params.get("notice"), form_errors=form_errors or {},
         form_key=new_form_key, deficiency_code=DEFICIENCY_CODE, score=score_text,
         record_kinds=record_pages.kinds_for(kind), chain_facts=_chain_facts(chains, lang),
         rule_titles=rule_titles(standing.policy, lang),
@@ -243,28 +236,18 @@ async def _subject_page(
 
 @get("/institutions/{institution_id:uuid}")
 async def institution_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     institution_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    return await _subject_page(
-        request, db_session, ctx, staff, SubjectKind.INSTITUTION, institution_id
-    )
+    return await _subject_page(desk, SubjectKind.INSTITUTION, institution_id)
 
 
 @get("/practitioners/{practitioner_id:uuid}")
 async def practitioner_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     practitioner_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    return await _subject_page(
-        request, db_session, ctx, staff, SubjectKind.PRACTITIONER, practitioner_id
-    )
+    return await _subject_page(desk, SubjectKind.PRACTITIONER, practitioner_id)
 
 
 # --- the inspection form -------------------------------------------------------------------
@@ -329,13 +312,13 @@ def inspection_details(stored: dict[str, Any]) -> InspectionDetails:
     return details
 
 
-async def _posted(request: Request[Any, Any, Any]) -> Posted:
+async def _posted(desk: Desk) -> Posted:
     head, errors = await read_form(
-        request, (*TOP_FIELDS, "rows", "action", "idempotency_key", "version")
+        desk.request, (*TOP_FIELDS, "rows", "action", "idempotency_key", "version")
     )
     count = bounded_int(head["rows"], MAX_DEFICIENCY_ROWS)
     names = [f"deficiencies[{i}].{name}" for i in range(count) for name in ROW_FIELDS]
-    cells, cell_errors = await read_form(request, names)
+    cells, cell_errors = await read_form(desk.request, names)
     rows = [{name: cells[f"deficiencies[{i}].{name}"] for name in ROW_FIELDS} for i in range(count)]
     form = InspectionForm({name: head[name] for name in TOP_FIELDS}, rows)
     version = bounded_int(head["version"], MAX_VERSION)
@@ -434,8 +417,7 @@ def _label_of(lang: str) -> Callable[[str], str]:
 
 
 def _form_page(
-    request: Request[Any, Any, Any],
-    staff: SignedIn,
+    desk: Desk,
     institution: Any,
     form: InspectionForm,
     *,
@@ -447,28 +429,25 @@ def _form_page(
     record_id: uuid.UUID | None = None,
     reason: str | None = None,
 ) -> Response[bytes]:
-    return page(
-        request, "inspect/inspection_form.html", status=status, staff=staff, reason=reason,
+    return desk.page(
+        "inspect/inspection_form.html", status=status, reason=reason,
         institution=institution, form=form, errors=errors or {}, action=action,
         title_key=title_key, version=version, record_id=record_id, form_key=new_form_key(),
         inspection_types=list(InspectionType), severities=list(DeficiencySeverity),
-        scopes=list(DeficiencyScope), saved=request.query_params.get("saved") == "1",
-        label_of=_label_of(language(request)),
+        scopes=list(DeficiencyScope), saved=desk.request.query_params.get("saved") == "1",
+        label_of=_label_of(desk.lang),
     )  # fmt: skip
 
 
 @get("/institutions/{institution_id:uuid}/inspections/new")
 async def new_inspection_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     institution_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    institution = await get_institution(db_session, ctx, institution_id)
-    lang = language(request)
+    institution = await get_institution(desk.session, desk.ctx, institution_id)
+    lang = desk.lang
     return _form_page(
-        request, staff, institution, InspectionForm.blank(ctx, staff),
+        desk, institution, InspectionForm.blank(desk.ctx, desk.staff),
         action=with_lang(f"/staff/institutions/{institution_id}/inspections", lang),
         title_key="inspection_new_title",
     )  # fmt: skip
@@ -512,41 +491,39 @@ def _with_default_deadlines(form: InspectionForm, policy: Policy) -> InspectionF
     return InspectionForm(form.values, rows)
 
 
-async def _form_of(posted: Posted, session: AsyncSession, ctx: CommandContext) -> InspectionForm:
+async def _form_of(posted: Posted, desk: Desk) -> InspectionForm:
     """The form as posted, less a removed row, with the policy's default deadlines."""
-    return _with_default_deadlines(_without_removed(posted), await policy_now(session, ctx))
+    policy = await policy_now(desk.session, desk.ctx)
+    return _with_default_deadlines(_without_removed(posted), policy)
 
 
 @post("/institutions/{institution_id:uuid}/inspections", status_code=303)
 async def create_inspection(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     institution_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    lang = language(request)
-    institution = await get_institution(db_session, ctx, institution_id)
-    posted = await _posted(request)
-    form = await _form_of(posted, db_session, ctx)
+    lang = desk.lang
+    institution = await get_institution(desk.session, desk.ctx, institution_id)
+    posted = await _posted(desk)
+    form = await _form_of(posted, desk)
     built = build_inspection(form, institution_id)
     errors = posted.errors | built.errors
     if built.body is not None and not errors:
         body = built.body
 
         async def work() -> Response[bytes]:
-            view = await create_record(db_session, ctx, body, confirm=False)
+            view = await create_record(desk.session, desk.ctx, body, confirm=False)
             subject_path = with_lang(f"/staff/institutions/{institution_id}", lang)
             return see_other(
                 _after_save(view.record.id, subject_path, posted.action, built.empty_rows, lang)
             )
 
         try:
-            return await write_idempotently(request, db_session, ctx, posted.key, work)
+            return await write_idempotently(desk, posted.key, work)
         except DomainError as error:
             errors = _on_form_rows(errors_of(error, lang), built.row_of)
     return _form_page(
-        request, staff, institution, form, status=422,
+        desk, institution, form, status=422,
         errors=translated_errors(errors, lang),
         action=with_lang(f"/staff/institutions/{institution_id}/inspections", lang),
         title_key="inspection_new_title",
@@ -560,65 +537,59 @@ def subject_path_of(record: Any) -> str:
     return f"/staff/practitioners/{record.practitioner_id}"
 
 
-def _not_a_draft(request: Request[Any, Any, Any], view: RecordView) -> Response[bytes]:
+def _not_a_draft(desk: Desk, view: RecordView) -> Response[bytes]:
     path = subject_path_of(view.record)
-    return see_other(with_lang(path, language(request), notice="not_a_draft"))
+    return see_other(with_lang(path, desk.lang, notice="not_a_draft"))
 
 
-async def _institution_of(session: AsyncSession, ctx: CommandContext, view: RecordView) -> Any:
+async def _institution_of(desk: Desk, view: RecordView) -> Any:
     assert view.record.institution_id is not None  # an inspection names its institution
-    return await get_institution(session, ctx, view.record.institution_id)
+    return await get_institution(desk.session, desk.ctx, view.record.institution_id)
 
 
 @get("/records/{record_id:uuid}/edit")
 async def edit_draft_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    view = await get_record(db_session, ctx, record_id)
+    view = await get_record(desk.session, desk.ctx, record_id)
     if view.record.status != RecordStatus.DRAFT:
-        return _not_a_draft(request, view)
+        return _not_a_draft(desk, view)
     if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.edit_page(request, db_session, ctx, staff, view)
-    institution = await _institution_of(db_session, ctx, view)
-    blank = bounded_int(request.query_params.get("blank") or "", 20)
+        return await record_pages.edit_page(desk, view)
+    institution = await _institution_of(desk, view)
+    blank = bounded_int(desk.request.query_params.get("blank") or "", 20)
     form = InspectionForm.of_draft(view).with_blank_rows(blank)
     return _form_page(
-        request, staff, institution, form, version=view.record.version, record_id=record_id,
-        action=with_lang(f"/staff/records/{record_id}/edit", language(request)),
+        desk, institution, form, version=view.record.version, record_id=record_id,
+        action=with_lang(f"/staff/records/{record_id}/edit", desk.lang),
         title_key="inspection_edit_title",
     )  # fmt: skip
 
 
 @post("/records/{record_id:uuid}/edit", status_code=303)
 async def save_draft(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    view = await get_record(db_session, ctx, record_id)
+    view = await get_record(desk.session, desk.ctx, record_id)
     if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.save(request, db_session, ctx, staff, view)
-    lang = language(request)
-    institution = await _institution_of(db_session, ctx, view)
+        return await record_pages.save(desk, view)
+    lang = desk.lang
+    institution = await _institution_of(desk, view)
     subject_path = with_lang(f"/staff/institutions/{institution.id}", lang)
-    posted = await _posted(request)
-    form = await _form_of(posted, db_session, ctx)
+    posted = await _posted(desk)
+    form = await _form_of(posted, desk)
     built = build_inspection(form, institution.id)
     errors = dict(posted.errors)
     if posted.action == "discard":
 
         async def discard() -> Response[bytes]:
-            await delete_draft(db_session, ctx, record_id, posted.version)
+            await delete_draft(desk.session, desk.ctx, record_id, posted.version)
             return see_other(subject_path)
 
         try:
-            return await write_idempotently(request, db_session, ctx, posted.key, discard)
+            return await write_idempotently(desk, posted.key, discard)
         except DomainError as error:
             errors |= errors_of(error, lang)
     else:
@@ -627,17 +598,17 @@ async def save_draft(
         body = built.body
 
         async def work() -> Response[bytes]:
-            await replace_draft(db_session, ctx, record_id, body, posted.version)
+            await replace_draft(desk.session, desk.ctx, record_id, body, posted.version)
             return see_other(
                 _after_save(record_id, subject_path, posted.action, built.empty_rows, lang)
             )
 
         try:
-            return await write_idempotently(request, db_session, ctx, posted.key, work)
+            return await write_idempotently(desk, posted.key, work)
         except DomainError as error:
             errors = _on_form_rows(errors_of(error, lang), built.row_of)
     return _form_page(
-        request, staff, institution, form, status=422, errors=translated_errors(errors, lang),
+        desk, institution, form, status=422, errors=translated_errors(errors, lang),
         version=posted.version, record_id=record_id,
         action=with_lang(f"/staff/records/{record_id}/edit", lang),
         title_key="inspection_edit_title",
@@ -649,13 +620,10 @@ async def save_draft(
 
 @get("/records/{record_id:uuid}/confirm")
 async def confirm_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    return await _confirm_page(request, db_session, ctx, staff, record_id)
+    return await _confirm_page(desk, record_id)
 
 
 def _facts(view: RecordView, t: dict[str, Any], worker: str | None) -> list[tuple[str, str]]:
@@ -687,19 +655,16 @@ def _deficiency_rows(view: RecordView) -> list[dict[str, str]]:
 
 
 async def _confirm_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
+    desk: Desk,
     record_id: uuid.UUID,
     *,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response[bytes]:
-    lang = language(request)
+    session, ctx, lang = desk.session, desk.ctx, desk.lang
     view = await get_record(session, ctx, record_id)
     if view.record.status != RecordStatus.DRAFT:
-        return _not_a_draft(request, view)
+        return _not_a_draft(desk, view)
     record = view.record
     institutions, people = await subjects_by_id(
         session, [record.institution_id] if record.institution_id else [],
@@ -715,8 +680,8 @@ async def _confirm_page(
     deficiencies = _deficiency_rows(view)
     kind, subject_path = record.kind, subject_path_of(record)
     follows = await what_follows(session, ctx, view, lang)
-    return page(
-        request, "inspect/confirm.html", status=status, staff=staff, name=name, kind=kind,
+    return desk.page(
+        "inspect/confirm.html", status=status, name=name, kind=kind,
         facts=facts, deficiencies=deficiencies, follows=follows, errors=errors or {},
         form_key=new_form_key(), record_id=record_id, subject_path=subject_path,
         deficiency_code=DEFICIENCY_CODE, items={d["id"]: d for d in deficiencies},
@@ -726,25 +691,20 @@ async def _confirm_page(
 
 @post("/records/{record_id:uuid}/confirm", status_code=303)
 async def confirm_submit(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    lang = language(request)
-    fields, _ = await read_form(request, ("idempotency_key",))
+    lang = desk.lang
+    fields, _ = await read_form(desk.request, ("idempotency_key",))
 
     async def work() -> Response[bytes]:
-        view = await confirm_record(db_session, ctx, record_id)
+        view = await confirm_record(desk.session, desk.ctx, record_id)
         return see_other(with_lang(subject_path_of(view.record), lang, notice="confirmed"))
 
     try:
-        return await write_idempotently(request, db_session, ctx, fields["idempotency_key"], work)
+        return await write_idempotently(desk, fields["idempotency_key"], work)
     except DomainError as error:
-        return await _confirm_page(
-            request, db_session, ctx, staff, record_id, errors=errors_of(error, lang), status=409
-        )
+        return await _confirm_page(desk, record_id, errors=errors_of(error, lang), status=409)
 
 
 # --- correcting and revoking a confirmed record ----------------------------------------------
@@ -752,61 +712,57 @@ async def confirm_submit(
 
 @get("/records/{record_id:uuid}/correct")
 async def correct_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
     """The record's form, filled in as it stands, and the reason for the correction."""
-    view = await get_record(db_session, ctx, record_id)
+    view = await get_record(desk.session, desk.ctx, record_id)
     if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.correct_page(request, db_session, ctx, staff, view)
-    institution = await _institution_of(db_session, ctx, view)
+        return await record_pages.correct_page(desk, view)
+    institution = await _institution_of(desk, view)
     return _form_page(
-        request, staff, institution, InspectionForm.of_draft(view), record_id=record_id,
-        action=with_lang(f"/staff/records/{record_id}/correct", language(request)),
+        desk, institution, InspectionForm.of_draft(view), record_id=record_id,
+        action=with_lang(f"/staff/records/{record_id}/correct", desk.lang),
         title_key="correct_title", reason="",
     )  # fmt: skip
 
 
 @post("/records/{record_id:uuid}/correct", status_code=303)
 async def correct_submit(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
     """A correction stored as a draft (the service checks the original is in force); it
     goes on as any draft: rows added, then the confirmation step."""
-    view = await get_record(db_session, ctx, record_id)
+    view = await get_record(desk.session, desk.ctx, record_id)
     if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.correct_submit(request, db_session, ctx, staff, view)
-    lang = language(request)
-    institution = await _institution_of(db_session, ctx, view)
+        return await record_pages.correct_submit(desk, view)
+    lang = desk.lang
+    institution = await _institution_of(desk, view)
     subject_path = with_lang(f"/staff/institutions/{institution.id}", lang)
-    posted = await _posted(request)
-    fields, errors = await read_form(request, (CORRECTION_REASON,))
+    posted = await _posted(desk)
+    fields, errors = await read_form(desk.request, (CORRECTION_REASON,))
     reason = checked_reason(fields[CORRECTION_REASON], CORRECTION_REASON, errors)
-    form = await _form_of(posted, db_session, ctx)
+    form = await _form_of(posted, desk)
     built = build_inspection(form, institution.id)
     errors |= posted.errors | built.errors
     if built.body is not None and not errors:
         correction = CorrectionIn(reason=reason, record=built.body)
 
         async def work() -> Response[bytes]:
-            draft = await correct_record(db_session, ctx, record_id, correction, confirm=False)
+            draft = await correct_record(
+                desk.session, desk.ctx, record_id, correction, confirm=False
+            )
             return see_other(
                 _after_save(draft.record.id, subject_path, posted.action, built.empty_rows, lang)
             )
 
         try:
-            return await write_idempotently(request, db_session, ctx, posted.key, work)
+            return await write_idempotently(desk, posted.key, work)
         except DomainError as error:
             errors = _on_form_rows(of_the_correction(errors_of(error, lang)), built.row_of)
     return _form_page(
-        request, staff, institution, form, status=422, errors=translated_errors(errors, lang),
+        desk, institution, form, status=422, errors=translated_errors(errors, lang),
         record_id=record_id, reason=fields[CORRECTION_REASON], title_key="correct_title",
         action=with_lang(f"/staff/records/{record_id}/correct", lang),
     )  # fmt: skip
@@ -814,17 +770,14 @@ async def correct_submit(
 
 @post("/records/{record_id:uuid}/revoke", status_code=303)
 async def revoke_submit(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
     """Revoke a confirmed record with a reason (a penalty: reviewers only, as in the API)."""
-    lang = language(request)
-    view = await get_record(db_session, ctx, record_id)
+    lang = desk.lang
+    view = await get_record(desk.session, desk.ctx, record_id)
     kind, subject = _subject_of(view)
-    fields, errors = await read_form(request, ("reason", "document_no", "idempotency_key"))
+    fields, errors = await read_form(desk.request, ("reason", "document_no", "idempotency_key"))
     field_id = f"revoke-{record_id}"
     reason = checked_reason(fields["reason"], field_id, errors)
     document_no = fields["document_no"].strip() or None
@@ -834,17 +787,15 @@ async def revoke_submit(
         revocation = RecordRevocationIn(reason=reason, document_no=document_no)
 
         async def work() -> Response[bytes]:
-            await revoke_record(db_session, ctx, record_id, revocation)
+            await revoke_record(desk.session, desk.ctx, record_id, revocation)
             return see_other(with_lang(subject_path_of(view.record), lang, notice="revoked"))
 
         try:
-            return await write_idempotently(
-                request, db_session, ctx, fields["idempotency_key"], work
-            )
+            return await write_idempotently(desk, fields["idempotency_key"], work)
         except DomainError as error:
             errors = {field_id: next(iter(errors_of(error, lang).values()))}
     return await _subject_page(
-        request, db_session, ctx, staff, kind, subject, status=422,
+        desk, kind, subject, status=422,
         form_errors=translated_errors(errors, lang),
     )  # fmt: skip
 
@@ -862,57 +813,45 @@ def _subject_of(view: RecordView) -> tuple[SubjectKind, uuid.UUID]:
 
 @post("/records/{record_id:uuid}/deficiencies/{deficiency_id:uuid}/rectification", status_code=303)
 async def rectify_submit(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     record_id: FromPath[uuid.UUID],
     deficiency_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    lang = language(request)
-    view = await get_record(db_session, ctx, record_id)
+    lang = desk.lang
+    view = await get_record(desk.session, desk.ctx, record_id)
     subject = view.record.institution_id or view.record.practitioner_id
     kind = SubjectKind.INSTITUTION if view.record.institution_id else SubjectKind.PRACTITIONER
-    fields, errors = await read_form(request, ("rectified_on", "note", "idempotency_key"))
+    fields, errors = await read_form(desk.request, ("rectified_on", "note", "idempotency_key"))
     field_id = f"rectify-{deficiency_id}"
     values = present({"rectified_on": fields["rectified_on"], "note": fields["note"]})
     checked: dict[str, str] = {}
     check_fields(values, RectificationIn, "", checked)
     if errors or checked:
         message = next(iter((errors | checked).values()))
-        return await _rectify_refused(
-            request, db_session, ctx, staff, kind, subject, field_id, message
-        )
+        return await _rectify_refused(desk, kind, subject, field_id, message)
     rectification = msgspec.convert(values, RectificationIn, strict=False)
 
     async def work() -> Response[bytes]:
-        await rectify_deficiency(db_session, ctx, record_id, deficiency_id, rectification)
+        await rectify_deficiency(desk.session, desk.ctx, record_id, deficiency_id, rectification)
         return see_other(with_lang(f"/staff/{kind.value}s/{subject}", lang, notice="rectified"))
 
     try:
-        return await write_idempotently(request, db_session, ctx, fields["idempotency_key"], work)
+        return await write_idempotently(desk, fields["idempotency_key"], work)
     except DomainError as error:
         message = next(iter(errors_of(error, lang).values()))
-        return await _rectify_refused(
-            request, db_session, ctx, staff, kind, subject, field_id, message
-        )
+        return await _rectify_refused(desk, kind, subject, field_id, message)
 
 
 async def _rectify_refused(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
+    desk: Desk,
     kind: SubjectKind,
     subject_id: uuid.UUID | None,
     field_id: str,
     message: str,
 ) -> Response[bytes]:
     assert subject_id is not None
-    lang = language(request)
     return await _subject_page(
-        request, session, ctx, staff, kind, subject_id, status=422,
-        form_errors={field_id: say(message, lang)},
+        desk, kind, subject_id, status=422, form_errors={field_id: say(message, desk.lang)},
     )  # fmt: skip
 
 

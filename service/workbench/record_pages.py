@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
@@ -34,7 +34,6 @@ from service.workbench.i18n import words
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
     MAX_VERSION,
-    NUL,
     bounded_int,
     checked_reason,
     errors_of,
@@ -49,8 +48,7 @@ from service.workbench.record_forms import (
     form_kind,
     values_of_record,
 )
-from service.workbench.routes import language, page
-from service.workbench.session import SignedIn
+from service.workbench.routes import Desk, read_form
 
 FORM_FIELDS = ("action", "idempotency_key", "version", PRACTITIONER_FIELD, CORRECTION_REASON)
 
@@ -92,22 +90,13 @@ def _label_of(kind: RecordKind, lang: str) -> Callable[[str], str]:
     return lambda name: labels.get(name, name)
 
 
-async def _read(
-    request: Request[Any, Any, Any], kind: RecordKind
-) -> tuple[dict[str, Any], dict[str, str]]:
+async def _read(desk: Desk, kind: RecordKind) -> tuple[dict[str, Any], dict[str, str]]:
     """The posted values (a list for boxes) and an error for any holding a NUL."""
-    form = await request.form()
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    multiple = {spec.name for spec in KIND_FIELDS[kind] if spec.widget == "choices"}
-    for name in [spec.name for spec in KIND_FIELDS[kind]] + list(FORM_FIELDS):
-        raw = form.getall(name) if name in multiple else [form.get(name)]
-        texts = [item if isinstance(item, str) else "" for item in raw]
-        if any(NUL in text for text in texts):
-            errors[name] = "must not contain the NUL character"
-            texts = [text.replace(NUL, "") for text in texts]
-        values[name] = [text for text in texts if text] if name in multiple else texts[0]
-    return values, errors
+    return await read_form(
+        desk.request,
+        [spec.name for spec in KIND_FIELDS[kind]] + list(FORM_FIELDS),
+        multiple=[spec.name for spec in KIND_FIELDS[kind] if spec.widget == "choices"],
+    )
 
 
 def _practitioner_of(values: dict[str, Any], errors: dict[str, str]) -> uuid.UUID | None:
@@ -122,8 +111,7 @@ def _practitioner_of(values: dict[str, Any], errors: dict[str, str]) -> uuid.UUI
 
 
 def _form_page(
-    request: Request[Any, Any, Any],
-    staff: SignedIn,
+    desk: Desk,
     kind: RecordKind,
     subject: Any,
     values: dict[str, Any],
@@ -136,43 +124,37 @@ def _form_page(
     record_id: uuid.UUID | None = None,
     reason: str | None = None,
 ) -> Response[bytes]:
-    lang = language(request)
-    return page(
-        request, "inspect/record_form.html", status=status, staff=staff, kind=kind.value,
+    return desk.page(
+        "inspect/record_form.html", status=status, kind=kind.value,
         reason=reason,
         specs=KIND_FIELDS[kind], subject=subject, values=values, errors=errors or {},
         action=action, employees=employees, version=version, record_id=record_id,
-        form_key=new_form_key(), label_of=_label_of(kind, lang),
-        saved=request.query_params.get("saved") == "1",
+        form_key=new_form_key(), label_of=_label_of(kind, desk.lang),
+        saved=desk.request.query_params.get("saved") == "1",
     )  # fmt: skip
 
 
 async def _new_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
-    subject_kind: SubjectKind,
-    subject_id: uuid.UUID,
+    desk: Desk, subject_kind: SubjectKind, subject_id: uuid.UUID
 ) -> Response[bytes]:
-    kind = _kind_named(request.query_params.get("kind"))
-    lang = language(request)
-    subject, employees = await _subject(session, ctx, subject_kind, subject_id, kind)
+    kind = _kind_named(desk.request.query_params.get("kind"))
+    lang = desk.lang
+    subject, employees = await _subject(desk, subject_kind, subject_id, kind)
     return _form_page(
-        request, staff, kind, subject, {"occurred_on": ctx.today().isoformat()},
+        desk, kind, subject, {"occurred_on": desk.ctx.today().isoformat()},
         action=with_lang(f"/staff/{subject_kind.value}s/{subject_id}/records", lang, kind=kind.value),
         employees=employees,
     )  # fmt: skip
 
 
 async def _subject(
-    session: AsyncSession,
-    ctx: CommandContext,
+    desk: Desk,
     subject_kind: SubjectKind,
     subject_id: uuid.UUID,
     kind: RecordKind,
 ) -> tuple[Any, list[tuple[str, str]] | None]:
     """The subject (in the caller's region) and, where the kind may name one, its staff."""
+    session, ctx = desk.session, desk.ctx
     if subject_kind == SubjectKind.INSTITUTION:
         institution = await get_institution(session, ctx, subject_id)
         workers = await _employees(session, ctx, subject_id) if _names_a_worker_too(kind) else None
@@ -188,18 +170,11 @@ def _next(record_id: uuid.UUID, subject_path: str, action: str, lang: str) -> st
     return with_lang(f"/staff/records/{record_id}/edit", lang, saved=1)
 
 
-async def _create(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
-    subject_kind: SubjectKind,
-    subject_id: uuid.UUID,
-) -> Response[bytes]:
-    kind = _kind_named(request.query_params.get("kind"))
-    lang = language(request)
-    subject, employees = await _subject(session, ctx, subject_kind, subject_id, kind)
-    values, errors = await _read(request, kind)
+async def _create(desk: Desk, subject_kind: SubjectKind, subject_id: uuid.UUID) -> Response[bytes]:
+    kind = _kind_named(desk.request.query_params.get("kind"))
+    lang = desk.lang
+    subject, employees = await _subject(desk, subject_kind, subject_id, kind)
+    values, errors = await _read(desk, kind)
     institution_id = subject_id if subject_kind == SubjectKind.INSTITUTION else None
     practitioner_id = (
         _practitioner_of(values, errors) if subject_kind == SubjectKind.INSTITUTION else subject_id
@@ -213,15 +188,15 @@ async def _create(
         body = built.body
 
         async def work() -> Response[bytes]:
-            view = await create_record(session, ctx, body, confirm=False)
+            view = await create_record(desk.session, desk.ctx, body, confirm=False)
             return see_other(_next(view.record.id, subject_path, values["action"], lang))
 
         try:
-            return await write_idempotently(request, session, ctx, values["idempotency_key"], work)
+            return await write_idempotently(desk, values["idempotency_key"], work)
         except DomainError as error:
             errors = errors_of(error, lang)
     return _form_page(
-        request, staff, kind, subject, values, status=422, errors=translated_errors(errors, lang),
+        desk, kind, subject, values, status=422, errors=translated_errors(errors, lang),
         action=with_lang(f"/staff/{subject_kind.value}s/{subject_id}/records", lang, kind=kind.value),
         employees=employees,
     )  # fmt: skip
@@ -229,95 +204,71 @@ async def _create(
 
 @get("/institutions/{subject_id:uuid}/records/new")
 async def new_institution_record(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     subject_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    return await _new_page(request, db_session, ctx, staff, SubjectKind.INSTITUTION, subject_id)
+    return await _new_page(desk, SubjectKind.INSTITUTION, subject_id)
 
 
 @get("/practitioners/{subject_id:uuid}/records/new")
 async def new_practitioner_record(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     subject_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    return await _new_page(request, db_session, ctx, staff, SubjectKind.PRACTITIONER, subject_id)
+    return await _new_page(desk, SubjectKind.PRACTITIONER, subject_id)
 
 
 @post("/institutions/{subject_id:uuid}/records", status_code=303)
 async def create_institution_record(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     subject_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    return await _create(request, db_session, ctx, staff, SubjectKind.INSTITUTION, subject_id)
+    return await _create(desk, SubjectKind.INSTITUTION, subject_id)
 
 
 @post("/practitioners/{subject_id:uuid}/records", status_code=303)
 async def create_practitioner_record(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
     subject_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    return await _create(request, db_session, ctx, staff, SubjectKind.PRACTITIONER, subject_id)
+    return await _create(desk, SubjectKind.PRACTITIONER, subject_id)
 
 
 # --- a draft of these kinds, from /staff/records/{id}/edit (inspection_pages dispatches) ---
 
 
 async def _draft_subject(
-    session: AsyncSession, ctx: CommandContext, view: RecordView, kind: RecordKind
+    desk: Desk, view: RecordView, kind: RecordKind
 ) -> tuple[Any, str, list[tuple[str, str]] | None]:
     record = view.record
     if record.institution_id is not None:
         subject, employees = await _subject(
-            session, ctx, SubjectKind.INSTITUTION, record.institution_id, kind
+            desk, SubjectKind.INSTITUTION, record.institution_id, kind
         )
         return subject, f"/staff/institutions/{record.institution_id}", employees
     assert record.practitioner_id is not None
-    subject = await get_practitioner(session, ctx, record.practitioner_id)
+    subject = await get_practitioner(desk.session, desk.ctx, record.practitioner_id)
     return subject, f"/staff/practitioners/{record.practitioner_id}", None
 
 
-async def edit_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
-    view: RecordView,
-) -> Response[bytes]:
+async def edit_page(desk: Desk, view: RecordView) -> Response[bytes]:
     kind = RecordKind(view.record.kind)
-    subject, _, employees = await _draft_subject(session, ctx, view, kind)
+    subject, _, employees = await _draft_subject(desk, view, kind)
     return _form_page(
-        request, staff, kind, subject, values_of_record(view.record),
-        action=with_lang(f"/staff/records/{view.record.id}/edit", language(request)),
+        desk, kind, subject, values_of_record(view.record),
+        action=with_lang(f"/staff/records/{view.record.id}/edit", desk.lang),
         employees=employees, version=view.record.version, record_id=view.record.id,
     )  # fmt: skip
 
 
-async def save(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
-    view: RecordView,
-) -> Response[bytes]:
-    lang = language(request)
+async def save(desk: Desk, view: RecordView) -> Response[bytes]:
+    lang = desk.lang
     record_id, kind = view.record.id, RecordKind(view.record.kind)
     if view.record.status != RecordStatus.DRAFT:
         raise Invalid(f"record {record_id} is {view.record.status}: only a draft is edited")
-    subject, subject_path, employees = await _draft_subject(session, ctx, view, kind)
+    subject, subject_path, employees = await _draft_subject(desk, view, kind)
     subject_path = with_lang(subject_path, lang)
-    values, errors = await _read(request, kind)
+    values, errors = await _read(desk, kind)
     version = bounded_int(values["version"], MAX_VERSION)
     practitioner_id = (
         _practitioner_of(values, errors) if employees is not None else view.record.practitioner_id
@@ -325,13 +276,11 @@ async def save(
     if values["action"] == "discard":
 
         async def discard() -> Response[bytes]:
-            await delete_draft(session, ctx, record_id, version)
+            await delete_draft(desk.session, desk.ctx, record_id, version)
             return see_other(subject_path)
 
         try:
-            return await write_idempotently(
-                request, session, ctx, values["idempotency_key"], discard
-            )
+            return await write_idempotently(desk, values["idempotency_key"], discard)
         except DomainError as error:
             errors |= errors_of(error, lang)
     built = build_record(
@@ -342,48 +291,36 @@ async def save(
         body = built.body
 
         async def work() -> Response[bytes]:
-            await replace_draft(session, ctx, record_id, body, version)
+            await replace_draft(desk.session, desk.ctx, record_id, body, version)
             return see_other(_next(record_id, subject_path, values["action"], lang))
 
         try:
-            return await write_idempotently(request, session, ctx, values["idempotency_key"], work)
+            return await write_idempotently(desk, values["idempotency_key"], work)
         except DomainError as error:
             errors = errors_of(error, lang)
     return _form_page(
-        request, staff, kind, subject, values, status=422, errors=translated_errors(errors, lang),
+        desk, kind, subject, values, status=422, errors=translated_errors(errors, lang),
         action=with_lang(f"/staff/records/{record_id}/edit", lang), employees=employees,
         version=version, record_id=record_id,
     )  # fmt: skip
 
 
-async def correct_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
-    view: RecordView,
-) -> Response[bytes]:
+async def correct_page(desk: Desk, view: RecordView) -> Response[bytes]:
     kind = RecordKind(view.record.kind)
-    subject, _, employees = await _draft_subject(session, ctx, view, kind)
+    subject, _, employees = await _draft_subject(desk, view, kind)
     return _form_page(
-        request, staff, kind, subject, values_of_record(view.record),
-        action=with_lang(f"/staff/records/{view.record.id}/correct", language(request)),
+        desk, kind, subject, values_of_record(view.record),
+        action=with_lang(f"/staff/records/{view.record.id}/correct", desk.lang),
         employees=employees, record_id=view.record.id, reason="",
     )  # fmt: skip
 
 
-async def correct_submit(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
-    view: RecordView,
-) -> Response[bytes]:
+async def correct_submit(desk: Desk, view: RecordView) -> Response[bytes]:
     """A correction stored as a draft, then the confirmation step as for any draft."""
-    lang = language(request)
+    lang = desk.lang
     record_id, kind = view.record.id, RecordKind(view.record.kind)
-    subject, subject_path, employees = await _draft_subject(session, ctx, view, kind)
-    values, errors = await _read(request, kind)
+    subject, subject_path, employees = await _draft_subject(desk, view, kind)
+    values, errors = await _read(desk, kind)
     reason = checked_reason(values[CORRECTION_REASON], CORRECTION_REASON, errors)
     practitioner_id = (
         _practitioner_of(values, errors) if employees is not None else view.record.practitioner_id
@@ -396,16 +333,18 @@ async def correct_submit(
         correction = CorrectionIn(reason=reason, record=built.body)
 
         async def work() -> Response[bytes]:
-            draft = await correct_record(session, ctx, record_id, correction, confirm=False)
+            draft = await correct_record(
+                desk.session, desk.ctx, record_id, correction, confirm=False
+            )
             path = with_lang(subject_path, lang)
             return see_other(_next(draft.record.id, path, values["action"], lang))
 
         try:
-            return await write_idempotently(request, session, ctx, values["idempotency_key"], work)
+            return await write_idempotently(desk, values["idempotency_key"], work)
         except DomainError as error:
             errors = of_the_correction(errors_of(error, lang))
     return _form_page(
-        request, staff, kind, subject, values, status=422, errors=translated_errors(errors, lang),
+        desk, kind, subject, values, status=422, errors=translated_errors(errors, lang),
         action=with_lang(f"/staff/records/{record_id}/correct", lang), employees=employees,
         record_id=record_id, reason=values[CORRECTION_REASON],
     )  # fmt: skip

@@ -32,7 +32,6 @@ from sqlmodel import col
 
 from service.auth.models import User
 from service.clock import CHINA_TZ
-from service.context import CommandContext
 from service.errors import Conflict, DomainError, Invalid, NotFound
 from service.facts.kinds import RECORD_KIND_ZH, RecordKind
 from service.identity.regions import region_name
@@ -62,12 +61,18 @@ from service.policy.document import ListType
 from service.policy.store import policy_now
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
-from service.web.problems import DOMAIN_STATUS
-from service.workbench.form_writes import write_idempotently
+from service.workbench.form_writes import see_other, write_idempotently
 from service.workbench.i18n import words
 from service.workbench.review_refusals import said
-from service.workbench.routes import HTML, form_fields, language, page, workbench_router
-from service.workbench.session import SignedIn
+from service.workbench.routes import (
+    Desk,
+    domain_status,
+    field_errors,
+    form_fields,
+    language,
+    message_page,
+    workbench_router,
+)
 
 PAGE_SIZE = 50
 IDEMPOTENCY_FIELD = "idempotency_key"
@@ -159,12 +164,13 @@ def _body(form: StepForm, fields: dict[str, str]) -> Any:
         raise _form_error(error) from error
 
 
+def _say(message: str, lang: str) -> str:
+    """A field's message: the page's own words for it (a form's), else the service's."""
+    return str(words(lang).get(message) or said(message, lang))
+
+
 def _errors_in(error: DomainError, lang: str) -> dict[str, str]:
-    t = words(lang)
-    found: dict[str, str] = {}
-    for item in error.errors:
-        found.setdefault(item.field, t.get(item.message) or said(item.message, lang))
-    return found or {"form": said(error.detail, lang)}
+    return field_errors(error, lang, _say)
 
 
 def refusal_page(request: Request[Any, Any, Any], error: DomainError) -> Response[bytes]:
@@ -172,12 +178,10 @@ def refusal_page(request: Request[Any, Any, Any], error: DomainError) -> Respons
     region, an entry that does not exist), as a page with the service's status."""
     lang = language(request)
     t = words(lang)
-    status = next((code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind)), 400)
-    return page(
-        request, "message.html", status=status,
-        title=t["forbidden_title"] if status == 403 else t["error_title"],
-        message=said(error.detail, lang), back_href=f"/staff/queue?lang={lang}",
-        back_label=t["queue_title"],
+    status = domain_status(error)
+    return message_page(
+        request, status, t["forbidden_title"] if status == 403 else t["error_title"],
+        said(error.detail, lang), back=(f"/staff/queue?lang={lang}", t["queue_title"]),
     )  # fmt: skip
 
 
@@ -205,21 +209,18 @@ def _page_number(raw: str | None) -> int:
 
 @get("/queue", exception_handlers=REFUSALS)
 async def queue_page(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
+    desk: NamedDependency[Desk],
 ) -> Response[bytes]:
-    lang = language(request)
-    query = request.query_params
+    lang = desk.lang
+    query = desk.request.query_params
     asked = {name: query.get(name) or "" for name in ("list_type", "status", "region")}
     number = _page_number(query.get("page"))
     try:
         wanted = queue_filter(asked["list_type"], asked["status"], asked["region"])
-        queue = await review_queue(db_session, ctx, wanted, page=number, page_size=PAGE_SIZE)
+        queue = await review_queue(desk.session, desk.ctx, wanted, page=number, page_size=PAGE_SIZE)
     except Invalid as error:
-        return page(
-            request, "review/queue.html", status=422, staff=staff, asked=asked,
+        return desk.page(
+            "review/queue.html", status=422, asked=asked,
             errors=_errors_in(error, lang), queue=None, **_filters(),
         )  # fmt: skip
     pages = max(1, math.ceil(queue.total / PAGE_SIZE))
@@ -227,8 +228,8 @@ async def queue_page(
     def page_href(to: int) -> str:
         return "/staff/queue?" + urlencode({**asked, "lang": lang, "page": to})
 
-    return page(
-        request, "review/queue.html", staff=staff, asked=asked, errors={}, queue=queue,
+    return desk.page(
+        "review/queue.html", asked=asked, errors={}, queue=queue,
         page_number=number, pages=pages, place=_place,
         previous_href=page_href(number - 1) if number > 1 else None,
         next_href=page_href(number + 1) if number < pages else None, **_filters(),
@@ -263,10 +264,7 @@ async def _subject(session: AsyncSession, entry: ListEntry) -> Institution | Pra
 
 
 async def _entry_page(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
-    staff: SignedIn,
+    desk: Desk,
     entry_id: uuid.UUID,
     *,
     status: int = 200,
@@ -274,7 +272,7 @@ async def _entry_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    lang = language(request)
+    session, ctx, lang = desk.session, desk.ctx, desk.lang
     view = await service.entry_view(session, ctx, entry_id)
     entry = view.entry
     policy = await policy_now(session, ctx)
@@ -289,8 +287,8 @@ async def _entry_page(
     )
     forms = [form for form in STEP_FORMS if form.actions & set(steps.steps)]
     checks = await repair_checks(session, ctx, entry, policy)
-    return page(
-        request, "review/entry.html", status=status, staff=staff, view=view, entry=entry,
+    return desk.page(
+        "review/entry.html", status=status, view=view, entry=entry,
         subject=await _subject(session, entry), record=record,
         record_kind_zh=RECORD_KIND_ZH.get(RecordKind(record.kind)) if record else None,
         reason_title=reason.title(lang) if reason else None,
@@ -300,7 +298,7 @@ async def _entry_page(
         may_review_repair=steps.repair_review, failed=failed, errors=errors or {},
         values=values or {}, new_key=lambda: str(uuid.uuid4()), china_time=_china_time,
         place=_place,
-        done=request.query_params.get("done"),
+        done=desk.request.query_params.get("done"),
     )  # fmt: skip
 
 
@@ -315,30 +313,24 @@ def _document(document: Notice, list_type: str) -> dict[str, Any]:
 
 @get("/entries/{entry_id:uuid}", exception_handlers=REFUSALS)
 async def entry_page(
-    request: Request[Any, Any, Any],
+    desk: NamedDependency[Desk],
     entry_id: FromPath[uuid.UUID],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
 ) -> Response[bytes]:
-    return await _entry_page(request, db_session, ctx, staff, entry_id)
+    return await _entry_page(desk, entry_id)
 
 
 @get("/entries/{entry_id:uuid}/documents/{document_id:uuid}", exception_handlers=REFUSALS)
 async def document_page(
-    request: Request[Any, Any, Any],
+    desk: NamedDependency[Desk],
     entry_id: FromPath[uuid.UUID],
     document_id: FromPath[uuid.UUID],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
 ) -> Response[bytes]:
     """One document as it was sent, laid out for A4 (the print stylesheet)."""
-    document = await service.entry_document(db_session, ctx, entry_id, document_id)
-    entry = await db_session.get(ListEntry, entry_id)
+    document = await service.entry_document(desk.session, desk.ctx, entry_id, document_id)
+    entry = await desk.session.get(ListEntry, entry_id)
     assert entry is not None  # entry_document found it
-    return page(
-        request, "review/document.html", staff=staff, entry=entry,
+    return desk.page(
+        "review/document.html", entry=entry,
         document=_document(document, entry.list_type), china_time=_china_time,
     )  # fmt: skip
 
@@ -347,48 +339,43 @@ async def document_page(
 
 
 async def _take(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    ctx: CommandContext,
+    desk: Desk,
     form: StepForm,
     target: uuid.UUID,
     back_to: Callable[[], Awaitable[uuid.UUID]],
-    staff: SignedIn,
 ) -> Response[Any]:
     """Run a form's service function idempotently in a savepoint: a refusal the person can
     fix rolls back to it and shows the entry again with the error at its field."""
-    lang = language(request)
+    lang = desk.lang
     fields: dict[str, str] = {}
     try:
-        fields = await form_fields(request, *form.fields, "choice", IDEMPOTENCY_FIELD)
+        fields = await form_fields(desk.request, *form.fields, "choice", IDEMPOTENCY_FIELD)
         body = _body(form, fields)
 
         async def work() -> Response[Any]:
-            await form.run(session, ctx, target, body)
+            await form.run(desk.session, desk.ctx, target, body)
             entry_id = await back_to()
-            location = f"/staff/entries/{entry_id}?" + urlencode({"lang": lang, "done": form.slug})
-            return Response(b"", status_code=303, media_type=HTML, headers={"Location": location})
+            return see_other(
+                f"/staff/entries/{entry_id}?" + urlencode({"lang": lang, "done": form.slug})
+            )
 
         # The form's fields are its fingerprint: the CSRF guard has read the body already.
         key = fields.get(IDEMPOTENCY_FIELD, "")
-        return await write_idempotently(request, session, ctx, key, work, fields=dict(fields))
+        return await write_idempotently(desk, key, work, fields=dict(fields))
     except (Invalid, Conflict) as error:
-        session.expunge_all()  # what the savepoint undid is read afresh
+        desk.session.expunge_all()  # what the savepoint undid is read afresh
         status = 422 if isinstance(error, Invalid) else 409
         return await _entry_page(
-            request, session, ctx, staff, await back_to(), status=status, failed=form.slug,
+            desk, await back_to(), status=status, failed=form.slug,
             errors=_errors_in(error, lang), values=fields,
         )  # fmt: skip
 
 
 @post("/entries/{entry_id:uuid}/steps/{slug:str}", status_code=303, exception_handlers=REFUSALS)
 async def entry_step(
-    request: Request[Any, Any, Any],
+    desk: NamedDependency[Desk],
     entry_id: FromPath[uuid.UUID],
     slug: FromPath[str],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
 ) -> Response[Any]:
     form = STEP_FORMS_BY_SLUG.get(slug) or (
         REPAIR_APPLICATION if slug == REPAIR_APPLICATION.slug else None
@@ -399,7 +386,7 @@ async def entry_step(
     async def the_entry() -> uuid.UUID:
         return entry_id
 
-    return await _take(request, db_session, ctx, form, entry_id, the_entry, staff)
+    return await _take(desk, form, entry_id, the_entry)
 
 
 @post(
@@ -408,16 +395,13 @@ async def entry_step(
     exception_handlers=REFUSALS,
 )
 async def repair_decision(
-    request: Request[Any, Any, Any],
+    desk: NamedDependency[Desk],
     application_id: FromPath[uuid.UUID],
-    db_session: NamedDependency[AsyncSession],
-    ctx: NamedDependency[CommandContext],
-    staff: NamedDependency[SignedIn],
 ) -> Response[Any]:
     async def its_entry() -> uuid.UUID:
-        return await repair_application_entry(db_session, ctx, application_id)
+        return await repair_application_entry(desk.session, desk.ctx, application_id)
 
-    return await _take(request, db_session, ctx, REPAIR_DECISION, application_id, its_entry, staff)
+    return await _take(desk, REPAIR_DECISION, application_id, its_entry)
 
 
 REVIEW_PAGES = [queue_page, entry_page, document_page, entry_step, repair_decision]

@@ -9,7 +9,7 @@ the answer, so failures count towards the lockout and stay on record.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -125,36 +125,89 @@ def page(
 
 
 def message_page(
-    request: Request[Any, Any, Any], status: int, title: str, message: str, **extra: Any
+    request: Request[Any, Any, Any],
+    status: int,
+    title: str,
+    message: str,
+    *,
+    back: tuple[str, str] | None = None,
+    **extra: Any,
 ) -> Response[bytes]:
+    """A message with a way back: ``back`` (its link and label), else the sign-in page."""
     lang = language(request)
-    t = words(lang)
+    back_href, back_label = back or (sign_in_path(lang), words(lang)["sign_in"])
     return page(
         request, "message.html", status=status, title=title, message=message,
-        back_href=sign_in_path(lang), back_label=t["sign_in"], **extra,
+        back_href=back_href, back_label=back_label, **extra,
     )  # fmt: skip
 
 
-async def form_fields(request: Request[Any, Any, Any], *names: str) -> dict[str, str]:
-    """The named fields of a posted form as text ("" when absent); a NUL is refused here,
-    naming the field, since PostgreSQL text cannot hold one."""
+async def read_form(
+    request: Request[Any, Any, Any], names: Iterable[str], *, multiple: Iterable[str] = ()
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The named fields of a posted form as text ("" when absent; for a ``multiple`` field,
+    the list of its non-empty values), and an error for any holding a NUL (PostgreSQL text
+    cannot): the value is kept without it, to show the form again."""
     form = await request.form()
-    fields = {}
+    lists = frozenset(multiple)
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name in names:
-        value = form.get(name)
-        text = value if isinstance(value, str) else ""
-        if NUL in text:
-            raise Invalid.field(name, "must not contain the NUL character")
-        fields[name] = text
-    return fields
+        raw = form.getall(name) if name in lists else [form.get(name)]
+        texts = [item if isinstance(item, str) else "" for item in raw]
+        if any(NUL in text for text in texts):
+            errors[name] = "must not contain the NUL character"
+            texts = [text.replace(NUL, "") for text in texts]
+        values[name] = [text for text in texts if text] if name in lists else texts[0]
+    return values, errors
 
 
-def field_errors(error: DomainError, lang: str) -> dict[str, str]:
-    """A domain error's messages by field, in the page's language (the first per field)."""
+async def form_fields(request: Request[Any, Any, Any], *names: str) -> dict[str, str]:
+    """The named fields of a posted form as text, as ``read_form`` reads them; a NUL is
+    refused here (``Invalid``), naming the first field holding one."""
+    values, errors = await read_form(request, names)
+    for name, message in errors.items():
+        raise Invalid.field(name, message)
+    return values
+
+
+def field_errors(
+    error: DomainError, lang: str, say: Callable[[str, str], str] = translated
+) -> dict[str, str]:
+    """A domain error's messages by field (the first per field), or its detail at ``form``,
+    in the page's language as an area says them (``say(message, lang)``)."""
     errors: dict[str, str] = {}
     for item in error.errors:
-        errors.setdefault(item.field, translated(item.message, lang))
-    return errors or {"form": error.detail}
+        errors.setdefault(item.field, say(item.message, lang))
+    return errors or {"form": say(error.detail, lang)}
+
+
+@dataclass(frozen=True, slots=True)
+class Desk:
+    """A workbench page's standard parameters: the request, its transaction, the context
+    acting as the signed-in person, and that person (the ``desk`` of ``workbench_router``)."""
+
+    request: Request[Any, Any, Any]
+    session: AsyncSession
+    ctx: CommandContext
+    staff: SignedIn
+
+    @property
+    def lang(self) -> str:
+        return language(self.request)
+
+    def page(self, template: str, *, status: int = 200, **context: Any) -> Response[bytes]:
+        """A page for the signed-in person (``page`` with ``staff``)."""
+        return page(self.request, template, status=status, staff=self.staff, **context)
+
+
+async def provide_desk(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+    staff: NamedDependency[SignedIn],
+) -> Desk:
+    return Desk(request, db_session, ctx, staff)
 
 
 def anonymous_ctx(state: State) -> CommandContext:
@@ -417,12 +470,16 @@ def csrf_refused_page(request: Request[Any, Any, Any], _: CsrfRefused) -> Respon
     return message_page(request, 403, t["forbidden_title"], t["csrf_refused"])
 
 
+def domain_status(error: DomainError) -> int:
+    """The HTTP status the API answers a domain refusal with."""
+    return next((code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind)), 400)
+
+
 def domain_error_page(request: Request[Any, Any, Any], error: DomainError) -> Response[bytes]:
     """A domain refusal a page did not answer itself, as an HTML page with its status."""
-    status = next((code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind)), 400)
     t = words(language(request))
     return message_page(
-        request, status, t["error_title"], translated(error.detail, language(request))
+        request, domain_status(error), t["error_title"], translated(error.detail, language(request))
     )
 
 
@@ -447,7 +504,8 @@ def workbench_router(
     route_handlers: Sequence[ControllerRouterHandler], path: str = "/staff"
 ) -> Router:
     """A router of workbench pages: the CSRF guard on every unsafe request, the session's
-    actor as ``actor`` (so ``ctx`` acts as the person), HTML answers for what pages raise,
+    actor as ``actor`` (so ``ctx`` acts as the person), a page's standard parameters as
+    ``desk``, HTML answers for what pages raise,
     and nothing cached (pages carry CSRF tokens and personal data)."""
     return Router(
         path=path,
@@ -456,6 +514,7 @@ def workbench_router(
         dependencies={
             "staff": Provide(provide_signed_in),
             "actor": Provide(provide_session_actor),
+            "desk": Provide(provide_desk),
         },
         exception_handlers={
             SignInRequired: redirect_to_sign_in,
