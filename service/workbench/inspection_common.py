@@ -1,16 +1,19 @@
-"""What the inspectors' pages share: the API's messages in the page's
-language, and what confirming a draft would do. Their writes go through
-``form_writes`` (idempotent on the form's key, in a savepoint), as every area's do.
+"""What the inspectors' pages share: the API's messages in the page's language, a draft's
+form sent (saved or discarded, then where its button goes; or the form again with its
+errors), and what confirming a draft would do. Their writes go through ``form_writes``
+(idempotent on the form's key, in a savepoint), as every area's do.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
+from litestar import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
@@ -21,11 +24,12 @@ from service.listing.machine import OPEN
 from service.listing.service import list_entries
 from service.policy.document import Policy
 from service.records.schemas import Reason
-from service.records.service import RecordView, confirm_record
+from service.records.service import RecordView, confirm_record, delete_draft
 from service.standing.view import Standing, standing_of
+from service.workbench.form_writes import see_other, write_idempotently
 from service.workbench.i18n import translated
 from service.workbench.inspection_words import CHINESE_FIELD_MESSAGES
-from service.workbench.routes import field_errors
+from service.workbench.routes import Desk, field_errors
 
 LIST_ENTRIES_SHOWN = 50
 MAX_VERSION = 2_147_483_647  # a row's version is a PostgreSQL integer
@@ -33,6 +37,18 @@ MAX_VERSION = 2_147_483_647  # a row's version is a PostgreSQL integer
 
 def with_lang(path: str, lang: str, **query: str | int) -> str:
     return f"{path}?{urlencode({'lang': lang, **query})}"
+
+
+def next_step(
+    record_id: uuid.UUID, subject_path: str, action: str, lang: str, **query: str | int
+) -> str:
+    """Where a saved draft goes next (its form's button): the confirmation step, its
+    subject's page (discarded), or the draft's form again, saved."""
+    if action == "review":
+        return with_lang(f"/staff/records/{record_id}/confirm", lang)
+    if action == "discard":
+        return subject_path
+    return with_lang(f"/staff/records/{record_id}/edit", lang, saved=1, **query)
 
 
 # --- finding a subject -------------------------------------------------------------------
@@ -68,6 +84,54 @@ def translated_errors(errors: dict[str, str], lang: str) -> dict[str, str]:
 
 def errors_of(error: DomainError, lang: str) -> dict[str, str]:
     return field_errors(error, lang, say)
+
+
+async def save_or_show_again(
+    desk: Desk,
+    key: str,
+    body: object | None,
+    errors: dict[str, str],
+    save: Callable[[Any], Awaitable[str]],
+    show_again: Callable[..., Response[bytes]],
+    placed: Callable[[dict[str, str]], dict[str, str]] | None = None,
+) -> Response[Any]:
+    """A form sent: with its body built and no errors, ``save`` (given the body) run
+    idempotently on the form's key (``write_idempotently``), then a redirect to where it says next; otherwise,
+    or refused, the form again (``show_again``, 422) with the errors in the page's language
+    (a refusal's ``placed`` on the form's fields first)."""
+    lang = desk.lang
+    if body is not None and not errors:
+        built = body
+
+        async def work() -> Response[bytes]:
+            return see_other(await save(built))
+
+        try:
+            return await write_idempotently(desk, key, work)
+        except DomainError as error:
+            errors = errors_of(error, lang)
+            errors = placed(errors) if placed else errors
+    return show_again(status=422, errors=translated_errors(errors, lang))
+
+
+async def discard_or_show_again(
+    desk: Desk,
+    key: str,
+    record_id: uuid.UUID,
+    version: int,
+    subject_path: str,
+    show_again: Callable[..., Response[bytes]],
+    placed: Callable[[dict[str, str]], dict[str, str]],
+) -> Response[Any]:
+    """A draft's discard button: the draft deleted whatever its form holds (nothing of it is
+    sent), then its subject's page; or, refused, the form again with the refusal's errors
+    ``placed`` among the form's own."""
+
+    async def discard(_: uuid.UUID) -> str:
+        await delete_draft(desk.session, desk.ctx, record_id, version)
+        return subject_path
+
+    return await save_or_show_again(desk, key, record_id, {}, discard, show_again, placed)
 
 
 @dataclass(frozen=True, slots=True)

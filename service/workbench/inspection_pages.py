@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -57,7 +58,6 @@ from service.records.service import (
     confirm_record,
     correct_record,
     create_record,
-    delete_draft,
     get_record,
     rectify_deficiency,
     replace_draft,
@@ -81,10 +81,13 @@ from service.workbench.inspection_common import (
     MAX_VERSION,
     bounded_int,
     checked_reason,
+    discard_or_show_again,
     errors_of,
+    next_step,
     of_the_correction,
     reason_title,
     rule_titles,
+    save_or_show_again,
     say,
     score_text,
     translated_errors,
@@ -332,6 +335,17 @@ class Built:
     row_of: list[int]  # the form row of each deficiency in the body
     empty_rows: int
 
+    def on_form_rows(self, errors: dict[str, str]) -> dict[str, str]:
+        """The API names a deficiency by its place in the body; the form by its row."""
+
+        def row_name(name: str) -> str:
+            found = ROW_PATH.match(name)
+            if found is None or int(found.group(1)) >= len(self.row_of):
+                return name
+            return f"deficiencies[{self.row_of[int(found.group(1))]}]" + name[found.end() :]
+
+        return {row_name(name): message for name, message in errors.items()}
+
 
 def build_inspection(form: InspectionForm, institution_id: uuid.UUID) -> Built:
     """The API's body from the form, or the errors by field; rows left empty are skipped."""
@@ -373,18 +387,6 @@ def build_inspection(form: InspectionForm, institution_id: uuid.UUID) -> Built:
 
 
 ROW_PATH = re.compile(r"^deficiencies\[(\d+)\]")
-
-
-def _on_form_rows(errors: dict[str, str], row_of: list[int]) -> dict[str, str]:
-    """The API names a deficiency by its place in the body; the form by its row."""
-
-    def row_name(name: str) -> str:
-        found = ROW_PATH.match(name)
-        if found is None or int(found.group(1)) >= len(row_of):
-            return name
-        return f"deficiencies[{row_of[int(found.group(1))]}]" + name[found.end() :]
-
-    return {row_name(name): message for name, message in errors.items()}
 
 
 FIELD_LABELS = {
@@ -454,15 +456,11 @@ async def new_inspection_page(
 
 
 def _after_save(
-    record_id: uuid.UUID, subject_path: str, action: str, empty_rows: int, lang: str
+    record_id: uuid.UUID, subject_path: str, posted: Posted, built: Built, lang: str
 ) -> str:
     """Where a saved draft goes next: the confirmation step, or the draft with a new row."""
-    if action == "review":
-        return with_lang(f"/staff/records/{record_id}/confirm", lang)
-    if action == "discard":
-        return subject_path
-    blank = empty_rows + 1 if action == "add" else 0
-    return with_lang(f"/staff/records/{record_id}/edit", lang, saved=1, blank=blank)
+    blank = built.empty_rows + 1 if posted.action == "add" else 0
+    return next_step(record_id, subject_path, posted.action, lang, blank=blank)
 
 
 def _without_removed(posted: Posted) -> InspectionForm:
@@ -507,26 +505,19 @@ async def create_inspection(
     posted = await _posted(desk)
     form = await _form_of(posted, desk)
     built = build_inspection(form, institution_id)
-    errors = posted.errors | built.errors
-    if built.body is not None and not errors:
-        body = built.body
+    subject_path = with_lang(f"/staff/institutions/{institution_id}", lang)
 
-        async def work() -> Response[bytes]:
-            view = await create_record(desk.session, desk.ctx, body, confirm=False)
-            subject_path = with_lang(f"/staff/institutions/{institution_id}", lang)
-            return see_other(
-                _after_save(view.record.id, subject_path, posted.action, built.empty_rows, lang)
-            )
+    async def create(body: InspectionIn) -> str:
+        view = await create_record(desk.session, desk.ctx, body, confirm=False)
+        return _after_save(view.record.id, subject_path, posted, built, lang)
 
-        try:
-            return await write_idempotently(desk, posted.key, work)
-        except DomainError as error:
-            errors = _on_form_rows(errors_of(error, lang), built.row_of)
-    return _form_page(
-        desk, institution, form, status=422,
-        errors=translated_errors(errors, lang),
-        action=with_lang(f"/staff/institutions/{institution_id}/inspections", lang),
-        title_key="inspection_new_title",
+    return await save_or_show_again(
+        desk, posted.key, built.body, posted.errors | built.errors, create,
+        partial(
+            _form_page, desk, institution, form, title_key="inspection_new_title",
+            action=with_lang(f"/staff/institutions/{institution_id}/inspections", lang),
+        ),
+        placed=built.on_form_rows,
     )  # fmt: skip
 
 
@@ -581,37 +572,24 @@ async def save_draft(
     posted = await _posted(desk)
     form = await _form_of(posted, desk)
     built = build_inspection(form, institution.id)
-    errors = dict(posted.errors)
-    if posted.action == "discard":
-
-        async def discard() -> Response[bytes]:
-            await delete_draft(desk.session, desk.ctx, record_id, posted.version)
-            return see_other(subject_path)
-
-        try:
-            return await write_idempotently(desk, posted.key, discard)
-        except DomainError as error:
-            errors |= errors_of(error, lang)
-    else:
-        errors |= built.errors
-    if built.body is not None and not errors:
-        body = built.body
-
-        async def work() -> Response[bytes]:
-            await replace_draft(desk.session, desk.ctx, record_id, body, posted.version)
-            return see_other(
-                _after_save(record_id, subject_path, posted.action, built.empty_rows, lang)
-            )
-
-        try:
-            return await write_idempotently(desk, posted.key, work)
-        except DomainError as error:
-            errors = _on_form_rows(errors_of(error, lang), built.row_of)
-    return _form_page(
-        desk, institution, form, status=422, errors=translated_errors(errors, lang),
-        version=posted.version, record_id=record_id,
+    show_again = partial(
+        _form_page, desk, institution, form, version=posted.version, record_id=record_id,
         action=with_lang(f"/staff/records/{record_id}/edit", lang),
         title_key="inspection_edit_title",
+    )  # fmt: skip
+    if posted.action == "discard":
+        return await discard_or_show_again(
+            desk, posted.key, record_id, posted.version, subject_path, show_again,
+            lambda refused: posted.errors | refused,
+        )  # fmt: skip
+
+    async def replace(body: InspectionIn) -> str:
+        await replace_draft(desk.session, desk.ctx, record_id, body, posted.version)
+        return _after_save(record_id, subject_path, posted, built, lang)
+
+    return await save_or_show_again(
+        desk, posted.key, built.body, posted.errors | built.errors, replace, show_again,
+        placed=built.on_form_rows,
     )  # fmt: skip
 
 
@@ -745,26 +723,20 @@ async def correct_submit(
     reason = checked_reason(fields[CORRECTION_REASON], CORRECTION_REASON, errors)
     form = await _form_of(posted, desk)
     built = build_inspection(form, institution.id)
-    errors |= posted.errors | built.errors
-    if built.body is not None and not errors:
-        correction = CorrectionIn(reason=reason, record=built.body)
 
-        async def work() -> Response[bytes]:
-            draft = await correct_record(
-                desk.session, desk.ctx, record_id, correction, confirm=False
-            )
-            return see_other(
-                _after_save(draft.record.id, subject_path, posted.action, built.empty_rows, lang)
-            )
+    async def correct(body: InspectionIn) -> str:
+        correction = CorrectionIn(reason=reason, record=body)
+        draft = await correct_record(desk.session, desk.ctx, record_id, correction, confirm=False)
+        return _after_save(draft.record.id, subject_path, posted, built, lang)
 
-        try:
-            return await write_idempotently(desk, posted.key, work)
-        except DomainError as error:
-            errors = _on_form_rows(of_the_correction(errors_of(error, lang)), built.row_of)
-    return _form_page(
-        desk, institution, form, status=422, errors=translated_errors(errors, lang),
-        record_id=record_id, reason=fields[CORRECTION_REASON], title_key="correct_title",
-        action=with_lang(f"/staff/records/{record_id}/correct", lang),
+    return await save_or_show_again(
+        desk, posted.key, built.body, errors | posted.errors | built.errors, correct,
+        partial(
+            _form_page, desk, institution, form, record_id=record_id,
+            reason=fields[CORRECTION_REASON], title_key="correct_title",
+            action=with_lang(f"/staff/records/{record_id}/correct", lang),
+        ),
+        placed=lambda found: built.on_form_rows(of_the_correction(found)),
     )  # fmt: skip
 
 

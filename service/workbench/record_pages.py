@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from litestar import Response, get, post
@@ -18,27 +19,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
 from service.employment.service import list_employments
-from service.errors import DomainError, Invalid
+from service.errors import Invalid
 from service.facts.kinds import SUBJECT_RULES, RecordKind, RecordStatus, SubjectKind
-from service.records.schemas import CorrectionIn
+from service.records.schemas import CorrectionIn, RecordIn
 from service.records.service import (
     RecordView,
     correct_record,
     create_record,
-    delete_draft,
     replace_draft,
 )
 from service.registry.service import get_institution, get_practitioner, subjects_by_id
-from service.workbench.form_writes import new_form_key, see_other, write_idempotently
+from service.workbench.form_writes import new_form_key
 from service.workbench.i18n import words
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
     MAX_VERSION,
     bounded_int,
     checked_reason,
-    errors_of,
+    discard_or_show_again,
+    next_step,
     of_the_correction,
-    translated_errors,
+    save_or_show_again,
     with_lang,
 )
 from service.workbench.record_forms import (
@@ -162,14 +163,6 @@ async def _subject(
     return await get_practitioner(session, ctx, subject_id), None
 
 
-def _next(record_id: uuid.UUID, subject_path: str, action: str, lang: str) -> str:
-    if action == "review":
-        return with_lang(f"/staff/records/{record_id}/confirm", lang)
-    if action == "discard":
-        return subject_path
-    return with_lang(f"/staff/records/{record_id}/edit", lang, saved=1)
-
-
 async def _create(desk: Desk, subject_kind: SubjectKind, subject_id: uuid.UUID) -> Response[bytes]:
     kind = _kind_named(desk.request.query_params.get("kind"))
     lang = desk.lang
@@ -182,23 +175,18 @@ async def _create(desk: Desk, subject_kind: SubjectKind, subject_id: uuid.UUID) 
     built = build_record(
         kind, values, institution_id=institution_id, practitioner_id=practitioner_id
     )
-    errors |= built.errors
     subject_path = with_lang(f"/staff/{subject_kind.value}s/{subject_id}", lang)
-    if built.body is not None and not errors:
-        body = built.body
 
-        async def work() -> Response[bytes]:
-            view = await create_record(desk.session, desk.ctx, body, confirm=False)
-            return see_other(_next(view.record.id, subject_path, values["action"], lang))
+    async def create(body: RecordIn) -> str:
+        view = await create_record(desk.session, desk.ctx, body, confirm=False)
+        return next_step(view.record.id, subject_path, values["action"], lang)
 
-        try:
-            return await write_idempotently(desk, values["idempotency_key"], work)
-        except DomainError as error:
-            errors = errors_of(error, lang)
-    return _form_page(
-        desk, kind, subject, values, status=422, errors=translated_errors(errors, lang),
-        action=with_lang(f"/staff/{subject_kind.value}s/{subject_id}/records", lang, kind=kind.value),
-        employees=employees,
+    return await save_or_show_again(
+        desk, values["idempotency_key"], built.body, errors | built.errors, create,
+        partial(
+            _form_page, desk, kind, subject, values, employees=employees,
+            action=with_lang(f"/staff/{subject_kind.value}s/{subject_id}/records", lang, kind=kind.value),
+        ),
     )  # fmt: skip
 
 
@@ -273,36 +261,26 @@ async def save(desk: Desk, view: RecordView) -> Response[bytes]:
     practitioner_id = (
         _practitioner_of(values, errors) if employees is not None else view.record.practitioner_id
     )
-    if values["action"] == "discard":
-
-        async def discard() -> Response[bytes]:
-            await delete_draft(desk.session, desk.ctx, record_id, version)
-            return see_other(subject_path)
-
-        try:
-            return await write_idempotently(desk, values["idempotency_key"], discard)
-        except DomainError as error:
-            errors |= errors_of(error, lang)
     built = build_record(
         kind, values, institution_id=view.record.institution_id, practitioner_id=practitioner_id
     )
-    errors |= built.errors
-    if built.body is not None and not errors:
-        body = built.body
-
-        async def work() -> Response[bytes]:
-            await replace_draft(desk.session, desk.ctx, record_id, body, version)
-            return see_other(_next(record_id, subject_path, values["action"], lang))
-
-        try:
-            return await write_idempotently(desk, values["idempotency_key"], work)
-        except DomainError as error:
-            errors = errors_of(error, lang)
-    return _form_page(
-        desk, kind, subject, values, status=422, errors=translated_errors(errors, lang),
-        action=with_lang(f"/staff/records/{record_id}/edit", lang), employees=employees,
-        version=version, record_id=record_id,
+    show_again = partial(
+        _form_page, desk, kind, subject, values, employees=employees, version=version,
+        record_id=record_id, action=with_lang(f"/staff/records/{record_id}/edit", lang),
     )  # fmt: skip
+    if values["action"] == "discard":
+        return await discard_or_show_again(
+            desk, values["idempotency_key"], record_id, version, subject_path, show_again,
+            lambda refused: errors | refused | built.errors,
+        )  # fmt: skip
+
+    async def replace(body: RecordIn) -> str:
+        await replace_draft(desk.session, desk.ctx, record_id, body, version)
+        return next_step(record_id, subject_path, values["action"], lang)
+
+    return await save_or_show_again(
+        desk, values["idempotency_key"], built.body, errors | built.errors, replace, show_again
+    )
 
 
 async def correct_page(desk: Desk, view: RecordView) -> Response[bytes]:
@@ -328,25 +306,21 @@ async def correct_submit(desk: Desk, view: RecordView) -> Response[bytes]:
     built = build_record(
         kind, values, institution_id=view.record.institution_id, practitioner_id=practitioner_id
     )
-    errors |= built.errors
-    if built.body is not None and not errors:
-        correction = CorrectionIn(reason=reason, record=built.body)
 
-        async def work() -> Response[bytes]:
-            draft = await correct_record(
-                desk.session, desk.ctx, record_id, correction, confirm=False
-            )
-            path = with_lang(subject_path, lang)
-            return see_other(_next(draft.record.id, path, values["action"], lang))
+    async def correct(body: RecordIn) -> str:
+        correction = CorrectionIn(reason=reason, record=body)
+        draft = await correct_record(desk.session, desk.ctx, record_id, correction, confirm=False)
+        path = with_lang(subject_path, lang)
+        return next_step(draft.record.id, path, values["action"], lang)
 
-        try:
-            return await write_idempotently(desk, values["idempotency_key"], work)
-        except DomainError as error:
-            errors = of_the_correction(errors_of(error, lang))
-    return _form_page(
-        desk, kind, subject, values, status=422, errors=translated_errors(errors, lang),
-        action=with_lang(f"/staff/records/{record_id}/correct", lang), employees=employees,
-        record_id=record_id, reason=values[CORRECTION_REASON],
+    return await save_or_show_again(
+        desk, values["idempotency_key"], built.body, errors | built.errors, correct,
+        partial(
+            _form_page, desk, kind, subject, values, employees=employees, record_id=record_id,
+            reason=values[CORRECTION_REASON],
+            action=with_lang(f"/staff/records/{record_id}/correct", lang),
+        ),
+        placed=of_the_correction,
     )  # fmt: skip
 
 
