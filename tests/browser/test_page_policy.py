@@ -5,22 +5,22 @@ the review queue, an entry and its printable document, the admins' pages)."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
-
 import httpx
-import pyotp
-from conftest import MakeToken, MovableClock, bearer
+from conftest import MakeToken, MovableClock
 from factories import institution_body
-from playwright.async_api import Browser, ConsoleMessage, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Page
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from staff_accounts import enrolled, new_staff, sign_in_on_page
+from workbench_pages import (
+    build_world,
+    linked_paths,
+    sign_in_admin,
+    signed_out_paths,
+    staff_paths,
+)
 
 from service.config import Settings
-from service.policy.load import shipped_version
 
 Headers = dict[str, str]
-T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 def refusals_of(page: Page) -> list[str]:
@@ -82,59 +82,23 @@ async def test_every_workbench_page_keeps_its_style_under_the_policy_and_breaks_
     session_factory: async_sessionmaker[AsyncSession],
     test_settings: Settings,
 ) -> None:
-    assert test_settings.secret_key is not None
-    clock.set(T0)
-    api_admin = bearer(await make_token("admin"))
-    async with httpx.AsyncClient(base_url=live_server) as api:
-        home = await api.post("/api/v1/institutions", json=institution_body(1), headers=api_admin)
-        entry = await api.post(
-            "/api/v1/list-entries", headers=api_admin,
-            json={"list_type": "watch", "subject_kind": "institution",
-                  "subject_id": home.json()["id"], "reason_code": "WATCH_OTHER",
-                  "basis": "三次检查发现同类消防隐患"},
-        )  # fmt: skip
-        assert entry.status_code == 201, entry.text
-        notified = await api.post(
-            f"/api/v1/list-entries/{entry.json()['id']}/notify", json={}, headers=api_admin
-        )
-        assert notified.status_code == 200, notified.text
-    secret = await enrolled(
-        session_factory, test_settings.secret_key, live_server, login="admin.li", role="admin",
-        clock=clock,
-    )  # fmt: skip
-    assert secret is not None
-    newcomer = await new_staff(
-        session_factory, test_settings.secret_key, login="zhou", role="inspector", clock=clock
-    )
-    clock.set(T0 + timedelta(minutes=1))
-
+    world = await build_world(live_server, clock, make_token, session_factory, test_settings)
     page = await browser.new_page(locale="zh-CN")
     refused = refusals_of(page)
-    await visit(page, f"{live_server}/staff/enrol/{newcomer}")
+    for path in signed_out_paths(world):
+        await visit(page, live_server + path)
     await visit(page, f"{live_server}/staff/sign-in?lang=en")
-    await visit(page, f"{live_server}/staff/sign-in")
-    await sign_in_on_page(page, "admin.li")  # the password: on to the code step
-    await expect(page).to_have_url(re.compile("/staff/sign-in/code"))
-    await visit(page, page.url)
-    await page.get_by_label("动态验证码（6 位数字）").fill(pyotp.TOTP(secret).at(clock()))
-    await page.get_by_role("button", name="继续").click()
-    await expect(page).to_have_url(re.compile(r"/staff/$"))
 
+    async def code_step(url: str) -> None:
+        await visit(page, url)
+
+    await sign_in_admin(page, live_server, world, clock, on_the_way=code_step)
     staff = f"{live_server}/staff"
-    home_id, entry_id = home.json()["id"], entry.json()["id"]
-    for path in (
-        "/", "/?lang=en", "/subjects?q=颐养院", f"/institutions/{home_id}",
-        f"/institutions/{home_id}?lang=en", f"/institutions/{home_id}/inspections/new",
-        f"/institutions/{home_id}/records/new?kind=penalty", "/imports", "/queue",
-        "/queue?lang=en", f"/entries/{entry_id}", "/admin/", "/admin/users", "/admin/users/new",
-        "/admin/policies", f"/admin/policies/{shipped_version()}", "/admin/sync", "/admin/audit",
-    ):  # fmt: skip
+    for path in staff_paths(world):
         await visit(page, staff + path)
-    await page.goto(f"{staff}/entries/{entry_id}")
-    document = page.get_by_role("link", name=re.compile("打印（A4）")).first
-    await visit(page, live_server + (await document.get_attribute("href") or ""))
-    await page.goto(f"{staff}/admin/users")
-    user = await page.get_by_role("link", name="测试 admin.li").get_attribute("href")
-    await visit(page, live_server + (user or ""))
+    for path in ("/?lang=en", f"/institutions/{world.home_id}?lang=en", "/queue?lang=en"):
+        await visit(page, staff + path)
+    for path in await linked_paths(page, live_server, world):
+        await visit(page, live_server + path)
     assert refused == []
     await page.close()
