@@ -14,6 +14,9 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Response
+from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
@@ -52,6 +55,26 @@ def next_step(
 
 
 # --- finding a subject -------------------------------------------------------------------
+
+
+SubjectPage = Callable[[Desk, SubjectKind, uuid.UUID], Awaitable[Response[bytes]]]
+
+
+def for_each_subject(
+    route: Callable[..., HTTPRouteHandler], tail: str, answer: SubjectPage, **options: Any
+) -> list[HTTPRouteHandler]:
+    """The same page for each kind of subject, at ``/institutions/{subject_id}<tail>`` and
+    ``/practitioners/{subject_id}<tail>``: ``answer(desk, kind, subject_id)``."""
+
+    def handler_for(kind: SubjectKind) -> HTTPRouteHandler:
+        async def subject_page(
+            desk: NamedDependency[Desk], subject_id: FromPath[uuid.UUID]
+        ) -> Response[bytes]:
+            return await answer(desk, kind, subject_id)
+
+        return route(f"/{kind.value}s/{{subject_id:uuid}}{tail}", **options)(subject_page)
+
+    return [handler_for(kind) for kind in SubjectKind]
 
 
 def bounded_int(text: str, upper: int) -> int:

@@ -83,6 +83,7 @@ from service.workbench.inspection_common import (
     checked_reason,
     discard_or_show_again,
     errors_of,
+    for_each_subject,
     next_step,
     of_the_correction,
     reason_title,
@@ -235,22 +236,6 @@ async def _subject_page(
         record_kinds=record_pages.kinds_for(kind), chain_facts=_chain_facts(chains, lang),
         rule_titles=rule_titles(standing.policy, lang),
     )  # fmt: skip
-
-
-@get("/institutions/{institution_id:uuid}")
-async def institution_page(
-    desk: NamedDependency[Desk],
-    institution_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    return await _subject_page(desk, SubjectKind.INSTITUTION, institution_id)
-
-
-@get("/practitioners/{practitioner_id:uuid}")
-async def practitioner_page(
-    desk: NamedDependency[Desk],
-    practitioner_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    return await _subject_page(desk, SubjectKind.PRACTITIONER, practitioner_id)
 
 
 # --- the inspection form -------------------------------------------------------------------
@@ -829,8 +814,7 @@ async def _rectify_refused(
 
 INSPECTION_PAGES: list[HTTPRouteHandler] = [
     find_page,
-    institution_page,
-    practitioner_page,
+    *for_each_subject(get, "", _subject_page),
     new_inspection_page,
     create_inspection,
     edit_draft_page,

@@ -12,9 +12,7 @@ from functools import partial
 from typing import Any
 
 from litestar import Response, get, post
-from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
@@ -37,6 +35,7 @@ from service.workbench.inspection_common import (
     bounded_int,
     checked_reason,
     discard_or_show_again,
+    for_each_subject,
     next_step,
     of_the_correction,
     save_or_show_again,
@@ -190,38 +189,6 @@ async def _create(desk: Desk, subject_kind: SubjectKind, subject_id: uuid.UUID) 
     )  # fmt: skip
 
 
-@get("/institutions/{subject_id:uuid}/records/new")
-async def new_institution_record(
-    desk: NamedDependency[Desk],
-    subject_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    return await _new_page(desk, SubjectKind.INSTITUTION, subject_id)
-
-
-@get("/practitioners/{subject_id:uuid}/records/new")
-async def new_practitioner_record(
-    desk: NamedDependency[Desk],
-    subject_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    return await _new_page(desk, SubjectKind.PRACTITIONER, subject_id)
-
-
-@post("/institutions/{subject_id:uuid}/records", status_code=303)
-async def create_institution_record(
-    desk: NamedDependency[Desk],
-    subject_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    return await _create(desk, SubjectKind.INSTITUTION, subject_id)
-
-
-@post("/practitioners/{subject_id:uuid}/records", status_code=303)
-async def create_practitioner_record(
-    desk: NamedDependency[Desk],
-    subject_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    return await _create(desk, SubjectKind.PRACTITIONER, subject_id)
-
-
 # --- a draft of these kinds, from /staff/records/{id}/edit (inspection_pages dispatches) ---
 
 
@@ -325,8 +292,6 @@ async def correct_submit(desk: Desk, view: RecordView) -> Response[bytes]:
 
 
 RECORD_PAGES: list[HTTPRouteHandler] = [
-    new_institution_record,
-    new_practitioner_record,
-    create_institution_record,
-    create_practitioner_record,
+    *for_each_subject(get, "/records/new", _new_page),
+    *for_each_subject(post, "/records", _create, status_code=303),
 ]
