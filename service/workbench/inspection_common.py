@@ -29,7 +29,7 @@ from service.policy.document import Policy
 from service.records.schemas import Reason
 from service.records.service import RecordView, confirm_record, delete_draft
 from service.standing.view import Standing, standing_of
-from service.workbench.form_writes import see_other, write_idempotently
+from service.workbench.form_writes import new_form_key, see_other, write_idempotently
 from service.workbench.i18n import translated
 from service.workbench.inspection_words import CHINESE_FIELD_MESSAGES
 from service.workbench.routes import Desk, field_errors
@@ -107,6 +107,28 @@ def translated_errors(errors: dict[str, str], lang: str) -> dict[str, str]:
 
 def errors_of(error: DomainError, lang: str) -> dict[str, str]:
     return field_errors(error, lang, say)
+
+
+def draft_form_page(
+    desk: Desk,
+    template: str,
+    *,
+    action: str,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    version: int | None = None,
+    record_id: uuid.UUID | None = None,
+    reason: str | None = None,
+    **context: Any,
+) -> Response[bytes]:
+    """A draft's form (an inspection's or another record's): where it is sent, its errors,
+    the draft's version and id once it has them, a correction's reason, a fresh form key,
+    and whether it was just saved (``?saved=1``)."""
+    return desk.page(
+        template, status=status, action=action, errors=errors or {}, version=version,
+        record_id=record_id, reason=reason, form_key=new_form_key(),
+        saved=desk.request.query_params.get("saved") == "1", **context,
+    )  # fmt: skip
 
 
 async def save_or_show_again(

@@ -82,6 +82,7 @@ from service.workbench.inspection_common import (
     bounded_int,
     checked_reason,
     discard_or_show_again,
+    draft_form_page,
     errors_of,
     for_each_subject,
     next_step,
@@ -404,25 +405,13 @@ def _label_of(lang: str) -> Callable[[str], str]:
 
 
 def _form_page(
-    desk: Desk,
-    institution: Any,
-    form: InspectionForm,
-    *,
-    action: str,
-    title_key: str,
-    errors: dict[str, str] | None = None,
-    status: int = 200,
-    version: int | None = None,
-    record_id: uuid.UUID | None = None,
-    reason: str | None = None,
+    desk: Desk, institution: Any, form: InspectionForm, *, title_key: str, **draft: Any
 ) -> Response[bytes]:
-    return desk.page(
-        "inspect/inspection_form.html", status=status, reason=reason,
-        institution=institution, form=form, errors=errors or {}, action=action,
-        title_key=title_key, version=version, record_id=record_id, form_key=new_form_key(),
-        inspection_types=list(InspectionType), severities=list(DeficiencySeverity),
-        scopes=list(DeficiencyScope), saved=desk.request.query_params.get("saved") == "1",
-        label_of=_label_of(desk.lang),
+    return draft_form_page(
+        desk, "inspect/inspection_form.html", institution=institution, form=form,
+        title_key=title_key, inspection_types=list(InspectionType),
+        severities=list(DeficiencySeverity), scopes=list(DeficiencyScope),
+        label_of=_label_of(desk.lang), **draft,
     )  # fmt: skip
 
 

@@ -27,7 +27,6 @@ from service.records.service import (
     replace_draft,
 )
 from service.registry.service import get_institution, get_practitioner, subjects_by_id
-from service.workbench.form_writes import new_form_key
 from service.workbench.i18n import words
 from service.workbench.inspection_common import (
     CORRECTION_REASON,
@@ -35,6 +34,7 @@ from service.workbench.inspection_common import (
     bounded_int,
     checked_reason,
     discard_or_show_again,
+    draft_form_page,
     for_each_subject,
     next_step,
     of_the_correction,
@@ -116,21 +116,13 @@ def _form_page(
     subject: Any,
     values: dict[str, Any],
     *,
-    action: str,
     employees: list[tuple[str, str]] | None,
-    errors: dict[str, str] | None = None,
-    status: int = 200,
-    version: int | None = None,
-    record_id: uuid.UUID | None = None,
-    reason: str | None = None,
+    **draft: Any,
 ) -> Response[bytes]:
-    return desk.page(
-        "inspect/record_form.html", status=status, kind=kind.value,
-        reason=reason,
-        specs=KIND_FIELDS[kind], subject=subject, values=values, errors=errors or {},
-        action=action, employees=employees, version=version, record_id=record_id,
-        form_key=new_form_key(), label_of=_label_of(kind, desk.lang),
-        saved=desk.request.query_params.get("saved") == "1",
+    return draft_form_page(
+        desk, "inspect/record_form.html", kind=kind.value, specs=KIND_FIELDS[kind],
+        subject=subject, values=values, employees=employees, label_of=_label_of(kind, desk.lang),
+        **draft,
     )  # fmt: skip
 
 
@@ -206,14 +198,19 @@ async def _draft_subject(
     return subject, f"/staff/practitioners/{record.practitioner_id}", None
 
 
-async def edit_page(desk: Desk, view: RecordView) -> Response[bytes]:
+async def _record_form(desk: Desk, view: RecordView, step: str, **draft: Any) -> Response[bytes]:
+    """The record's form filled in as it stands, sent to ``/staff/records/<id>/<step>``."""
     kind = RecordKind(view.record.kind)
     subject, _, employees = await _draft_subject(desk, view, kind)
     return _form_page(
-        desk, kind, subject, values_of_record(view.record),
-        action=with_lang(f"/staff/records/{view.record.id}/edit", desk.lang),
-        employees=employees, version=view.record.version, record_id=view.record.id,
+        desk, kind, subject, values_of_record(view.record), employees=employees,
+        action=with_lang(f"/staff/records/{view.record.id}/{step}", desk.lang),
+        record_id=view.record.id, **draft,
     )  # fmt: skip
+
+
+async def edit_page(desk: Desk, view: RecordView) -> Response[bytes]:
+    return await _record_form(desk, view, "edit", version=view.record.version)
 
 
 async def save(desk: Desk, view: RecordView) -> Response[bytes]:
@@ -251,13 +248,7 @@ async def save(desk: Desk, view: RecordView) -> Response[bytes]:
 
 
 async def correct_page(desk: Desk, view: RecordView) -> Response[bytes]:
-    kind = RecordKind(view.record.kind)
-    subject, _, employees = await _draft_subject(desk, view, kind)
-    return _form_page(
-        desk, kind, subject, values_of_record(view.record),
-        action=with_lang(f"/staff/records/{view.record.id}/correct", desk.lang),
-        employees=employees, record_id=view.record.id, reason="",
-    )  # fmt: skip
+    return await _record_form(desk, view, "correct", reason="")
 
 
 async def correct_submit(desk: Desk, view: RecordView) -> Response[bytes]:
