@@ -137,7 +137,7 @@ async def save_or_show_again(
     body: object | None,
     errors: dict[str, str],
     save: Callable[[Any], Awaitable[str]],
-    show_again: Callable[..., Response[bytes]],
+    show_again: Callable[..., Awaitable[Response[bytes]]],
     placed: Callable[[dict[str, str]], dict[str, str]] | None = None,
 ) -> Response[Any]:
     """A form sent: with its body built and no errors, ``save`` (given the body) run
@@ -156,7 +156,7 @@ async def save_or_show_again(
         except DomainError as error:
             errors = errors_of(error, lang)
             errors = placed(errors) if placed else errors
-    return show_again(status=422, errors=translated_errors(errors, lang))
+    return await show_again(status=422, errors=translated_errors(errors, lang))
 
 
 async def discard_or_show_again(
@@ -165,7 +165,7 @@ async def discard_or_show_again(
     record_id: uuid.UUID,
     version: int,
     subject_path: str,
-    show_again: Callable[..., Response[bytes]],
+    show_again: Callable[..., Awaitable[Response[bytes]]],
     placed: Callable[[dict[str, str]], dict[str, str]],
 ) -> Response[Any]:
     """A draft's discard button: the draft deleted whatever its form holds (nothing of it is

@@ -90,9 +90,7 @@ from service.workbench.inspection_common import (
     reason_title,
     rule_titles,
     save_or_show_again,
-    say,
     score_text,
-    translated_errors,
     what_follows,
     with_lang,
 )
@@ -199,7 +197,7 @@ async def _subject_page(
     subject_id: uuid.UUID,
     *,
     status: int = 200,
-    form_errors: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response[bytes]:
     session, ctx, lang = desk.session, desk.ctx, desk.lang
     if kind == SubjectKind.INSTITUTION:
@@ -232,7 +230,7 @@ async def _subject_page(
         assessment=standing.assessment, chains=chains, items=_deficiency_items(chains),
         in_force=[(e, reason_title(standing, e.list_type, e.reason_code, lang)) for e in standing.lists],
         list_history=await _list_history(session, ctx, standing, lang),
-        notice=desk.request.query_params.get("notice"), form_errors=form_errors or {},
+        notice=desk.request.query_params.get("notice"), form_errors=errors or {},
         form_key=new_form_key, deficiency_code=DEFICIENCY_CODE, score=score_text,
         record_kinds=record_pages.kinds_for(kind), chain_facts=_chain_facts(chains, lang),
         rule_titles=rule_titles(standing.policy, lang),
@@ -404,7 +402,7 @@ def _label_of(lang: str) -> Callable[[str], str]:
     return label
 
 
-def _form_page(
+async def _form_page(
     desk: Desk, institution: Any, form: InspectionForm, *, title_key: str, **draft: Any
 ) -> Response[bytes]:
     return draft_form_page(
@@ -422,7 +420,7 @@ async def new_inspection_page(
 ) -> Response[bytes]:
     institution = await get_institution(desk.session, desk.ctx, institution_id)
     lang = desk.lang
-    return _form_page(
+    return await _form_page(
         desk, institution, InspectionForm.blank(desk.ctx, desk.staff),
         action=with_lang(f"/staff/institutions/{institution_id}/inspections", lang),
         title_key="inspection_new_title",
@@ -525,7 +523,7 @@ async def edit_draft_page(
     institution = await _institution_of(desk, view)
     blank = bounded_int(desk.request.query_params.get("blank") or "", 20)
     form = InspectionForm.of_draft(view).with_blank_rows(blank)
-    return _form_page(
+    return await _form_page(
         desk, institution, form, version=view.record.version, record_id=record_id,
         action=with_lang(f"/staff/records/{record_id}/edit", desk.lang),
         title_key="inspection_edit_title",
@@ -672,7 +670,7 @@ async def correct_page(
     if view.record.kind != RecordKind.INSPECTION:
         return await record_pages.correct_page(desk, view)
     institution = await _institution_of(desk, view)
-    return _form_page(
+    return await _form_page(
         desk, institution, InspectionForm.of_draft(view), record_id=record_id,
         action=with_lang(f"/staff/records/{record_id}/correct", desk.lang),
         title_key="correct_title", reason="",
@@ -729,21 +727,20 @@ async def revoke_submit(
     document_no = fields["document_no"].strip() or None
     if document_no is not None and len(document_no) > MAX_DOCUMENT_NO:
         errors[field_id + "-document"] = f"Expected `str` of length <= {MAX_DOCUMENT_NO}"
-    if not errors:
-        revocation = RecordRevocationIn(reason=reason, document_no=document_no)
 
-        async def work() -> Response[bytes]:
-            await revoke_record(desk.session, desk.ctx, record_id, revocation)
-            return see_other(with_lang(subject_path_of(view.record), lang, notice="revoked"))
+    async def revoke(revocation: RecordRevocationIn) -> str:
+        await revoke_record(desk.session, desk.ctx, record_id, revocation)
+        return with_lang(subject_path_of(view.record), lang, notice="revoked")
 
-        try:
-            return await write_idempotently(desk, fields["idempotency_key"], work)
-        except DomainError as error:
-            errors = {field_id: next(iter(errors_of(error, lang).values()))}
-    return await _subject_page(
-        desk, kind, subject, status=422,
-        form_errors=translated_errors(errors, lang),
+    return await save_or_show_again(
+        desk, fields["idempotency_key"], RecordRevocationIn(reason=reason, document_no=document_no),
+        errors, revoke, partial(_subject_page, desk, kind, subject), placed=_first_at(field_id),
     )  # fmt: skip
+
+
+def _first_at(field_id: str) -> Callable[[dict[str, str]], dict[str, str]]:
+    """A refusal's first message, at the one form's place on a subject's page."""
+    return lambda errors: {field_id: next(iter(errors.values()))}
 
 
 def _subject_of(view: RecordView) -> tuple[SubjectKind, uuid.UUID]:
@@ -763,41 +760,24 @@ async def rectify_submit(
     record_id: FromPath[uuid.UUID],
     deficiency_id: FromPath[uuid.UUID],
 ) -> Response[bytes]:
-    lang = desk.lang
     view = await get_record(desk.session, desk.ctx, record_id)
-    subject = view.record.institution_id or view.record.practitioner_id
-    kind = SubjectKind.INSTITUTION if view.record.institution_id else SubjectKind.PRACTITIONER
+    kind, subject = _subject_of(view)
     fields, errors = await read_form(desk.request, ("rectified_on", "note", "idempotency_key"))
     field_id = f"rectify-{deficiency_id}"
     values = present({"rectified_on": fields["rectified_on"], "note": fields["note"]})
     checked: dict[str, str] = {}
     check_fields(values, RectificationIn, "", checked)
-    if errors or checked:
-        message = next(iter((errors | checked).values()))
-        return await _rectify_refused(desk, kind, subject, field_id, message)
-    rectification = msgspec.convert(values, RectificationIn, strict=False)
+    problems = errors | checked
+    body = None if problems else msgspec.convert(values, RectificationIn, strict=False)
 
-    async def work() -> Response[bytes]:
+    async def rectify(rectification: RectificationIn) -> str:
         await rectify_deficiency(desk.session, desk.ctx, record_id, deficiency_id, rectification)
-        return see_other(with_lang(f"/staff/{kind.value}s/{subject}", lang, notice="rectified"))
+        return with_lang(f"/staff/{kind.value}s/{subject}", desk.lang, notice="rectified")
 
-    try:
-        return await write_idempotently(desk, fields["idempotency_key"], work)
-    except DomainError as error:
-        message = next(iter(errors_of(error, lang).values()))
-        return await _rectify_refused(desk, kind, subject, field_id, message)
-
-
-async def _rectify_refused(
-    desk: Desk,
-    kind: SubjectKind,
-    subject_id: uuid.UUID | None,
-    field_id: str,
-    message: str,
-) -> Response[bytes]:
-    assert subject_id is not None
-    return await _subject_page(
-        desk, kind, subject_id, status=422, form_errors={field_id: say(message, desk.lang)},
+    place = _first_at(field_id)
+    return await save_or_show_again(
+        desk, fields["idempotency_key"], body, place(problems) if problems else {}, rectify,
+        partial(_subject_page, desk, kind, subject), placed=place,
     )  # fmt: skip
 
 

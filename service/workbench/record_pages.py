@@ -110,7 +110,7 @@ def _practitioner_of(values: dict[str, Any], errors: dict[str, str]) -> uuid.UUI
         return None
 
 
-def _form_page(
+async def _form_page(
     desk: Desk,
     kind: RecordKind,
     subject: Any,
@@ -132,7 +132,7 @@ async def _new_page(
     kind = _kind_named(desk.request.query_params.get("kind"))
     lang = desk.lang
     subject, employees = await _subject(desk, subject_kind, subject_id, kind)
-    return _form_page(
+    return await _form_page(
         desk, kind, subject, {"occurred_on": desk.ctx.today().isoformat()},
         action=with_lang(f"/staff/{subject_kind.value}s/{subject_id}/records", lang, kind=kind.value),
         employees=employees,
@@ -202,7 +202,7 @@ async def _record_form(desk: Desk, view: RecordView, step: str, **draft: Any) ->
     """The record's form filled in as it stands, sent to ``/staff/records/<id>/<step>``."""
     kind = RecordKind(view.record.kind)
     subject, _, employees = await _draft_subject(desk, view, kind)
-    return _form_page(
+    return await _form_page(
         desk, kind, subject, values_of_record(view.record), employees=employees,
         action=with_lang(f"/staff/records/{view.record.id}/{step}", desk.lang),
         record_id=view.record.id, **draft,
