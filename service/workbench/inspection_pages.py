@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -510,17 +510,38 @@ async def _institution_of(desk: Desk, view: RecordView) -> Any:
     return await get_institution(desk.session, desk.ctx, view.record.institution_id)
 
 
-@get("/records/{record_id:uuid}/edit")
-async def edit_draft_page(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    view = await get_record(desk.session, desk.ctx, record_id)
-    if view.record.status != RecordStatus.DRAFT:
-        return _not_a_draft(desk, view)
-    if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.edit_page(desk, view)
-    institution = await _institution_of(desk, view)
+InspectionAnswer = Callable[[Desk, RecordView, Any], Awaitable[Response[bytes]]]
+RecordAnswer = Callable[[Desk, RecordView], Awaitable[Response[bytes]]]
+
+
+def _by_kind(
+    route: Callable[..., HTTPRouteHandler],
+    tail: str,
+    inspection: InspectionAnswer,
+    other: RecordAnswer,
+    *,
+    drafts_only: bool = False,
+    **options: Any,
+) -> HTTPRouteHandler:
+    """A record's page at ``/records/{record_id}<tail>``: an inspection's answer (given its
+    institution), or another kind's (``record_pages``); a record no longer a draft, where
+    only a draft will do, goes back to its subject."""
+
+    async def record_page(
+        desk: NamedDependency[Desk], record_id: FromPath[uuid.UUID]
+    ) -> Response[bytes]:
+        view = await get_record(desk.session, desk.ctx, record_id)
+        if drafts_only and view.record.status != RecordStatus.DRAFT:
+            return _not_a_draft(desk, view)
+        if view.record.kind != RecordKind.INSPECTION:
+            return await other(desk, view)
+        return await inspection(desk, view, await _institution_of(desk, view))
+
+    return route(f"/records/{{record_id:uuid}}{tail}", **options)(record_page)
+
+
+async def _edit_page(desk: Desk, view: RecordView, institution: Any) -> Response[bytes]:
+    record_id = view.record.id
     blank = bounded_int(desk.request.query_params.get("blank") or "", 20)
     form = InspectionForm.of_draft(view).with_blank_rows(blank)
     return await _form_page(
@@ -530,16 +551,8 @@ async def edit_draft_page(
     )  # fmt: skip
 
 
-@post("/records/{record_id:uuid}/edit", status_code=303)
-async def save_draft(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
-    view = await get_record(desk.session, desk.ctx, record_id)
-    if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.save(desk, view)
-    lang = desk.lang
-    institution = await _institution_of(desk, view)
+async def _save(desk: Desk, view: RecordView, institution: Any) -> Response[bytes]:
+    record_id, lang = view.record.id, desk.lang
     subject_path = with_lang(f"/staff/institutions/{institution.id}", lang)
     posted = await _posted(desk)
     form = await _form_of(posted, desk)
@@ -660,16 +673,9 @@ async def confirm_submit(
 # --- correcting and revoking a confirmed record ----------------------------------------------
 
 
-@get("/records/{record_id:uuid}/correct")
-async def correct_page(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
+async def _correct_page(desk: Desk, view: RecordView, institution: Any) -> Response[bytes]:
     """The record's form, filled in as it stands, and the reason for the correction."""
-    view = await get_record(desk.session, desk.ctx, record_id)
-    if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.correct_page(desk, view)
-    institution = await _institution_of(desk, view)
+    record_id = view.record.id
     return await _form_page(
         desk, institution, InspectionForm.of_draft(view), record_id=record_id,
         action=with_lang(f"/staff/records/{record_id}/correct", desk.lang),
@@ -677,18 +683,10 @@ async def correct_page(
     )  # fmt: skip
 
 
-@post("/records/{record_id:uuid}/correct", status_code=303)
-async def correct_submit(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
+async def _correct(desk: Desk, view: RecordView, institution: Any) -> Response[bytes]:
     """A correction stored as a draft (the service checks the original is in force); it
     goes on as any draft: rows added, then the confirmation step."""
-    view = await get_record(desk.session, desk.ctx, record_id)
-    if view.record.kind != RecordKind.INSPECTION:
-        return await record_pages.correct_submit(desk, view)
-    lang = desk.lang
-    institution = await _institution_of(desk, view)
+    record_id, lang = view.record.id, desk.lang
     subject_path = with_lang(f"/staff/institutions/{institution.id}", lang)
     posted = await _posted(desk)
     fields, errors = await read_form(desk.request, (CORRECTION_REASON,))
@@ -786,13 +784,13 @@ INSPECTION_PAGES: list[HTTPRouteHandler] = [
     *for_each_subject(get, "", _subject_page),
     new_inspection_page,
     create_inspection,
-    edit_draft_page,
-    save_draft,
+    _by_kind(get, "/edit", _edit_page, record_pages.edit_page, drafts_only=True),
+    _by_kind(post, "/edit", _save, record_pages.save, status_code=303),
     confirm_page,
     confirm_submit,
     rectify_submit,
-    correct_page,
-    correct_submit,
+    _by_kind(get, "/correct", _correct_page, record_pages.correct_page),
+    _by_kind(post, "/correct", _correct, record_pages.correct_submit, status_code=303),
     revoke_submit,
     *record_pages.RECORD_PAGES,
     *IMPORT_PAGES,
