@@ -95,9 +95,7 @@ def _back_to(desk: Desk, path: str, notice: str, count: int | None = None) -> Re
 
 
 @get("/")
-async def admin_home(
-    desk: NamedDependency[Desk],
-) -> Response[bytes]:
+async def admin_home(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     return desk.page("admin/home.html")
 
@@ -106,9 +104,7 @@ async def admin_home(
 
 
 @get("/users")
-async def users_page(
-    desk: NamedDependency[Desk],
-) -> Response[bytes]:
+async def users_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     accounts = await staff_accounts(desk.session, desk.ctx)
     return desk.page(
@@ -137,9 +133,7 @@ def _role_options(desk: Desk) -> list[tuple[str, str]]:
 
 
 @get("/users/new")
-async def new_user_page(
-    desk: NamedDependency[Desk],
-) -> Response[bytes]:
+async def new_user_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     return _new_user_form(desk)
 
@@ -198,18 +192,14 @@ async def _user_page(
 
 
 @get("/users/{user_id:uuid}")
-async def user_page(
-    desk: NamedDependency[Desk],
-    user_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
+async def user_page(desk: NamedDependency[Desk], user_id: FromPath[uuid.UUID]) -> Response[bytes]:
     _admin_only(desk)
     return await _user_page(desk, user_id)
 
 
 @post("/users/{user_id:uuid}/role", status_code=303)
 async def change_role_submit(
-    desk: NamedDependency[Desk],
-    user_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], user_id: FromPath[uuid.UUID]
 ) -> Response[Any]:
     _admin_only(desk)
     try:
@@ -225,8 +215,7 @@ async def change_role_submit(
 
 @post("/users/{user_id:uuid}/disable", status_code=303)
 async def disable_submit(
-    desk: NamedDependency[Desk],
-    user_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], user_id: FromPath[uuid.UUID]
 ) -> Response[Any]:
     _admin_only(desk)
     form = await form_fields(desk.request, "disabled")
@@ -242,8 +231,7 @@ async def disable_submit(
 
 @post("/users/{user_id:uuid}/second-factor", status_code=303)
 async def second_factor_submit(
-    desk: NamedDependency[Desk],
-    user_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], user_id: FromPath[uuid.UUID]
 ) -> Response[Any]:
     _admin_only(desk)
     form = await form_fields(desk.request, "required")
@@ -313,9 +301,7 @@ async def _policies_page(
 
 
 @get("/policies")
-async def policies_page(
-    desk: NamedDependency[Desk],
-) -> Response[bytes]:
+async def policies_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     # ?from=VERSION: the form starts from that version's document, to be edited.
     start_from = desk.request.query_params.get("from")
@@ -326,10 +312,7 @@ async def policies_page(
 
 
 @get("/policies/{version:str}")
-async def policy_page(
-    desk: NamedDependency[Desk],
-    version: FromPath[str],
-) -> Response[bytes]:
+async def policy_page(desk: NamedDependency[Desk], version: FromPath[str]) -> Response[bytes]:
     _admin_only(desk)
     stored = await policies.stored_version(desk.session, version)
     in_force = await policies.version_in_force(desk.session, desk.ctx.today(), desk.ctx.now())
@@ -394,9 +377,7 @@ def _problems(error: Invalid | Conflict, document: str) -> list[Problem]:
 
 
 @post("/policies", status_code=200)
-async def policy_submit(
-    desk: NamedDependency[Desk],
-) -> Response[Any]:
+async def policy_submit(desk: NamedDependency[Desk]) -> Response[Any]:
     _admin_only(desk)
     action, document = "simulate", ""
     try:
@@ -434,9 +415,7 @@ def _age(seconds: float | None) -> str:
 
 
 @get("/sync")
-async def sync_page(
-    desk: NamedDependency[Desk],
-) -> Response[bytes]:
+async def sync_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     platforms = await sync_status(desk.session, desk.ctx.now())
     return desk.page(
@@ -446,10 +425,7 @@ async def sync_page(
 
 
 @post("/sync/{platform:str}/retry", status_code=303)
-async def retry_dead_submit(
-    desk: NamedDependency[Desk],
-    platform: FromPath[str],
-) -> Response[Any]:
+async def retry_dead_submit(desk: NamedDependency[Desk], platform: FromPath[str]) -> Response[Any]:
     _admin_only(desk)
     count = await retry_dead(desk.session, desk.ctx, platform)
     return _back_to(desk, "/staff/admin/sync", "retried", count)
@@ -459,9 +435,7 @@ async def retry_dead_submit(
 
 
 @get("/audit")
-async def audit_page(
-    desk: NamedDependency[Desk],
-) -> Response[bytes]:
+async def audit_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     last = await last_verification(desk.session, desk.ctx)
     return desk.page(
@@ -471,9 +445,7 @@ async def audit_page(
 
 
 @post("/audit/verify", status_code=303)
-async def audit_verify_submit(
-    desk: NamedDependency[Desk],
-) -> Response[Any]:
+async def audit_verify_submit(desk: NamedDependency[Desk]) -> Response[Any]:
     _admin_only(desk)
     await verify_and_record(desk.session, desk.ctx)
     return _back_to(desk, "/staff/admin/audit", "verified")

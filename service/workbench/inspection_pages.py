@@ -415,8 +415,7 @@ async def _form_page(
 
 @get("/institutions/{institution_id:uuid}/inspections/new")
 async def new_inspection_page(
-    desk: NamedDependency[Desk],
-    institution_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], institution_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     institution = await get_institution(desk.session, desk.ctx, institution_id)
     lang = desk.lang
@@ -469,8 +468,7 @@ async def _form_of(posted: Posted, desk: Desk) -> InspectionForm:
 
 @post("/institutions/{institution_id:uuid}/inspections", status_code=303)
 async def create_inspection(
-    desk: NamedDependency[Desk],
-    institution_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], institution_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     lang = desk.lang
     institution = await get_institution(desk.session, desk.ctx, institution_id)
@@ -583,8 +581,7 @@ async def _save(desk: Desk, view: RecordView, institution: Any) -> Response[byte
 
 @get("/records/{record_id:uuid}/confirm")
 async def confirm_page(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], record_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     return await _confirm_page(desk, record_id)
 
@@ -654,8 +651,7 @@ async def _confirm_page(
 
 @post("/records/{record_id:uuid}/confirm", status_code=303)
 async def confirm_submit(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], record_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     lang = desk.lang
     fields, _ = await read_form(desk.request, ("idempotency_key",))
@@ -712,8 +708,7 @@ async def _correct(desk: Desk, view: RecordView, institution: Any) -> Response[b
 
 @post("/records/{record_id:uuid}/revoke", status_code=303)
 async def revoke_submit(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], record_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     """Revoke a confirmed record with a reason (a penalty: reviewers only, as in the API)."""
     lang = desk.lang
@@ -754,9 +749,7 @@ def _subject_of(view: RecordView) -> tuple[SubjectKind, uuid.UUID]:
 
 @post("/records/{record_id:uuid}/deficiencies/{deficiency_id:uuid}/rectification", status_code=303)
 async def rectify_submit(
-    desk: NamedDependency[Desk],
-    record_id: FromPath[uuid.UUID],
-    deficiency_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], record_id: FromPath[uuid.UUID], deficiency_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     view = await get_record(desk.session, desk.ctx, record_id)
     kind, subject = _subject_of(view)

@@ -208,9 +208,7 @@ def _page_number(raw: str | None) -> int:
 
 
 @get("/queue", exception_handlers=REFUSALS)
-async def queue_page(
-    desk: NamedDependency[Desk],
-) -> Response[bytes]:
+async def queue_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     lang = desk.lang
     query = desk.request.query_params
     asked = {name: query.get(name) or "" for name in ("list_type", "status", "region")}
@@ -312,18 +310,13 @@ def _document(document: Notice, list_type: str) -> dict[str, Any]:
 
 
 @get("/entries/{entry_id:uuid}", exception_handlers=REFUSALS)
-async def entry_page(
-    desk: NamedDependency[Desk],
-    entry_id: FromPath[uuid.UUID],
-) -> Response[bytes]:
+async def entry_page(desk: NamedDependency[Desk], entry_id: FromPath[uuid.UUID]) -> Response[bytes]:
     return await _entry_page(desk, entry_id)
 
 
 @get("/entries/{entry_id:uuid}/documents/{document_id:uuid}", exception_handlers=REFUSALS)
 async def document_page(
-    desk: NamedDependency[Desk],
-    entry_id: FromPath[uuid.UUID],
-    document_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], entry_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID]
 ) -> Response[bytes]:
     """One document as it was sent, laid out for A4 (the print stylesheet)."""
     document = await service.entry_document(desk.session, desk.ctx, entry_id, document_id)
@@ -373,9 +366,7 @@ async def _take(
 
 @post("/entries/{entry_id:uuid}/steps/{slug:str}", status_code=303, exception_handlers=REFUSALS)
 async def entry_step(
-    desk: NamedDependency[Desk],
-    entry_id: FromPath[uuid.UUID],
-    slug: FromPath[str],
+    desk: NamedDependency[Desk], entry_id: FromPath[uuid.UUID], slug: FromPath[str]
 ) -> Response[Any]:
     form = STEP_FORMS_BY_SLUG.get(slug) or (
         REPAIR_APPLICATION if slug == REPAIR_APPLICATION.slug else None
@@ -395,8 +386,7 @@ async def entry_step(
     exception_handlers=REFUSALS,
 )
 async def repair_decision(
-    desk: NamedDependency[Desk],
-    application_id: FromPath[uuid.UUID],
+    desk: NamedDependency[Desk], application_id: FromPath[uuid.UUID]
 ) -> Response[Any]:
     async def its_entry() -> uuid.UUID:
         return await repair_application_entry(desk.session, desk.ctx, application_id)
