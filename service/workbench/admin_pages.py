@@ -32,7 +32,6 @@ from service.auth.staff import (
     set_disabled,
     set_second_factor_required,
 )
-from service.clock import CHINA_TZ
 from service.context import CommandContext
 from service.eligibility.whatif import Change, Simulation, simulate
 from service.errors import Conflict, DomainError, Invalid
@@ -41,7 +40,14 @@ from service.policy import store as policies
 from service.workbench.admin_i18n import refusal_key
 from service.workbench.i18n import translated, words
 from service.workbench.policy_problems import Problem, problem_at_key, problems_in
-from service.workbench.routes import Desk, field_errors, form_fields, workbench_router
+from service.workbench.routes import (
+    Desk,
+    china_time,
+    field_errors,
+    form_fields,
+    with_lang,
+    workbench_router,
+)
 
 ROLES_TO_CHOOSE = [Role.INSPECTOR, Role.REVIEWER, Role.ADMIN]
 CHANGES_SHOWN = 200  # rows of the what-if table; the counts above it cover them all
@@ -71,10 +77,6 @@ def _notice(desk: Desk) -> str | None:
     return str(words(desk.lang)[key]).format(count=count if count.isdigit() else "")
 
 
-def _china_time(moment: Any) -> str:
-    return str(moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")) if moment else ""
-
-
 def _said(message: str, lang: str) -> str:
     """A domain refusal in the page's language where it is known; as given otherwise."""
     key = refusal_key(message)
@@ -87,8 +89,8 @@ def _errors(desk: Desk, error: DomainError) -> dict[str, str]:
 
 
 def _back_to(desk: Desk, path: str, notice: str, count: int | None = None) -> Redirect:
-    query = f"?lang={desk.lang}&notice={notice}" + (f"&count={count}" if count is not None else "")
-    return Redirect(path + query, status_code=303)
+    counted = {"count": count} if count is not None else {}
+    return Redirect(with_lang(path, desk.lang, notice=notice, **counted), status_code=303)
 
 
 # --- overview --------------------------------------------------------------------------
@@ -108,7 +110,7 @@ async def users_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     accounts = await staff_accounts(desk.session, desk.ctx)
     return desk.page(
-        "admin/users.html", accounts=accounts, notice=_notice(desk), china_time=_china_time
+        "admin/users.html", accounts=accounts, notice=_notice(desk), china_time=china_time
     )
 
 
@@ -155,7 +157,7 @@ def _enrolment_page(
     # the request's Host header (which a client chooses).
     return desk.page(
         "admin/enrolment_link.html", account_user=enrolment.user,
-        link=enrolment.link(state.settings.base_url), until=_china_time(enrolment.expires_at),
+        link=enrolment.link(state.settings.base_url), until=china_time(enrolment.expires_at),
         created=created,
     )  # fmt: skip
 
@@ -187,7 +189,7 @@ async def _user_page(
     return desk.page(
         "admin/user.html", status=status, account=account,
         errors=errors or {}, role_options=_role_options(desk), notice=_notice(desk),
-        china_time=_china_time,
+        china_time=china_time,
     )  # fmt: skip
 
 
@@ -275,7 +277,7 @@ async def _versions(db_session: AsyncSession, ctx: CommandContext) -> list[Versi
             v.effective_from,
             v.title,
             v.sha256,
-            _china_time(v.activated_at),
+            china_time(v.activated_at),
             v.version == in_force.version,
         )
         for v in reversed(await policies.versions(db_session))
@@ -318,7 +320,7 @@ async def policy_page(desk: NamedDependency[Desk], version: FromPath[str]) -> Re
     in_force = await policies.version_in_force(desk.session, desk.ctx.today(), desk.ctx.now())
     return desk.page(
         "admin/policy.html", stored=stored,
-        activated_at=_china_time(stored.activated_at), in_force=stored.version == in_force.version,
+        activated_at=china_time(stored.activated_at), in_force=stored.version == in_force.version,
         lines=list(enumerate(stored.document.splitlines(), start=1)), notice=_notice(desk),
     )  # fmt: skip
 
@@ -419,7 +421,7 @@ async def sync_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     platforms = await sync_status(desk.session, desk.ctx.now())
     return desk.page(
-        "admin/sync.html", platforms=platforms, age=_age, china_time=_china_time,
+        "admin/sync.html", platforms=platforms, age=_age, china_time=china_time,
         notice=_notice(desk),
     )  # fmt: skip
 
@@ -440,7 +442,7 @@ async def audit_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     last = await last_verification(desk.session, desk.ctx)
     return desk.page(
         "admin/audit.html", last=last,
-        verified_at=_china_time(last.verified_at) if last else "", notice=_notice(desk),
+        verified_at=china_time(last.verified_at) if last else "", notice=_notice(desk),
     )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ twice. A file refused whole (unreadable, too large) is answered at the file fiel
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 import msgspec
@@ -35,8 +35,8 @@ from service.tabular import CSV_MEDIA_TYPE, write_csv
 from service.upload_limits import MAX_IMPORT_BYTES
 from service.web.idempotency import HEADER as IDEMPOTENCY_HEADER
 from service.workbench.form_writes import KEY_PATTERN, new_form_key, see_other, write_idempotently
-from service.workbench.inspection_common import errors_of, translated_errors, with_lang
-from service.workbench.routes import NUL, Desk
+from service.workbench.inspection_common import errors_of, translated_errors
+from service.workbench.routes import Desk, read_form, with_lang
 
 IMPORTS = "/staff/imports"
 ERROR_REPORT_COLUMNS = ("line", "column", "message")
@@ -85,20 +85,14 @@ async def import_form(desk: NamedDependency[Desk]) -> Response[bytes]:
     return _form_page(desk)
 
 
-def _text(value: Any) -> str:
-    return value.replace(NUL, "") if isinstance(value, str) else ""
-
-
 @post("/imports", status_code=303, request_max_body_size=MAX_IMPORT_BYTES)
 async def import_upload(
     desk: NamedDependency[Desk], vault: NamedDependency[IdNumberVault]
 ) -> Response[bytes]:
     lang = desk.lang
-    form = await desk.request.form()
-    values = {
-        name: _text(form.get(name)) for name in ("kind", "mode", "confirm", "idempotency_key")
-    }
-    upload = form.get("file")
+    # A NUL is dropped here: every field is checked against its choices or the key's pattern.
+    values, _ = await read_form(desk.request, ("kind", "mode", "confirm", "idempotency_key"))
+    upload = (await desk.request.form()).get("file")
     errors: dict[str, str] = {}
     kind = next((k for k in RecordKind if k.value == values["kind"]), None)
     mode = next((m for m in ImportMode if m.value == values["mode"]), None)

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import msgspec
 from litestar import Response
@@ -32,14 +31,10 @@ from service.standing.view import Standing, standing_of
 from service.workbench.form_writes import new_form_key, see_other, write_idempotently
 from service.workbench.i18n import translated
 from service.workbench.inspection_words import CHINESE_FIELD_MESSAGES
-from service.workbench.routes import Desk, field_errors
+from service.workbench.routes import Desk, field_errors, with_lang
 
 LIST_ENTRIES_SHOWN = 50
 MAX_VERSION = 2_147_483_647  # a row's version is a PostgreSQL integer
-
-
-def with_lang(path: str, lang: str, **query: str | int) -> str:
-    return f"{path}?{urlencode({'lang': lang, **query})}"
 
 
 def next_step(

@@ -92,10 +92,9 @@ from service.workbench.inspection_common import (
     save_or_show_again,
     score_text,
     what_follows,
-    with_lang,
 )
 from service.workbench.record_forms import check_fields, displayed, present, values_of_record
-from service.workbench.routes import Desk, read_form, workbench_router
+from service.workbench.routes import Desk, read_form, with_lang, workbench_router
 from service.workbench.session import SignedIn
 
 SEARCH_LIMIT = 20

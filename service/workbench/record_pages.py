@@ -39,7 +39,6 @@ from service.workbench.inspection_common import (
     next_step,
     of_the_correction,
     save_or_show_again,
-    with_lang,
 )
 from service.workbench.record_forms import (
     KIND_FIELDS,
@@ -48,7 +47,7 @@ from service.workbench.record_forms import (
     form_kind,
     values_of_record,
 )
-from service.workbench.routes import Desk, read_form
+from service.workbench.routes import Desk, read_form, with_lang
 
 FORM_FIELDS = ("action", "idempotency_key", "version", PRACTITIONER_FIELD, CORRECTION_REASON)
 

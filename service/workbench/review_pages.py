@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from service.auth.models import User
-from service.clock import CHINA_TZ
 from service.errors import Conflict, DomainError, Invalid, NotFound
 from service.facts.kinds import RECORD_KIND_ZH, RecordKind
 from service.identity.regions import region_name
@@ -61,16 +60,18 @@ from service.policy.document import ListType
 from service.policy.store import policy_now
 from service.records.models import Record
 from service.registry.models import Institution, Practitioner
-from service.workbench.form_writes import see_other, write_idempotently
+from service.workbench.form_writes import new_form_key, see_other, write_idempotently
 from service.workbench.i18n import words
 from service.workbench.review_refusals import said
 from service.workbench.routes import (
     Desk,
+    china_time,
     domain_status,
     field_errors,
     form_fields,
     language,
     message_page,
+    with_lang,
     workbench_router,
 )
 
@@ -181,7 +182,7 @@ def refusal_page(request: Request[Any, Any, Any], error: DomainError) -> Respons
     status = domain_status(error)
     return message_page(
         request, status, t["forbidden_title"] if status == 403 else t["error_title"],
-        said(error.detail, lang), back=(f"/staff/queue?lang={lang}", t["queue_title"]),
+        said(error.detail, lang), back=(with_lang("/staff/queue", lang), t["queue_title"]),
     )  # fmt: skip
 
 
@@ -194,10 +195,6 @@ def _place(code: str) -> str:
     the table lacks it."""
     name = region_name(code)
     return f"{name}（{code}）" if name else code
-
-
-def _china_time(moment: Any) -> str:
-    return str(moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")) if moment else ""
 
 
 # --- the queue -------------------------------------------------------------------------
@@ -294,7 +291,7 @@ async def _entry_page(
         documents=[_document(d, entry.list_type) for d in view.documents], names=names,
         repair_checks=checks, may_apply_for_repair=steps.repair_application,
         may_review_repair=steps.repair_review, failed=failed, errors=errors or {},
-        values=values or {}, new_key=lambda: str(uuid.uuid4()), china_time=_china_time,
+        values=values or {}, new_key=new_form_key, china_time=china_time,
         place=_place,
         done=desk.request.query_params.get("done"),
     )  # fmt: skip
@@ -324,7 +321,7 @@ async def document_page(
     assert entry is not None  # entry_document found it
     return desk.page(
         "review/document.html", entry=entry,
-        document=_document(document, entry.list_type), china_time=_china_time,
+        document=_document(document, entry.list_type), china_time=china_time,
     )  # fmt: skip
 
 
@@ -348,9 +345,7 @@ async def _take(
         async def work() -> Response[Any]:
             await form.run(desk.session, desk.ctx, target, body)
             entry_id = await back_to()
-            return see_other(
-                f"/staff/entries/{entry_id}?" + urlencode({"lang": lang, "done": form.slug})
-            )
+            return see_other(with_lang(f"/staff/entries/{entry_id}", lang, done=form.slug))
 
         # The form's fields are its fingerprint: the CSRF guard has read the body already.
         key = fields.get(IDEMPOTENCY_FIELD, "")

@@ -217,15 +217,21 @@ def anonymous_ctx(state: State) -> CommandContext:
     )
 
 
-def _china_time(moment: Any) -> str:
-    return str(moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"))
+def china_time(moment: Any) -> str:
+    """A moment as China's clocks show it (2026-03-10 14:05); "" for none."""
+    return str(moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")) if moment else ""
+
+
+def with_lang(path: str, lang: str, **query: str | int) -> str:
+    """A workbench path in the page's language, with more of a query after it."""
+    return f"{path}?{urlencode({'lang': lang, **query})}"
 
 
 def locked_page(
     request: Request[Any, Any, Any], error: LockedOut, now: Any, template: str, **context: Any
 ) -> Response[bytes]:
     lang = language(request)
-    notice = words(lang)["locked"].format(until=_china_time(error.until))
+    notice = words(lang)["locked"].format(until=china_time(error.until))
     retry_after = max(1, math.ceil((error.until - now).total_seconds()))
     return page(
         request, template, status=429, headers={"Retry-After": str(retry_after)},
@@ -375,7 +381,7 @@ async def _enrol_page(
     return page(
         request, "enrol.html", status=status, cookies=[cookie], csrf_token=csrf_token,
         errors=errors or {}, token=token, name=user.name, login=user.login, role=user.role,
-        until=_china_time(user.enrolment_expires_at), secret=grouped(secret),
+        until=china_time(user.enrolment_expires_at), secret=grouped(secret),
         uri=provisioning_uri(secret, user.login),
         second_factor_required=second_factor_required(user),
     )  # fmt: skip
