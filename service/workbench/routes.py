@@ -153,7 +153,7 @@ async def read_form(
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name in names:
-        raw = form.getall(name) if name in lists else [form.get(name)]
+        raw = form.getall(name, []) if name in lists else [form.get(name)]
         texts = [item if isinstance(item, str) else "" for item in raw]
         if any(NUL in text for text in texts):
             errors[name] = "must not contain the NUL character"

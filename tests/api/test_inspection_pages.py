@@ -340,6 +340,13 @@ async def test_a_penalty_and_a_complaint_about_a_worker_are_recorded_with_the_sa
         "details.severity": "general", "details.fine_amount": "",
         "details.authority_name": "长兴县民政局", "details.authority_uscc": "not-a-code",
     }  # fmt: skip
+    # No penalty kind ticked: the browser sends no such field at all.
+    unticked = {name: value for name, value in penalty.items() if name != "details.penalty_kinds"}
+    none_ticked = await pages.post(
+        f"/staff/institutions/{home}/records", params={"kind": "penalty"}, data=unticked
+    )
+    assert none_ticked.status_code == 422
+    assert 'id="details.penalty_kinds-error"' in none_ticked.text
     # The type checks find every field at once; the record's own rules follow in the service.
     refused = await pages.post(
         f"/staff/institutions/{home}/records", params={"kind": "penalty"}, data=penalty
