@@ -56,3 +56,6 @@ FAILURES_LOCKING_A_LOGIN = 5
 # The same from one client address, over every login: password spraying tries one
 # guess per login. Higher than per login, since a bureau's staff share one NAT address.
 FAILURES_LOCKING_AN_ADDRESS = 20
+# How long sign-in attempts and sessions stay in their tables (lockouts read 15 minutes,
+# sessions end within 12 hours); the audit chain keeps every sign-in for good.
+SIGN_IN_RECORDS_KEPT = timedelta(days=30)

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from service.auth.staff import purge_sign_in_records
 from service.config import Settings
 from service.context import CommandContext
 from service.idempotency.store import purge_expired
@@ -55,6 +56,7 @@ DAILY_JOBS: dict[str, Callable[[AsyncSession, CommandContext], Awaitable[int]]] 
     "idempotency_purge": _purge_idempotency_keys,
     "penalty_publication_end": withdraw_ended_penalties,
     "outbox_purge": outbox.purge_settled,
+    "sign_in_purge": purge_sign_in_records,
     # Last: what changes with time alone (publication periods, star ratings, scores).
     "public_view": rebuild_public_view,
 }

@@ -47,6 +47,7 @@ from service.limits import (
     SESSION_ABSOLUTE_TIMEOUT,
     SESSION_IDLE_TIMEOUT,
     SIGN_IN_LOCKOUT,
+    SIGN_IN_RECORDS_KEPT,
 )
 
 LOGIN_SHAPE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")  # as ck_users_login_shape
@@ -678,3 +679,16 @@ async def sign_out(session: AsyncSession, ctx: CommandContext, token: str) -> No
     await audit.record(
         session, _as(ctx, user), action="staff.sign_out", target_type="user", target_id=user.id
     )
+
+
+async def purge_sign_in_records(session: AsyncSession, ctx: CommandContext) -> int:
+    """Delete sign-in attempts and sessions older than ``SIGN_IN_RECORDS_KEPT``: no lockout
+    or session check reads them any more, and they hold client addresses. The daily job."""
+    cutoff = ctx.now() - SIGN_IN_RECORDS_KEPT
+    attempts = await session.execute(
+        sa.delete(SignInAttempt).where(col(SignInAttempt.attempted_at) < cutoff)
+    )
+    sessions = await session.execute(
+        sa.delete(StaffSession).where(col(StaffSession.created_at) < cutoff)
+    )
+    return int(attempts.rowcount or 0) + int(sessions.rowcount or 0)  # type: ignore[attr-defined]

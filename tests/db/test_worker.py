@@ -11,7 +11,9 @@ from conftest import CLI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
+from service.auth.models import SignInAttempt, StaffSession, User
 from service.clock import local_date
+from service.limits import SIGN_IN_RECORDS_KEPT
 from service.listing.models import JobRun, ListEntry
 
 DUE = 10_000
@@ -96,6 +98,35 @@ async def test_daily_jobs_run_once_a_day_whatever_the_number_of_workers(
         "penalty_publication_end",
         "public_view",
         "red_list_candidates",
+        "sign_in_purge",
     ]
     assert {day for _, day in runs} == {local_date(datetime.now(UTC))}
     assert all(isinstance(day, date) for _, day in runs)
+
+
+async def test_the_daily_purge_drops_sign_in_records_past_their_keeping(
+    cli_env: dict[str, str], clean_db: None, engine: AsyncEngine
+) -> None:
+    now = datetime.now(UTC)
+    old, recent = now - SIGN_IN_RECORDS_KEPT - timedelta(hours=1), now - timedelta(days=1)
+    user = uuid.uuid4()
+    async with engine.begin() as connection:
+        await connection.execute(
+            sa.insert(User).values(id=user, name="王建国", role="admin", token_hash="0" * 64)
+        )
+        await connection.execute(
+            sa.insert(SignInAttempt),
+            [{"login": "wang.jg", "address": "10.0.0.7", "attempted_at": when,
+              "outcome": "failure"} for when in (old, recent)],
+        )  # fmt: skip
+        await connection.execute(
+            sa.insert(StaffSession),
+            [{"id": uuid.uuid4(), "session_hash": f"{n:064d}", "user_id": user,
+              "second_factor_pending": False, "created_at": when, "last_seen_at": when,
+              "csrf_token": "t", "address": "10.0.0.7"} for n, when in enumerate((old, recent))],
+        )  # fmt: skip
+    await worker_once(cli_env)
+    async with engine.connect() as connection:
+        attempts = list(await connection.scalars(sa.select(col(SignInAttempt.attempted_at))))
+        sessions = list(await connection.scalars(sa.select(col(StaffSession.created_at))))
+    assert (attempts, sessions) == ([recent], [recent])
