@@ -6,13 +6,14 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import anyio.to_thread
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import Middleware
+from litestar.types import ASGIApp, Middleware
 
 from service.auth.totp import TotpVault
 from service.clock import Clock, system_clock
@@ -43,7 +44,7 @@ from service.web.dependencies import DEPENDENCIES
 from service.web.guards import refuse_hostile_input
 from service.web.openapi import document_problems
 from service.web.problems import EXCEPTION_HANDLERS
-from service.web.request_id import request_id_middleware
+from service.web.request_id import make_request_middleware
 from service.web.security_headers import add_security_headers
 from service.wiring import PIPELINE
 from service.workbench.admin_pages import ADMIN_ROUTER
@@ -119,7 +120,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         before_request=refuse_hostile_input,
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_security_headers],
-        middleware=[request_id_middleware, PROMETHEUS.middleware],
+        middleware=[
+            *make_request_middleware(
+                request_ids=settings.request_id, access_sample=settings.access_log_sample
+            ),
+            PROMETHEUS.middleware,
+        ],
         lifespan=[database],
         on_startup=[
             lambda: configure_logging(settings.log_format, settings.log_level),
@@ -179,3 +185,16 @@ def _initial_state(settings: Settings, clock: Clock) -> State:
 def app_from_env() -> Litestar:
     """The factory uvicorn workers call: settings from the environment."""
     return create_app(Settings.from_env())
+
+
+def proxied_app_from_env() -> ASGIApp:
+    """The factory for servers without uvicorn's proxy handling (granian): X-Forwarded-For
+    names the client only when a configured proxy (TRUSTED_PROXIES) sent it."""
+    settings = Settings.from_env()
+    app = create_app(settings)
+    if not settings.trusted_proxies:
+        return app
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    proxied: Any = ProxyHeadersMiddleware(app, trusted_hosts=list(settings.trusted_proxies))  # type: ignore[arg-type]
+    return cast(ASGIApp, proxied)

@@ -209,10 +209,12 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--server", type=click.Choice(["uvicorn", "granian"]), default="uvicorn", show_default=True,
+    help="the HTTP server that runs the workers",
+)  # fmt: skip
+def serve(host: str, port: int, workers: int, server: str) -> None:
     """Serve the HTTP API (several stateless workers share one database)."""
-    import uvicorn
-
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
@@ -223,6 +225,11 @@ def serve(host: str, port: int, workers: int) -> None:
         # generated under DATA_DIR) through the environment, not through this process.
         os.environ["DATABASE_URL"] = url
         os.environ["SECRET_KEY"] = settings.secret_key.reveal() if settings.secret_key else ""
+        if server == "granian":
+            _serve_granian(host, port, workers)
+            return
+        import uvicorn
+
         uvicorn.run(
             "service.app:app_from_env",
             factory=True,
@@ -237,6 +244,25 @@ def serve(host: str, port: int, workers: int) -> None:
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
         )
+
+
+def _serve_granian(host: str, port: int, workers: int) -> None:
+    """The same app under granian (HTTP/1.1); TRUSTED_PROXIES applied by the app's factory."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    Granian(
+        "service.app:proxied_app_from_env",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        http=HTTPModes.http1,
+        factory=True,
+        log_level=LogLevels.warning,
+        log_access=False,
+    ).serve()
 
 
 @main.group()

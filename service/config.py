@@ -49,6 +49,10 @@ class Settings:
     metrics_token: Secret | None = None  # when set, /metrics wants it as a bearer token
     # Where staff reach the service: the start of the enrolment links users create prints.
     base_url: str = "http://127.0.0.1:8000"
+    # X-Request-ID on every answer and log line (a caller's valid one kept); off: neither.
+    request_id: bool = True
+    # The access log: every request (1.0), none (0.0), or about that fraction of them.
+    access_log_sample: float = 1.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -76,6 +80,8 @@ class Settings:
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             metrics_token=_secret(env, "METRICS_TOKEN"),
             base_url=env.get("BASE_URL") or "http://127.0.0.1:8000",
+            request_id=_switch(env, "REQUEST_ID", default=True),
+            access_log_sample=_access_log(env.get("ACCESS_LOG", "on")),
         )
         settings.check()
         return settings
@@ -146,6 +152,34 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as error:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
+
+
+def _switch(env: dict[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} must be on or off, not {raw!r}")
+
+
+def _access_log(raw: str) -> float:
+    """``on`` (every request), ``off`` (none) or ``sample:F`` (about a fraction F, 0 to 1)."""
+    value = raw.strip().lower()
+    if value in ("", "on"):
+        return 1.0
+    if value == "off":
+        return 0.0
+    if value.startswith("sample:"):
+        try:
+            fraction = float(value.removeprefix("sample:"))
+        except ValueError:
+            fraction = -1.0
+        if 0.0 <= fraction <= 1.0:
+            return fraction
+    raise SettingsError(f"ACCESS_LOG must be on, off or sample:F with F from 0 to 1, not {raw!r}")
 
 
 def _networks(env: dict[str, str], name: str) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ from service.policy.store import policy_in_force
 from service.public import display, queries
 from service.public.i18n import MESSAGES, choose_language
 from service.public.routes import PageNumber, Query, Region
-from service.public.serving import answer, request_key
+from service.public.serving import answer, cached_answer, request_key
 from service.web.request_id import redact_echoes, redact_path
 
 HTML = "text/html; charset=utf-8"
@@ -101,13 +101,18 @@ async def _reasons(
     return lambda list_type, code: display.reason(policy, list_type, code, lang)
 
 
+def _page_key(request: Request[Any, Any, Any], lang: str) -> str:
+    """A page varies with its language (from ?lang= or Accept-Language) and nothing else."""
+    return request_key(request, f"page:{lang}:")
+
+
 async def _page(
     request: Request[Any, Any, Any], lang: str, produce: Any, missing: str
 ) -> ASGIResponse:
     try:
         return await answer(
             request,
-            request_key(request, f"page:{lang}:"),
+            _page_key(request, lang),
             produce,
             missing=missing,
             headers={"Vary": "Accept-Language"},
@@ -143,6 +148,8 @@ async def search_page(
 @get("/institutions/{uscc:str}", include_in_schema=False)
 async def institution_page(request: Request[Any, Any, Any], uscc: FromPath[str]) -> ASGIResponse:
     lang = _language(request)
+    if (hit := cached_answer(request, _page_key(request, lang))) is not None:
+        return hit  # keyed by the raw path and the language: a hit normalises nothing
     message = MESSAGES[lang]["not_found"].format(uscc=uscc[:18])
     try:
         code = normalize_uscc(uscc)

@@ -15,7 +15,7 @@ from service.identity.codes import normalize_region_prefix, normalize_uscc
 from service.policy.document import ListType
 from service.public import queries
 from service.public.schemas import PublicInstitutionOut, PublicListPage, PublicSearchPage
-from service.public.serving import answer, request_key
+from service.public.serving import answer, cached_answer, request_key
 from service.tabular import write_csv
 from service.validation import checked
 
@@ -62,13 +62,18 @@ def _json(data: Any) -> tuple[bytes, str]:
 async def search_institutions(
     request: Request[Any, Any, Any], q: Query = None, region: Region = None, page: PageNumber = 1
 ) -> ASGIResponse:
-    """Search by name (typos and partial names forgiven, ranked); an exact USCC comes first."""
+    """Search by name (typos and partial names forgiven, ranked); an exact USCC comes first.
+
+    When a name search fills the page with its best matches, ``total`` is a lower bound
+    and ``total_is_estimate`` is true.
+    """
     prefix = _region(region)
 
     async def produce(session: Any) -> tuple[bytes, str]:
         found = await queries.search(session, q, prefix, page)
         return _json({"items": found.items, "total": found.total, "page": found.page,
-                      "page_size": found.page_size})  # fmt: skip
+                      "page_size": found.page_size,
+                      "total_is_estimate": found.total_is_estimate})  # fmt: skip
 
     return await answer(request, request_key(request), produce)
 
@@ -80,15 +85,16 @@ async def search_institutions(
 )
 async def public_institution(request: Request[Any, Any, Any], uscc: FromPath[str]) -> ASGIResponse:
     """An institution's public credit status: grade, stars, lists, penalties, commendations."""
+    key = request_key(request)
+    if (hit := cached_answer(request, key)) is not None:
+        return hit  # keyed by the raw path: a hit normalises nothing
     code = checked("uscc", normalize_uscc, uscc)
 
     async def produce(session: Any) -> tuple[bytes, str] | None:
         document = await queries.institution(session, code)
         return _json(document) if document is not None else None
 
-    return await answer(
-        request, request_key(request), produce, missing=f"no institution has the USCC {code}"
-    )
+    return await answer(request, key, produce, missing=f"no institution has the USCC {code}")
 
 
 @get(

@@ -28,9 +28,15 @@ def cache_of(request: Request[Any, Any, Any]) -> PublicCache:
 
 
 def request_key(request: Request[Any, Any, Any], prefix: str = "") -> str:
-    """The path and the raw query string: the same question, the same key."""
+    """The raw path and the raw query string: the same question, the same key.
+
+    Nothing is normalised on the way (a lower-case USCC is its own key): a hit costs a
+    dictionary look-up; a miss normalises, reads and stores under the raw key."""
     scope = request.scope
-    return f"{prefix}{scope['path']}?{scope.get('query_string', b'').decode('latin-1')}"
+    query = scope.get("query_string", b"")
+    if query:
+        return f"{prefix}{scope['path']}?{query.decode('latin-1')}"
+    return f"{prefix}{scope['path']}"
 
 
 def _if_none_match(request: Request[Any, Any, Any]) -> bytes:
@@ -43,6 +49,19 @@ def _if_none_match(request: Request[Any, Any, Any]) -> bytes:
 def _headers(etag: str, extra: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
     fields = {"etag": etag, "cache-control": f"public, max-age={MAX_AGE}", **(extra or {})}
     return tuple((name.lower(), value) for name, value in fields.items())
+
+
+def _respond(request: Request[Any, Any, Any], entry: Cached, state: str) -> ASGIResponse:
+    sent = (*entry.headers, ("x-cache", state))
+    if entry.etag.encode() in _if_none_match(request):
+        return ASGIResponse(body=b"", status_code=304, headers=sent)
+    return ASGIResponse(body=entry.body, media_type=entry.media_type, headers=sent)
+
+
+def cached_answer(request: Request[Any, Any, Any], key: str) -> ASGIResponse | None:
+    """The answer from memory when ``key`` is cached; None otherwise (nothing checked)."""
+    entry = cache_of(request).get(key)
+    return None if entry is None else _respond(request, entry, "hit")
 
 
 async def answer(
@@ -67,7 +86,4 @@ async def answer(
         etag = entity_tag(body)
         entry = Cached(body, media_type, etag, _headers(etag, headers))
         cache.put(key, entry, generation)
-    sent = (*entry.headers, ("x-cache", state))
-    if entry.etag.encode() in _if_none_match(request):
-        return ASGIResponse(body=b"", status_code=304, headers=sent)
-    return ASGIResponse(body=entry.body, media_type=entry.media_type, headers=sent)
+    return _respond(request, entry, state)

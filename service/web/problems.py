@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import msgspec
@@ -27,6 +26,7 @@ from service.logs import get_logger
 from service.web.request_id import (
     REQUEST_ID_HEADER,
     current_request_id,
+    new_request_id,
     redact_echoes,
     redact_path,
 )
@@ -77,9 +77,9 @@ def _problem_response(request: Request[Any, Any, Any], problem: Problem) -> Resp
     problem.detail = redact_echoes(problem.detail, request.url.path)
     headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else {}
     problem.request_id = current_request_id()
-    if problem.request_id is None:
+    if problem.request_id is None and request.app.state.settings.request_id:
         # Unrouted requests (404, 405) never reach route middleware: give them an id here.
-        problem.request_id = uuid.uuid4().hex
+        problem.request_id = new_request_id()
         headers[REQUEST_ID_HEADER] = problem.request_id
     return Response(
         problem, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers

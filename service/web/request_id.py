@@ -2,25 +2,36 @@
 
 A caller's ``X-Request-ID`` is kept when it is a plain token that cannot carry an
 ID number or a card number, so a trace can cross services; otherwise a new one is
-made. The access line records the path without its query string, which may carry
-names or ID numbers, and with any ID-number-shaped segment masked.
+made (a per-process random prefix and a counter: no uuid per request). The access
+line records the path without its query string, which may carry names or ID numbers,
+and with any ID-number-shaped segment masked.
+
+Both can be switched off (``REQUEST_ID=off``, ``ACCESS_LOG=off``) and the access log
+sampled (``ACCESS_LOG=sample:0.01``); a line that would be dropped, by the sample or
+by the log level, is never built.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+import os
+import random
 import re
+import secrets
+import string
 import time
-import uuid
 from contextvars import ContextVar
+from typing import Any, cast
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Middleware, Receive, Scope, Send
 
 from service.logs import get_logger
 
 REQUEST_ID_HEADER = "x-request-id"
+_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # A canonical UUID is always kept: its longest run of digits is 12.
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
@@ -32,7 +43,8 @@ _SEPARATORS = re.compile(r"[._-]")
 _ID_NUMBER_LIKE = re.compile(r"(\d{6})\d{8}(\d{3}[\dXx])")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-log = get_logger("service.access")
+ACCESS_LOGGER = "service.access"
+log = get_logger(ACCESS_LOGGER)
 
 
 def _masked(match: re.Match[str]) -> str:
@@ -65,43 +77,126 @@ def safe_request_id(candidate: str) -> bool:
     )
 
 
-def _incoming_request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", []):
-        if name == REQUEST_ID_HEADER.encode():
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == _HEADER_BYTES:
             candidate = value.decode("latin-1")
-            if safe_request_id(candidate):
-                return candidate
-    return uuid.uuid4().hex
+            return candidate if safe_request_id(candidate) else None
+    return None
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        request_id = _incoming_request_id(scope)
-        token = _request_id.set(request_id)
-        started = time.perf_counter()
-        status = 500
+class _NewIds:
+    """Ids made cheaply: a random prefix per process and a counter (no uuid per request).
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
+    The prefix is drawn again in a forked child, so two workers never share it."""
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._counter = itertools.count(1)
+        self.renew()
+
+    def renew(self) -> None:
+        # Letters only: with the counter's hex, never 15 digits in a row, so the id
+        # passes safe_request_id when another service sends it back.
+        self._prefix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(12)) + "-"
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):x}"
+
+
+new_request_id = _NewIds()
+os.register_at_fork(after_in_child=new_request_id.renew)
+
+
+def _with_header(message: Message, value: bytes) -> None:
+    """The id appended to a response start's headers (a list in Litestar's messages)."""
+    fields = cast(dict[str, Any], message)
+    headers = fields.get("headers")
+    if isinstance(headers, list):
+        headers.append((_HEADER_BYTES, value))
+    else:
+        fields["headers"] = [*(headers or ()), (_HEADER_BYTES, value)]
+
+
+def make_request_middleware(
+    *, request_ids: bool = True, access_sample: float = 1.0
+) -> list[Middleware]:
+    """The request-id and access-log middleware as configured; none when both are off.
+
+    REQUEST_ID=off: no id made, none echoed, none in the log lines. ACCESS_LOG=off or
+    sample:F: no line, or a line for about that fraction of the requests; whether a line
+    is written (the sample, then the log level) is decided before anything is built."""
+    if not request_ids and access_sample <= 0.0:
+        return []
+    access_logger = logging.getLogger(ACCESS_LOGGER)
+    every = access_sample >= 1.0
+    draw = random.random
+
+    def wanted() -> bool:
+        if access_sample <= 0.0 or not (every or draw() < access_sample):
+            return False
+        return access_logger.isEnabledFor(logging.INFO)
+
+    def request_middleware(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            logged = wanted()
+            if not request_ids:
+                if not logged:
+                    await app(scope, receive, send)
+                    return
+                await _logged(app, scope, receive, send, None)
+                return
+            request_id = _incoming_request_id(scope) or new_request_id()
+            token = _request_id.set(request_id)
+            bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+            value = request_id.encode("latin-1")
+
+            async def send_with_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    _with_header(message, value)
+                await send(message)
+
             try:
-                await app(scope, receive, send_with_id)
+                if logged:
+                    await _logged(app, scope, receive, send_with_id, request_id)
+                else:
+                    await app(scope, receive, send_with_id)
             finally:
-                log.info(
-                    "request",
-                    method=scope.get("method"),
-                    path=redact_path(scope["path"]),
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
+                structlog.contextvars.reset_contextvars(**bound)
                 _request_id.reset(token)
 
-    return middleware
+        return middleware
+
+    return [request_middleware]
+
+
+async def _logged(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, request_id: str | None
+) -> None:
+    started = time.perf_counter()
+    status = 500
+
+    async def send_noting_status(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, send_noting_status)
+    finally:
+        log.info(
+            "request",
+            method=scope.get("method"),
+            path=redact_path(scope["path"]),
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+
+# Both on: what the service runs with unless the settings say otherwise.
+request_id_middleware = make_request_middleware()[0]
