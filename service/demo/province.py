@@ -303,6 +303,19 @@ def generate_demo_province(
     return _Generator(random.Random(seed), province_code).province(institutions, practitioners)
 
 
+def generate_demo_institutions(
+    seed: int = 1, *, province_code: str = "33", institutions: int = 300
+) -> list[DemoInstitution]:
+    """Only the institutions of a demo province (names, codes, regions), for load tests."""
+    generator = _Generator(random.Random(seed), province_code)
+    return [generator._institution(False) for _ in range(institutions)]
+
+
+def demo_province_codes() -> list[str]:
+    """Every province the demo can generate (those with county-level divisions)."""
+    return sorted(_all_regions())
+
+
 def _org_code(body: str) -> str:
     """Append the GB 11714 check character to an 8-character organisation code body."""
     check = 11 - sum(_ORG_CODE_VALUES[c] * w for c, w in zip(body, _ORG_CODE_WEIGHTS, strict=True))

@@ -15,13 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import start_of_local_day
-from service.db.like import contains, escape_like
+from service.db.like import NAME_SIMILARITY, contains, escape_like, use_name_similarity
 from service.identity.codes import IdentifierError, normalize_uscc
 
 PAGE_SIZE = 20
-# Below this trigram similarity a name is not a match (pg_trgm's default is 0.3; CJK
-# names are short, so a little lower finds a name with one character wrong).
-SIMILARITY = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +27,9 @@ class Found:
     total: int
     page: int
     page_size: int
+    # True when ``total`` is only a lower bound (a name search that found a full page of
+    # its best matches and did not read the weaker ones).
+    total_is_estimate: bool = False
 
 
 def _freshness(row: Any) -> dict[str, Any]:
@@ -72,43 +72,95 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
+# A name search first reads only the best matches, with these stricter thresholds, and
+# widens to NAME_SIMILARITY only when they do not fill the page (see ``search``).
+STRICTER = (0.6, 0.4)
+_TRIGRAMS = "(name % :term OR :term <% name)"
+# (filter, threshold): every row ranked at or above some score, from the highest score.
+_LEVELS = [
+    *((f"(uscc = :code OR name = :term OR (name ILIKE :like AND {_TRIGRAMS}))", t)
+      for t in STRICTER),
+    *((f"(uscc = :code OR name ILIKE :like OR {_TRIGRAMS})", t)
+      for t in (*STRICTER, NAME_SIMILARITY)),
+]  # fmt: skip
+_RANK = (
+    "(uscc = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2"
+    " + greatest(similarity(name, :term), word_similarity(:term, name))"
+)
+
+
 async def search(session: AsyncSession, q: str | None, region: str | None, page: int) -> Found:
-    """By name (typos and parts forgiven), ranked; an exact USCC first; or a region's all."""
+    """By name (typos and parts forgiven), ranked; an exact USCC first; or a region's all.
+
+    The rank is an exact code (10), then the exact name (5), then the names containing
+    the term (2), each plus its trigram likeness (``greatest(similarity, word_similarity)``,
+    at most 1). The filter is written with pg_trgm's operators so the trigram index
+    serves it, and it is tried level by level: each level is every row ranked at or
+    above a score (a containing name with a likeness of 0.6 or more, 0.4, any
+    containing name, a likeness of 0.6, 0.4, then ``NAME_SIMILARITY``, which is all of
+    today's matches). The first level that fills the page holds the page exactly as a
+    ranking of all matches would, at a fraction of the cost: with realistic names a
+    whole name is "similar" to a quarter of the country. Its size is then only a lower
+    bound of the total (``total_is_estimate``); the total is exact from the last level,
+    counted over the rows the ranking reads anyway, never by a second scan.
+    """
     term = (q or "").strip()
     code = None
     with contextlib.suppress(IdentifierError):
         code = normalize_uscc(term) if term else None
-    conditions: list[str] = []
     params: dict[str, Any] = {"limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE}
-    order = "name, uscc"
-    if term:
-        params |= {"term": term, "like": contains(term), "code": code or "",
-                   "similarity": SIMILARITY}  # fmt: skip
-        conditions.append(
-            "(uscc = :code OR name ILIKE :like OR similarity(name, :term) >= :similarity"
-            " OR word_similarity(:term, name) >= :similarity)"
-        )
-        order = (
-            "(uscc = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2"
-            " + greatest(similarity(name, :term), word_similarity(:term, name)) DESC, name, uscc"
-        )
+    region_filter = ""
     if region:
-        conditions.append("region_code LIKE :region")
+        region_filter = " AND region_code LIKE :region"
         params["region"] = escape_like(region) + "%"
-    where = " AND ".join(conditions) or "true"
-    total = await session.scalar(
-        sa.text(f"SELECT count(*) FROM public_institutions WHERE {where}"), params
-    )
+    if not term:
+        return await _ranked(session, "true" + region_filter, "0", params, page, estimate=False)
+    params |= {"term": term, "like": contains(term), "code": code or ""}
+    needed = page * PAGE_SIZE
+    current: float | None = None
+    for index, (condition, threshold) in enumerate(_LEVELS):
+        last = index == len(_LEVELS) - 1
+        if threshold != current:
+            await use_name_similarity(session, threshold)
+            current = threshold
+        found = await _ranked(
+            session, condition + region_filter, _RANK, params, page, estimate=not last
+        )
+        if last or found.total >= needed:
+            return found
+    raise AssertionError("the last level always answers")  # pragma: no cover
+
+
+async def _ranked(
+    session: AsyncSession, where: str, rank: str, params: dict[str, Any], page: int,
+    *, estimate: bool,
+) -> Found:  # fmt: skip
+    """A page of the rows ``where`` selects, best ``rank`` first, and how many there are."""
     rows = (
         await session.execute(
             sa.text(
-                f"SELECT document FROM public_institutions WHERE {where}"
-                f" ORDER BY {order} LIMIT :limit OFFSET :offset"
+                "SELECT p.document, m.total FROM ("
+                " SELECT uscc, name, rank, count(*) OVER () AS total FROM ("
+                f"  SELECT uscc, name, {rank} AS rank FROM public_institutions WHERE {where}"
+                " ) AS r ORDER BY rank DESC, name, uscc LIMIT :limit OFFSET :offset"
+                ") AS m JOIN public_institutions AS p ON p.uscc = m.uscc"
+                " ORDER BY m.rank DESC, m.name, m.uscc"
             ),
             params,
         )
     ).all()
-    return Found([_summary(row) for row in rows], int(total or 0), page, PAGE_SIZE)
+    if rows:
+        total = int(rows[0].total)
+    elif page > 1:  # past the last page: no row carries the total, so count (rare)
+        total = int(
+            await session.scalar(
+                sa.text(f"SELECT count(*) FROM public_institutions WHERE {where}"), params
+            )
+            or 0
+        )
+    else:
+        total = 0
+    return Found([_summary(row) for row in rows], total, page, PAGE_SIZE, estimate)
 
 
 ENTRY_FIELDS = (

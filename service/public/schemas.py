@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
-from msgspec import Struct
+from msgspec import Meta, Struct
 
 
 class PublicMeasure(Struct):
@@ -91,9 +92,23 @@ class PublicInstitutionSummary(Struct):
 
 class PublicSearchPage(Struct):
     items: list[PublicInstitutionSummary]
-    total: int
+    total: Annotated[
+        int,
+        Meta(
+            description="how many institutions match; only a lower bound (at least this"
+            " many) when total_is_estimate is true"
+        ),
+    ]
     page: int
     page_size: int
+    total_is_estimate: Annotated[
+        bool,
+        Meta(
+            description="true when a name search found a full page among its best matches"
+            " and did not count the weaker ones: total is then at least, not exactly, the"
+            " number of matches"
+        ),
+    ] = False
 
 
 class PublicListEntryOut(Struct):

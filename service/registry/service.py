@@ -16,7 +16,7 @@ from sqlmodel import col
 from service.actor import RECORDING_ROLES, STAFF_ROLES, Actor
 from service.audit import chain as audit
 from service.context import CommandContext
-from service.db.like import contains
+from service.db.like import contains, use_name_similarity
 from service.db.paging import Listing, fetch_page
 from service.db.rows import check_version, get_or_404, lock_or_404
 from service.errors import Conflict, FieldError
@@ -38,10 +38,6 @@ from service.registry.schemas import (
     changes_of,
 )
 from service.validation import checked, not_blank
-
-# Below this trigram similarity a name is no match (pg_trgm's default is 0.3; Chinese names
-# are short, so a little lower still finds one with a character wrong), as the public search.
-NAME_SIMILARITY = 0.2
 
 Row = TypeVar("Row", Institution, Practitioner, Employment)  # what save_update changes
 Subject = TypeVar("Subject", Institution, Practitioner)
@@ -130,10 +126,16 @@ class FoundSubjects:
 
 
 def _by_name(model: type[Subject], term: str) -> tuple[sa.ColumnElement[bool], list[Any]]:
-    """Names like the term, typos and parts forgiven; the best matches first."""
+    """Names like the term, typos and parts forgiven; the best matches first.
+
+    The filter uses pg_trgm's operators (thresholds from ``use_name_similarity``), which
+    the trigram index serves; the functions rank only the rows it found.
+    """
     name = col(model.name)
     likeness = sa.func.greatest(sa.func.similarity(name, term), sa.func.word_similarity(term, name))
-    matches = sa.or_(name.ilike(contains(term)), likeness >= NAME_SIMILARITY)
+    matches = sa.or_(
+        name.ilike(contains(term)), name.op("%")(term), sa.literal(term).op("<%")(name)
+    )
     order = [(name == term).desc(), name.ilike(contains(term)).desc(), likeness.desc(), name]
     return matches, order
 
@@ -171,6 +173,7 @@ async def find_subjects(
     else:
         by_hash = col(Practitioner.id_number_hash) == vault.lookup_hash(id_number)
         return FoundSubjects([], await rows(Practitioner, by_hash, []))
+    await use_name_similarity(session)
     return FoundSubjects(
         await rows(Institution, *_by_name(Institution, term)),
         await rows(Practitioner, *_by_name(Practitioner, term)),

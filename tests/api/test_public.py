@@ -84,6 +84,27 @@ async def test_search_forgives_typos_and_parts_and_puts_an_exact_uscc_first(
     assert (await client.get(API + "/institutions", params={"page": 0})).status_code == 400
 
 
+async def test_a_name_search_that_fills_its_page_with_close_matches_says_its_total_is_a_floor(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    await register(client, admin, 1, "长兴县颐养院")
+    for n in range(2, 24):
+        await register(client, admin, n, f"长兴县颐养院{n}号分院")
+    await register(client, admin, 24, "湖州市康乐园", region_code="330502")
+
+    found = await public(client, "/institutions", q="长兴县颐养院")
+    assert found["items"][0]["name"] == "长兴县颐养院"
+    assert len(found["items"]) == found["page_size"] == 20
+    assert found["total_is_estimate"] is True
+    assert found["total"] >= 20
+    whole = await public(client, "/institutions", q="长兴县颐养院", page=2)
+    assert [item["name"] for item in whole["items"]][-1].endswith("号分院")
+    exact = await public(client, "/institutions", q="湖州市康乐园")
+    assert (exact["total"], exact["total_is_estimate"]) == (1, False)
+    page = await client.get("/", params={"q": "长兴县颐养院", "lang": "en"})
+    assert "or more institutions" in page.text
+
+
 async def test_an_institutions_public_status_shows_what_may_be_shown(
     client: httpx.AsyncClient, admin: Headers, inspector: Headers
 ) -> None:
