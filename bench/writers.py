@@ -52,8 +52,8 @@ def with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def dedicated_database(server_url: str) -> Iterator[str]:
-    """An empty database on the benchmark's server, dropped afterwards."""
+def dedicated_database(server_url: str, name: str = DATABASE) -> Iterator[str]:
+    """An empty database ``name`` on the benchmark's server, dropped afterwards."""
 
     async def run(statement: str) -> None:
         connection = await asyncpg.connect(dsn(server_url))
@@ -62,12 +62,12 @@ def dedicated_database(server_url: str) -> Iterator[str]:
         finally:
             await connection.close()
 
-    asyncio.run(run(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    asyncio.run(run(f"CREATE DATABASE {DATABASE}"))
+    asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    asyncio.run(run(f"CREATE DATABASE {name}"))
     try:
-        yield with_database(server_url, DATABASE)
+        yield with_database(server_url, name)
     finally:
-        asyncio.run(run(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def complaint(institution_id: str, rng: random.Random) -> dict[str, object]:
@@ -179,18 +179,25 @@ async def stored_confirmed(url: str, created: list[str]) -> int:
         await connection.close()
 
 
-def main(url: str, writers: int, seconds: float, workers: int) -> None:
-    asyncio.run(prepare(url))
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "k" * 40,
-           "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
-           # Every writer gets a connection of its own: waits are for the lock, not the pool.
-           "DATABASE_POOL_SIZE": str(writers)}  # fmt: skip
-    token = subprocess.run(
+def service_env(url: str, pool_size: int) -> dict[str, str]:
+    """The environment of `credit-service` against ``url``, with its pool sized."""
+    return {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-" + "k" * 40,
+            "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+            "DATABASE_POOL_SIZE": str(pool_size)}  # fmt: skip
+
+
+def admin_token(env: dict[str, str]) -> str:
+    return subprocess.run(
         [CLI, "users", "create", "--role", "admin", "--name", "bench"],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
+
+
+@contextmanager
+def serving(env: dict[str, str], workers: int, log_name: str) -> Iterator[str]:
+    """A `credit-service serve` process on PORT, ready; its base URL. Stopped afterwards."""
     Path("var").mkdir(exist_ok=True)
-    log = Path("var/bench-writers-server.log").open("w")  # noqa: SIM115 (open while serving)
+    log = Path("var", log_name).open("w")  # noqa: SIM115 (open while serving)
     server = subprocess.Popen(
         [CLI, "serve", "--port", str(PORT), "--workers", str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=log,
@@ -204,18 +211,32 @@ def main(url: str, writers: int, seconds: float, workers: int) -> None:
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        created = asyncio.run(load(url, base, token, writers, seconds))
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def check_writes(env: dict[str, str], url: str, created: list[str]) -> bool:
+    """Every record answered 201 stored confirmed, and `audit verify` passing."""
     stored = asyncio.run(stored_confirmed(url, created))
     verified = subprocess.run(
         [CLI, "audit", "verify"], env=env, capture_output=True, text=True, check=False
     )
     print(f"stored and confirmed: {stored} of {len(created)} answered 201")
     print(f"audit verify: {(verified.stdout or verified.stderr).strip()}")
-    if stored != len(created) or verified.returncode != 0:
+    return stored == len(created) and verified.returncode == 0
+
+
+def main(url: str, writers: int, seconds: float, workers: int) -> None:
+    asyncio.run(prepare(url))
+    # Every writer gets a connection of its own: waits are for the lock, not the pool.
+    env = service_env(url, writers)
+    token = admin_token(env)
+    with serving(env, workers, "bench-writers-server.log") as base:
+        created = asyncio.run(load(url, base, token, writers, seconds))
+    if not check_writes(env, url, created):
         sys.exit(1)
 
 
