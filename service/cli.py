@@ -247,20 +247,29 @@ def serve(host: str, port: int, workers: int, server: str) -> None:
 
 
 def _serve_granian(host: str, port: int, workers: int) -> None:
-    """The same app under granian (HTTP/1.1); TRUSTED_PROXIES applied by the app's factory."""
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
-    from granian.log import LogLevels
+    """The same app under granian (HTTP/1.1); TRUSTED_PROXIES applied by the app's factory.
 
-    Granian(
+    granian is optional (not installed with the service): imported by name, so the
+    type checker does not need it either."""
+    import importlib
+
+    try:
+        granian = importlib.import_module("granian")
+        constants = importlib.import_module("granian.constants")
+        levels = importlib.import_module("granian.log")
+    except ImportError:
+        raise click.ClickException(
+            "--server granian needs granian: pip install granian (uvicorn is the default)"
+        ) from None
+    granian.Granian(
         "service.app:proxied_app_from_env",
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
+        interface=constants.Interfaces.ASGI,
         workers=workers,
-        http=HTTPModes.http1,
+        http=constants.HTTPModes.http1,
         factory=True,
-        log_level=LogLevels.warning,
+        log_level=levels.LogLevels.warning,
         log_access=False,
     ).serve()
 

@@ -35,6 +35,10 @@ class Cached:
     media_type: str
     etag: str
     headers: tuple[tuple[str, str], ...]  # made once, sent with every hit
+    # The raw header lines of a hit's 200 and of its 304, as the response would encode
+    # them: copied, not rebuilt, for every hit.
+    hit: tuple[tuple[bytes, bytes], ...] = ()
+    not_modified: tuple[tuple[bytes, bytes], ...] = ()
 
 
 def entity_tag(body: bytes) -> str:

@@ -8,10 +8,12 @@ headers. Every answer carries an ETag; a matching If-None-Match gets 304.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
 from litestar.response.base import ASGIResponse
+from litestar.types.asgi_types import HeaderScope
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import NotFound
@@ -51,9 +53,39 @@ def _headers(etag: str, extra: dict[str, str] | None) -> tuple[tuple[str, str], 
     return tuple((name.lower(), value) for name, value in fields.items())
 
 
+class _Prepared(ASGIResponse):
+    """A cached answer whose header lines were encoded when it was cached."""
+
+    __slots__ = ()
+
+    def __init__(self, body: bytes, status_code: int, raw: tuple[tuple[bytes, bytes], ...]):
+        self.headers = MutableScopeHeaders(cast(HeaderScope, {"headers": list(raw)}))
+        self.background = None
+        self.body = body
+        self.content_length = len(body)
+        self._encoded_cookies = ()
+        self.encoding = "utf-8"
+        self.is_head_response = False
+        self.status_code = status_code
+
+
+def _prepared(body: bytes, media_type: str, extra: dict[str, str] | None) -> Cached:
+    etag = entity_tag(body)
+    headers = _headers(etag, extra)
+    hit = (*headers, ("x-cache", "hit"))
+    full = ASGIResponse(body=body, media_type=media_type, headers=hit).encode_headers()
+    empty = ASGIResponse(body=b"", status_code=304, headers=hit).encode_headers()
+    return Cached(body, media_type, etag, headers, tuple(full), tuple(empty))
+
+
 def _respond(request: Request[Any, Any, Any], entry: Cached, state: str) -> ASGIResponse:
+    unchanged = entry.etag.encode() in _if_none_match(request)
+    if state == "hit" and entry.hit:
+        if unchanged:
+            return _Prepared(b"", 304, entry.not_modified)
+        return _Prepared(entry.body, 200, entry.hit)
     sent = (*entry.headers, ("x-cache", state))
-    if entry.etag.encode() in _if_none_match(request):
+    if unchanged:
         return ASGIResponse(body=b"", status_code=304, headers=sent)
     return ASGIResponse(body=entry.body, media_type=entry.media_type, headers=sent)
 
@@ -82,8 +114,6 @@ async def answer(
             produced = await produce(session)
         if produced is None:
             raise NotFound(missing)
-        body, media_type = produced
-        etag = entity_tag(body)
-        entry = Cached(body, media_type, etag, _headers(etag, headers))
+        entry = _prepared(*produced, headers)
         cache.put(key, entry, generation)
     return _respond(request, entry, state)
