@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -27,14 +28,24 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # Headers worth replaying; the rest (request id, dates) belong to each exchange.
 _KEPT_HEADERS = ("etag", "location", "content-disposition")
 
+# A key: 1-255 visible ASCII characters (the header's shape, and a page form's key's).
+KEY_MAX_LENGTH = 255
+KEY_SHAPE = r"^[\x21-\x7e]+$"
+_KEY = re.compile(KEY_SHAPE)
+
+
+def is_idempotency_key(key: str) -> bool:
+    return 0 < len(key) <= KEY_MAX_LENGTH and _KEY.match(key) is not None
+
+
 IdempotencyKeyHeader = Annotated[
     str | None,
     HeaderParameter(
         name=HEADER,
         required=False,
         min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=KEY_MAX_LENGTH,
+        pattern=KEY_SHAPE,
         description="a unique key per intended write; a retry with the same key and body "
         "returns the first answer and creates nothing",
     ),

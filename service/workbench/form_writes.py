@@ -13,18 +13,15 @@ savepoint of the request's transaction.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response
 
-from service.web.idempotency import idempotent
-from service.workbench.routes import HTML, Desk
-
-# An idempotency key as the API's header takes it: 1-255 visible ASCII characters.
-KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+from service.public.pages import HTML
+from service.web.idempotency import idempotent, is_idempotency_key
+from service.workbench.routes import Desk
 
 
 def see_other(location: str) -> Response[bytes]:
@@ -70,5 +67,5 @@ async def write_idempotently(
     submitted: Any = _SubmittedForm(request, fields)
     async with session.begin_nested():
         return await idempotent(
-            submitted, session, desk.ctx, key if KEY_PATTERN.match(key) else None, work
+            submitted, session, desk.ctx, key if is_idempotency_key(key) else None, work
         )

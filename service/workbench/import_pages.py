@@ -34,7 +34,8 @@ from service.records.schemas import RowError
 from service.tabular import CSV_MEDIA_TYPE, write_csv
 from service.upload_limits import MAX_IMPORT_BYTES
 from service.web.idempotency import HEADER as IDEMPOTENCY_HEADER
-from service.workbench.form_writes import KEY_PATTERN, new_form_key, see_other, write_idempotently
+from service.web.idempotency import is_idempotency_key
+from service.workbench.form_writes import new_form_key, see_other, write_idempotently
 from service.workbench.inspection_common import errors_of, translated_errors
 from service.workbench.routes import Desk, read_form, with_lang
 
@@ -103,7 +104,7 @@ async def import_upload(
     if not isinstance(upload, UploadFile) or not upload.filename:
         errors["file"] = "is required"
     key = values["idempotency_key"]
-    if not KEY_PATTERN.match(key):
+    if not is_idempotency_key(key):
         errors["form"] = "the form has no key: reload the page and send it again"
     if errors or kind is None or mode is None or not isinstance(upload, UploadFile):
         return _form_page(desk, values=values, errors=translated_errors(errors, lang), status=422)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+from service.limits import DATE_RANGE_MESSAGE, EARLIEST_DATE, LATEST_DATE
+from service.web.guards import NUL_MESSAGE
+
 INSPECTION_WORDS: dict[str, dict[str, str]] = {
     "zh": {
         "find_title": "查找机构和从业人员",
@@ -580,13 +583,13 @@ CHINESE_FIELD_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^must not be before the inspection date$"), "不能早于检查日期"),
     (re.compile(r"^must not be after today \((?P<date>[0-9-]+)\)$"), "不能晚于今天（{date}）"),
     (
-        re.compile(r"^must be between 1900-01-01 and 2199-12-31$"),
-        "日期须在 1900-01-01 至 2199-12-31 之间",
+        re.compile("^" + re.escape(DATE_RANGE_MESSAGE) + "$"),
+        f"日期须在 {EARLIEST_DATE.isoformat()} 至 {LATEST_DATE.isoformat()} 之间",
     ),
     (re.compile(r"^Invalid RFC3339 encoded date$"), "请按“年-月-日”填写日期，如 2026-03-10"),
     (re.compile(r"^Expected `str` of length <= (?P<n>\d+)$"), "不能超过 {n} 个字符"),
     (re.compile(r"^Expected `str` of length >= 1$"), "必须填写"),
     (re.compile(r"^Expected `array` of length <= (?P<n>\d+)$"), "最多 {n} 项"),
     (re.compile(r"^Invalid enum value"), "请从列表中选择"),
-    (re.compile(r"^must not contain the NUL character$"), "不能包含 NUL 字符"),
+    (re.compile("^" + re.escape(NUL_MESSAGE) + "$"), "不能包含 NUL 字符"),
 )

@@ -46,6 +46,8 @@ from service.auth.totp import TotpVault, grouped, provisioning_uri
 from service.clock import CHINA_TZ
 from service.context import CommandContext
 from service.errors import DomainError, Invalid, NotFound
+from service.public.pages import HTML
+from service.web.guards import NUL, NUL_MESSAGE
 from service.web.problems import DOMAIN_STATUS
 from service.web.request_id import current_request_id
 from service.workbench.i18n import choose_language, translated, words
@@ -65,9 +67,6 @@ from service.workbench.session import (
     session_cookie,
     sign_in_path,
 )
-
-HTML = "text/html; charset=utf-8"
-NUL = "\x00"
 
 
 @cache
@@ -156,7 +155,7 @@ async def read_form(
         raw = form.getall(name, []) if name in lists else [form.get(name)]
         texts = [item if isinstance(item, str) else "" for item in raw]
         if any(NUL in text for text in texts):
-            errors[name] = "must not contain the NUL character"
+            errors[name] = NUL_MESSAGE
             texts = [text.replace(NUL, "") for text in texts]
         values[name] = [text for text in texts if text] if name in lists else texts[0]
     return values, errors

@@ -120,6 +120,14 @@ async def test_every_route_answers_503_while_the_database_is_down_then_recovers(
             # (/health, the schema, a body refused before anything is looked up).
             assert len(unavailable) >= 0.8 * len(answers), answers
             assert answers["GET /ready"] == 503
+            # The pages too: the public ones, and a workbench page behind a session cookie.
+            pages = {
+                path: (await client.get(path, headers={"cookie": "staff_session=" + "x" * 43}))
+                for path in ("/", "/lists/black", "/staff/sign-in", "/staff/", "/staff/queue")
+            }
+            statuses = {path: page.status_code for path, page in pages.items()}
+            # The search page without a term reads nothing; everything else says 503.
+            assert statuses == {"/": 200} | dict.fromkeys(list(pages)[1:], 503), statuses
 
             cluster.start()
             after = await client.get("/api/v1/institutions", headers=admin)
