@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Middleware
 
+from service.audit.sequencer import keep_sealing
 from service.auth.totp import TotpVault
 from service.clock import Clock, system_clock
 from service.config import Settings
@@ -77,12 +78,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         stop_listening = asyncio.Event()
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         listener = asyncio.create_task(listen(dsn, app.state.public_cache, stop_listening))
+        # Commands only queue their audit rows; this process helps seal them (decision 0030).
+        sealer = asyncio.create_task(keep_sealing(engine, stop_listening))
         await rate_limiter.start(dsn)
         try:
             yield
         finally:
             stop_listening.set()
             await listener
+            await sealer
             await rate_limiter.stop()
             await engine.dispose()
             if embedded is not None:

@@ -373,6 +373,19 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal the committed rows waiting in the audit queue into the chain now (the
+    serving processes and the worker do it on their own within a second)."""
+    from service.audit.chain import seal
+
+    async def work(session: AsyncSession) -> int:
+        return await seal(await session.connection())
+
+    sealed = _run(_quiet_settings(), _in_transaction(work))
+    click.echo(f"{sealed} audit rows sealed")
+
+
 @main.command()
 @click.option("--policy", "version", default=None, help="policy version (default: in force today)")
 @click.option("--region", default=None, help="only subjects of this region prefix")

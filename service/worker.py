@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from service.audit.chain import seal
 from service.auth.staff import purge_sign_in_records
 from service.config import Settings
 from service.context import CommandContext
@@ -71,6 +72,7 @@ class Pass:
     synced: int = 0  # records the platforms confirmed
     dead: int = 0  # records a platform rejected
     imported: int = 0  # items imported from changes feeds
+    sealed: int = 0  # audit rows sealed into the chain
 
 
 async def _claim_daily(session: AsyncSession, ctx: CommandContext, name: str) -> bool:
@@ -126,6 +128,9 @@ async def run_pass(
         done.imported = sum(
             pulled.imported for pulled in await pull_feeds(sessions, ctx, connections)
         )
+    # Last, so the pass's own audit rows are among those sealed (decision 0030).
+    async with sessions() as session, session.begin():
+        done.sealed = await seal(await session.connection(), wait=False)
     return done
 
 
@@ -156,6 +161,7 @@ async def run(
             totals.synced += done.synced
             totals.dead += done.dead
             totals.imported += done.imported
+            totals.sealed += done.sealed
             totals.jobs.update(done.jobs)
             if any(_summary(done).values()):
                 log.info("worker_pass", **_summary(done))
@@ -177,4 +183,5 @@ def _summary(done: Pass) -> dict[str, Any]:
         "synced": done.synced,
         "dead": done.dead,
         "imported": done.imported,
+        "sealed": done.sealed,
     }

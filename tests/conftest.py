@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.actor import Role
 from service.app import create_app
+from service.audit.chain import AUDIT_CHAIN_LOCK
 from service.auth.service import create_user
 from service.config import Settings
 from service.db.embedded import EmbeddedPostgres
@@ -174,6 +175,9 @@ async def shipped_policy_row(engine: AsyncEngine) -> dict[str, object]:
 async def clean_db(engine: AsyncEngine, shipped_policy_row: dict[str, object]) -> None:
     tables = ", ".join(table.name for table in metadata.sorted_tables)
     async with engine.begin() as connection:
+        # The chain lock first: a served app's sequencer then passes instead of taking
+        # the audit tables' locks in another order than the TRUNCATE (a deadlock).
+        await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
         await connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         await connection.execute(sa.insert(PolicyVersion), [shipped_policy_row])
 

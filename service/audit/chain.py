@@ -1,16 +1,17 @@
-"""Appending to and verifying the hash-chained audit log.
+"""Queueing, sealing and verifying the hash-chained audit log.
 
-Each row's hash covers its own fields and the previous row's hash, so editing,
+Each sealed row's hash covers its own fields and the previous row's hash, so editing,
 deleting or reordering any row breaks every hash after it.
 
 A command queues its rows (``record``, ``record_many``) on its transaction and goes
-on; they are appended, chained, just before the transaction commits, by the
-``before_commit`` hook below, which every session in the process runs whatever
-commits it (a web request, the CLI, the worker, the demo seeding, a test). The
-append takes one transaction-scoped advisory lock, so rows chain in commit order
-even when many writers run at once, and that lock is held only for the append and
-the commit, not while the command's pipeline runs (decision 0023). A rolled-back
-transaction or savepoint drops the rows queued in it.
+on; just before the transaction commits, the ``before_commit`` hook below inserts them
+into ``audit_queue``, with no lock, so they commit with the command or not at all.
+Every session in the process runs the hook, whatever commits it (a web request, the
+CLI, the worker, the demo seeding, a test). A rolled-back transaction or savepoint
+drops the rows queued in it. The sequencer (``seal``, run in the background by every
+serving process and worker) then moves committed rows into ``audit_log`` in queue
+order, chaining each to the one before under the chain lock, which no command ever
+takes (decision 0030, which replaced 0023's append under that lock at commit).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import SQLModel, col
 
-from service.audit.models import AuditEntry
+from service.audit.models import AuditEntry, AuditQueued
 from service.context import CommandContext
 
 GENESIS_HASH = "0" * 64
@@ -120,27 +121,67 @@ async def record_many(
 
 
 @event.listens_for(Session, "before_commit")
-def _append_queued_rows(session: Session) -> None:
-    """Chain and insert the transaction's queued rows: one lock and one insert for the lot."""
+def _queue_rows_of_the_transaction(session: Session) -> None:
+    """Insert the transaction's rows into the queue, in the transaction: no lock, no
+    read of the chain's head, so writers never wait for one another here."""
     if session.in_nested_transaction():
         return  # a savepoint's rows wait for the outer transaction's commit
+    _insert_queued(session)
+
+
+def _insert_queued(session: Session) -> None:
     queue: list[_Queued] = session.info.pop(_QUEUE, [])
-    if not queue:
-        return
-    # The command's own writes first, so the lock covers only the append and the commit.
-    session.flush()
-    session.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
-    last = session.execute(
+    if queue:
+        # Rows as plain dicts through a core INSERT: a batch of thousands stays cheap.
+        session.execute(sa.insert(AuditQueued), [queued.row for queued in queue])
+
+
+async def seal(connection: AsyncConnection, *, wait: bool = True, batch: int = 5000) -> int:
+    """Move committed queued rows into the chain, in queue order; return how many.
+
+    The sequencer's work, in the caller's transaction: it takes the chain lock (or, with
+    ``wait=False``, gives up at once when another sealer holds it), reads the head, and
+    moves the queue in batches, deleting each row in the same transaction that chains
+    it, so a crash leaves every row either queued or sealed, never lost nor doubled.
+    Rows of transactions still running are not visible yet; a later seal takes them.
+    """
+    if wait:
+        await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
+    elif not await connection.scalar(
+        sa.select(sa.func.pg_try_advisory_xact_lock(AUDIT_CHAIN_LOCK))
+    ):
+        return 0
+    prev_hash = await connection.scalar(
         sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc()).limit(1)
     )
-    prev_hash = last.scalar_one_or_none() or GENESIS_HASH
-    rows = []
-    for queued in queue:
-        row = {**queued.row, "prev_hash": prev_hash}
-        row["row_hash"] = prev_hash = row_hash(row)
-        rows.append(row)
-    # Rows as plain dicts through a core INSERT: a batch of thousands stays cheap.
-    session.execute(sa.insert(AuditEntry), rows)
+    prev_hash = prev_hash or GENESIS_HASH
+    queue = AuditQueued.__table__  # type: ignore[attr-defined]
+    sealed = 0
+    while True:
+        oldest = sa.select(queue.c.id).order_by(queue.c.id).limit(batch).scalar_subquery()
+        taken = await connection.execute(
+            sa.delete(queue).where(queue.c.id.in_(oldest)).returning(*queue.c)
+        )
+        moved = sorted((dict(row._mapping) for row in taken), key=lambda row: row["id"])
+        if not moved:
+            return sealed
+        rows = []
+        for row in moved:
+            del row["id"]
+            row["prev_hash"] = prev_hash
+            row["row_hash"] = prev_hash = row_hash(row)
+            rows.append(row)
+        # One multi-row INSERT: identities follow the list, so the chain's order is the id's.
+        await connection.execute(sa.insert(AuditEntry), rows)
+        sealed += len(rows)
+        if len(rows) < batch:
+            return sealed
+
+
+async def queue_now(session: AsyncSession) -> None:
+    """Insert the rows queued so far now rather than at commit, so a seal in the same
+    transaction takes them (the admin's verification seals its own outcome)."""
+    await session.run_sync(_insert_queued)
 
 
 def _inside(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:

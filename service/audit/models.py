@@ -1,4 +1,9 @@
-"""The append-only audit log; each row carries the hash of the one before it."""
+"""The append-only audit log, and the queue its rows wait in until they are sealed.
+
+A command inserts its rows into ``audit_queue`` in its own transaction, with no lock;
+the sequencer (``chain.seal``) moves them, in order, into ``audit_log``, where each row
+carries the hash of the one before it (decision 0030).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,9 @@ from sqlmodel import Field, SQLModel
 from service.db.columns import timestamp_field
 
 
-class AuditEntry(SQLModel, table=True):
-    __tablename__ = "audit_log"
+class AuditFields(SQLModel):
+    """What a command says happened: everything but the row's place in the chain."""
 
-    id: int | None = Field(
-        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
-    )
     occurred_at: datetime = timestamp_field()
     actor_id: uuid.UUID | None = Field(default=None)
     actor_role: str = Field(max_length=20)
@@ -26,5 +28,23 @@ class AuditEntry(SQLModel, table=True):
     before_digest: str | None = Field(default=None, max_length=64)
     after_digest: str | None = Field(default=None, max_length=64)
     request_id: str | None = Field(default=None, max_length=64)
+
+
+class AuditQueued(AuditFields, table=True):
+    """A committed row not yet sealed into the chain; its id orders the sealing."""
+
+    __tablename__ = "audit_queue"
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
+
+
+class AuditEntry(AuditFields, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    )
     prev_hash: str = Field(max_length=64)
     row_hash: str = Field(max_length=64)

@@ -35,9 +35,13 @@ class Verification:
 
 
 async def verify_and_record(session: AsyncSession, ctx: CommandContext) -> ChainReport:
-    """Walk the whole chain now (in the caller's transaction) and append the outcome."""
+    """Seal what waits, walk the whole chain (in the caller's transaction) and seal the
+    outcome into it too, so the verification covers every committed row and is itself
+    in the chain when the caller commits."""
     ctx.actor.require_role(Role.ADMIN)
-    report = await verify(await session.connection())
+    connection = await session.connection()
+    await audit.seal(connection)
+    report = await verify(connection)
     await audit.record(
         session,
         ctx,
@@ -46,6 +50,8 @@ async def verify_and_record(session: AsyncSession, ctx: CommandContext) -> Chain
         target_id=report.rows_checked if report.intact else report.first_broken_id,
         after={"rows_checked": report.rows_checked, "problem": report.problem},
     )
+    await audit.queue_now(session)
+    await audit.seal(connection)
     return report
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import sqlalchemy as sa
+from audit_log import seal_now
 from conftest import MovableClock
 from processes import cli_output
 from simulated import PLATFORM, platform_of, registered, stage_blacklist
@@ -57,6 +58,7 @@ async def admin_client(
 
 
 async def audit_actions(sessions: Sessions) -> list[str]:
+    await seal_now(sessions)
     async with sessions() as session:
         return list(await session.scalars(sa.text("SELECT action FROM audit_log ORDER BY id")))
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from audit_log import seal_now
 from conftest import MovableClock
 from factories import (
     complaint_body,
@@ -230,6 +231,7 @@ async def test_an_inspection_is_drafted_row_by_row_and_confirmed_once(
     replayed = await pages.post(f"/staff/records/{record_id.group(1)}/confirm", data=data)
     assert replayed.status_code == 303
     assert replayed.headers["location"] == done.headers["location"]
+    await seal_now(engine)
     async with engine.connect() as connection:
         confirmations = await connection.scalar(
             sa.text("SELECT count(*) FROM audit_log WHERE action = 'record.confirm'")
@@ -293,6 +295,7 @@ async def test_the_region_walls_hold_on_every_page_and_every_write(
     # Writing: each refused, nothing created or changed.
     form = await pages.get(f"/staff/institutions/{home}/inspections/new")
     before = await count(engine, "records")
+    await seal_now(engine)
     audit_before = await count(engine, "audit_log")
     writes = {
         f"/staff/institutions/{elsewhere}/inspections": inspection_form(form.text, [SERIOUS], "save"),
@@ -307,7 +310,9 @@ async def test_the_region_walls_hold_on_every_page_and_every_write(
         answer = await pages.post(path, data=data)
         assert answer.status_code == 403, (path, answer.text)
     assert await count(engine, "records") == before
+    await seal_now(engine)
     assert await count(engine, "audit_log") == audit_before
+    await seal_now(engine)
     async with engine.connect() as connection:
         rectified = await connection.scalar(
             sa.text("SELECT rectified_on FROM deficiencies WHERE id = :id"), {"id": open_deficiency}
@@ -636,6 +641,7 @@ async def test_a_rectification_is_recorded_once_and_lifts_the_score(
     after = await pages.get(done.headers["location"])
     assert "整改已记录" in after.text
     assert "82.5 分，B 级" in after.text  # rectified in time: half of 35 points
+    await seal_now(engine)
     async with engine.connect() as connection:
         rectified = await connection.scalar(
             sa.text("SELECT count(*) FROM audit_log WHERE action = 'record.rectify'")

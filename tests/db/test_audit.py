@@ -7,6 +7,7 @@ import subprocess
 
 import httpx
 import pytest
+from audit_log import seal_now
 from conftest import CLI, MakeToken, bearer
 from factories import institution_body, practitioner_body
 from sqlalchemy.exc import DBAPIError
@@ -16,6 +17,7 @@ from service.audit.chain import verify
 
 
 async def audit_rows(engine: AsyncEngine) -> list[tuple[int, str, str, str | None]]:
+    await seal_now(engine)
     async with engine.connect() as connection:
         result = await connection.exec_driver_sql(
             "SELECT id, action, target_id, request_id FROM audit_log ORDER BY id"
@@ -57,6 +59,7 @@ async def test_concurrent_writers_keep_the_chain_intact(
         ]
     )
     assert {r.status_code for r in responses} == {201}
+    await seal_now(engine)
     async with engine.connect() as connection:
         report = await verify(connection)
     assert report.intact
@@ -75,10 +78,13 @@ async def tamper(engine: AsyncEngine, statement: str) -> None:
         )
 
 
-def run_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+async def run_verify(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # In a thread: the served app shares this loop, and its sequencer must go on
+    # (and let go of the chain lock the command's seal waits for) meanwhile.
+    return await asyncio.to_thread(
+        subprocess.run,
+        [CLI, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
 
 
 async def test_audit_verify_reports_an_edited_row(
@@ -90,14 +96,14 @@ async def test_audit_verify_reports_an_edited_row(
     admin = bearer(await make_token("admin"))
     for n in range(1, 4):
         await client.post("/api/v1/institutions", json=institution_body(n), headers=admin)
-    intact = run_verify(cli_env)
+    intact = await run_verify(cli_env)
     assert intact.returncode == 0, intact.stderr
     assert "intact: 4 rows" in intact.stdout
 
     target = (await audit_rows(engine))[2][0]
     await tamper(engine, f"UPDATE audit_log SET action = 'institution.delete' WHERE id = {target}")
 
-    broken = run_verify(cli_env)
+    broken = await run_verify(cli_env)
     assert broken.returncode == 1
     assert f"broken at row {target}" in broken.stderr
 
@@ -110,7 +116,7 @@ async def test_audit_verify_reports_a_deleted_row(
         await client.post("/api/v1/institutions", json=institution_body(n), headers=admin)
     ids = [row[0] for row in await audit_rows(engine)]
     await tamper(engine, f"DELETE FROM audit_log WHERE id = {ids[1]}")
-    broken = run_verify(cli_env)
+    broken = await run_verify(cli_env)
     assert broken.returncode == 1
     assert f"broken at row {ids[2]}" in broken.stderr
 
@@ -119,6 +125,26 @@ async def test_the_service_cannot_rewrite_the_audit_log(
     client: httpx.AsyncClient, make_token: MakeToken, engine: AsyncEngine
 ) -> None:
     await make_token("admin")
+    await seal_now(engine)  # the user's row is in the chain, to be rewritten
     async with engine.connect() as connection:
         with pytest.raises(DBAPIError, match="append-only"):
             await connection.exec_driver_sql("UPDATE audit_log SET action = 'x'")
+
+
+async def test_the_serving_process_seals_committed_rows_without_being_asked(
+    client: httpx.AsyncClient, make_token: MakeToken, engine: AsyncEngine
+) -> None:
+    admin = bearer(await make_token("admin"))
+    created = await client.post("/api/v1/institutions", json=institution_body(1), headers=admin)
+    assert created.status_code == 201
+    sealed: list[str] = []
+    for _ in range(50):  # the server's sequencer looks every quarter of a second
+        async with engine.connect() as connection:
+            result = await connection.exec_driver_sql(
+                "SELECT action FROM audit_log WHERE action = 'institution.create'"
+            )
+            sealed = list(result.scalars())
+        if sealed:
+            break
+        await asyncio.sleep(0.1)
+    assert sealed == ["institution.create"]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from service.audit.chain import verify
+from service.audit.chain import seal, verify
 from service.audit.models import AuditEntry
 from service.clock import Clock
 from service.context import CommandContext
@@ -140,6 +140,7 @@ async def test_a_failing_subscriber_undoes_the_confirmation(session_factory: Ses
         record = await session.get(Record, draft.record.id)
         assert record is not None
         assert record.status == "draft"
+        await seal(await session.connection())  # what waits in the queue, too
         actions = (await session.execute(sa.select(col(AuditEntry.action)))).scalars().all()
         assert "record.confirm" not in actions
 
@@ -211,6 +212,7 @@ async def test_the_audit_chain_holds_every_step(
         batch = [(body(complaint_body(home)), subjects) for _ in range(3)]
         await service.store_batch(session, ctx, batch, confirm=True, action="record.import")
     async with engine.connect() as connection:
+        await seal(connection)
         report = await verify(connection)
         actions = (
             await connection.execute(sa.select(col(AuditEntry.action)).order_by(col(AuditEntry.id)))

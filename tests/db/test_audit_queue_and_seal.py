@@ -1,23 +1,29 @@
-"""Audit rows are queued by a command and appended once, just before its commit.
+"""Audit rows are queued by a command in its own transaction and sealed into the chain
+by the sequencer (decision 0030).
 
-The global audit lock is therefore free while the command's pipeline runs; a
-transaction that rolls back (or a savepoint that does) leaves none of its rows.
+No command takes the chain lock, so writers never wait for one another on it; a
+transaction that rolls back (or a savepoint that does) leaves none of its rows; and a
+crash between a commit and its seal, or in the middle of a seal, loses and doubles
+nothing: every committed row ends up in the chain exactly once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import msgspec
 import pytest
 import sqlalchemy as sa
+from audit_log import seal_now
 from factories import complaint_body, institution_body
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from service.audit import chain as audit
 from service.audit.models import AuditEntry
+from service.audit.sequencer import keep_sealing
 from service.context import CommandContext
 from service.events import NO_STEPS, Pipeline
 from service.records import service
@@ -49,6 +55,7 @@ def a_complaint(home: str) -> RecordIn:
 
 
 async def audit_actions(engine: AsyncEngine) -> list[str]:
+    await seal_now(engine)
     async with engine.connect() as connection:
         report = await audit.verify(connection)
         assert report.intact, report
@@ -58,27 +65,20 @@ async def audit_actions(engine: AsyncEngine) -> list[str]:
         return list(rows.scalars())
 
 
-async def test_the_audit_lock_is_free_while_the_pipeline_runs(
+async def test_a_command_commits_while_another_holds_the_chain_lock(
     engine: AsyncEngine, session_factory: Sessions
 ) -> None:
-    lock_free_during_step: list[bool] = []
-
-    async def try_the_audit_lock_elsewhere(
-        session: AsyncSession, ctx: CommandContext, events: Sequence[RecordEvent]
-    ) -> None:
-        async with engine.connect() as other, other.begin():
-            taken = await other.scalar(
-                sa.select(sa.func.pg_try_advisory_xact_lock(audit.AUDIT_CHAIN_LOCK))
-            )
-        lock_free_during_step.append(bool(taken))
-
     home = await a_home(session_factory)
-    ctx = context(Pipeline(((RecordEvent, (try_the_audit_lock_elsewhere,)),)))
-    async with session_factory() as session, session.begin():
-        # record.create and record.confirm are queued before the confirmation's steps run.
-        await service.create_record(session, ctx, a_complaint(home), confirm=True)
+    async with engine.connect() as sealer, sealer.begin():
+        # A seal in progress elsewhere: the chain lock is taken and kept.
+        await sealer.execute(sa.select(sa.func.pg_advisory_xact_lock(audit.AUDIT_CHAIN_LOCK)))
 
-    assert lock_free_during_step == [True]
+        async def confirm() -> None:
+            async with session_factory() as session, session.begin():
+                await service.create_record(session, context(), a_complaint(home), confirm=True)
+
+        await asyncio.wait_for(confirm(), timeout=10)  # did not wait for the lock
+
     assert await audit_actions(engine) == ["institution.create", "record.create", "record.confirm"]
 
 
@@ -139,9 +139,86 @@ async def test_the_digest_is_of_the_state_when_the_row_was_queued(
         await session.flush()
 
     async with engine.connect() as connection:
+        await audit.seal(connection)
         stored = await connection.scalar(
             sa.select(col(AuditEntry.after_digest)).where(
                 col(AuditEntry.action) == "institution.create"
             )
         )
     assert stored == as_created
+
+
+async def queued(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(sa.text("SELECT count(*) FROM audit_queue")) or 0)
+
+
+async def test_a_crash_in_the_middle_of_a_seal_loses_and_doubles_nothing(
+    engine: AsyncEngine, session_factory: Sessions
+) -> None:
+    home = await a_home(session_factory)
+    async with session_factory() as session, session.begin():
+        await service.create_record(session, context(), a_complaint(home), confirm=True)
+    assert await queued(engine) == 3  # committed with the command, not yet in the chain
+
+    doomed = await engine.connect()
+    await doomed.begin()
+    assert await audit.seal(doomed) == 3
+    pid = await doomed.scalar(sa.select(sa.func.pg_backend_pid()))
+    async with engine.connect() as admin:
+        # The sealing process dies before its commit (kill -9 of the backend's client).
+        await admin.execute(sa.select(sa.func.pg_terminate_backend(pid)))
+    with pytest.raises(sa.exc.DBAPIError):
+        await doomed.commit()
+    await doomed.invalidate()
+
+    assert await queued(engine) == 3  # the rows waited, committed
+    assert await audit_actions(engine) == ["institution.create", "record.create", "record.confirm"]
+    assert await queued(engine) == 0
+
+
+async def test_a_row_committed_after_a_seal_began_is_sealed_by_the_next(
+    engine: AsyncEngine, session_factory: Sessions
+) -> None:
+    ctx = context()
+    async with session_factory() as slow:
+        await slow.begin()
+        await audit.record(slow, ctx, action="slow.write", target_type="test", target_id=1)
+        await audit.queue_now(slow)  # in the queue, uncommitted: no seal can see it
+        async with session_factory() as fast, fast.begin():
+            await audit.record(fast, ctx, action="fast.write", target_type="test", target_id=2)
+        async with engine.begin() as connection:
+            assert await audit.seal(connection) == 1
+        await slow.commit()
+
+    assert await audit_actions(engine) == ["fast.write", "slow.write"]
+
+
+async def test_concurrent_writers_and_sealers_chain_every_row_once(
+    engine: AsyncEngine, session_factory: Sessions
+) -> None:
+    ctx = context()
+    stop = asyncio.Event()
+    sealers = [asyncio.create_task(keep_sealing(engine, stop)) for _ in range(3)]
+
+    async def write(n: int) -> None:
+        for step in range(5):
+            async with session_factory() as session, session.begin():
+                await audit.record(
+                    session, ctx, action="write", target_type="test", target_id=f"{n}.{step}"
+                )
+
+    await asyncio.gather(*[write(n) for n in range(20)])
+    stop.set()
+    await asyncio.gather(*sealers)
+
+    async with engine.connect() as connection:
+        await audit.seal(connection)
+        report = await audit.verify(connection)
+        targets = list(
+            await connection.scalars(
+                sa.select(col(AuditEntry.target_id)).order_by(col(AuditEntry.id))
+            )
+        )
+    assert report.intact
+    assert sorted(targets) == sorted(f"{n}.{step}" for n in range(20) for step in range(5))

@@ -1,0 +1,42 @@
+"""The sequencer: seals committed audit rows into the chain, in the background.
+
+Every serving process and every worker runs one; the chain lock lets one seal at a
+time and the others pass (``wait=False``), so running several costs a cheap query
+each ``SEAL_EVERY`` seconds and no coordination. A row is sealed within about that
+long after its command committed; `audit verify` seals whatever waits before it walks
+the chain, so it never reports on less than what was committed (decision 0030).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.audit.chain import seal
+from service.logs import get_logger
+
+log = get_logger(__name__)
+SEAL_EVERY = 0.25  # seconds between looks at an empty queue
+RETRY_AFTER = 5.0  # seconds, after the database refused (down, restarting, failing over)
+
+
+async def seal_once(engine: AsyncEngine) -> int:
+    """One sealing transaction; 0 when another sealer holds the chain."""
+    async with engine.begin() as connection:
+        return await seal(connection, wait=False)
+
+
+async def keep_sealing(engine: AsyncEngine, stop: asyncio.Event) -> None:
+    """Seal until ``stop`` is set; after sealing anything, look again at once."""
+    while not stop.is_set():
+        pause = SEAL_EVERY
+        try:
+            if await seal_once(engine):
+                pause = 0.0
+        except Exception as error:  # the database is down: the rows wait, committed
+            log.warning("audit_sealing_failed", error=type(error).__name__)
+            pause = RETRY_AFTER
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=pause)
