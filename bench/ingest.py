@@ -6,7 +6,8 @@ Each round runs ``pgbench -c 32 -j 2 -T <seconds>`` (TPC-B-like read-write, scal
 one branch per client) on a database of its own (``bench_ingest_pgbench``), then has
 ``--clients`` httpx clients POST complaints to ``/api/v1/records?confirm=true`` of one
 `credit-service serve` process on another (``bench_ingest``) for the same time, then
-one client alone for ``--seconds / 2``. Both databases are created on
+one client alone for ``--seconds / 2``, then the ``--clients`` again against two serving
+processes (``--workers 2``). Both databases are created on
 BENCH_DATABASE_URL's server and dropped at the end. Prints each round and the medians:
 records/s, p50, p99, pgbench's tps and the ratio to the goals (≥ 0.4× pgbench and p99
 ≤ 100 ms with 32 clients; p50 ≤ 8 ms with one), then checks that every record answered
@@ -114,11 +115,12 @@ def main(url: str, pgbench_url: str, rounds: int, seconds: float, count: int) ->
     env = service_env(url, count)
     token = admin_token(env)
     created: list[str] = []
-    rates, p50s, p99s, tpss, one_p50s, one_rates = [], [], [], [], [], []
+    rates, p50s, p99s, tpss, one_p50s, one_rates, two_rates, two_p99s = ([] for _ in range(8))
     with serving(env, 1, "bench-ingest-server.log") as base:
         institutions = asyncio.run(institutions_of(base, token))
-        for n in range(rounds):
-            tps = pgbench_tps(pgbench_url, seconds)
+    for n in range(rounds):
+        tps = pgbench_tps(pgbench_url, seconds)
+        with serving(env, 1, "bench-ingest-server.log") as base:
             rate, times, ids, refused = asyncio.run(
                 clients(base, token, institutions, count, seconds, 1000 * n)
             )
@@ -127,21 +129,32 @@ def main(url: str, pgbench_url: str, rounds: int, seconds: float, count: int) ->
                 clients(base, token, institutions, 1, seconds / 2, 1000 * n + 500)
             )
             created += one_ids
-            tpss.append(tps)
-            rates.append(rate)
-            p50s.append(percentile(times, 0.5))
-            p99s.append(percentile(times, 0.99))
-            one_rates.append(one_rate)
-            one_p50s.append(percentile(one_times, 0.5))
-            print(
-                f"round {n + 1}: pgbench {tps:.0f} tps; {count} clients {rate:.1f} records/s "
-                f"({rate / tps:.3f}× pgbench), p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms; "
-                f"one client {one_rate:.1f} records/s, p50 {one_p50s[-1]:.1f} ms; "
-                f"refused: {({**refused, **one_refused}) or 'none'}",
-                flush=True,
+        # The same 32 clients on two serving processes: writers no longer queue behind
+        # one lock (decision 0030), so a second process should add what its core adds.
+        with serving(env, 2, "bench-ingest-server.log") as base:
+            two_rate, two_times, two_ids, two_refused = asyncio.run(
+                clients(base, token, institutions, count, seconds, 1000 * n + 700)
             )
+            created += two_ids
+        tpss.append(tps)
+        rates.append(rate)
+        p50s.append(percentile(times, 0.5))
+        p99s.append(percentile(times, 0.99))
+        one_rates.append(one_rate)
+        one_p50s.append(percentile(one_times, 0.5))
+        two_rates.append(two_rate)
+        two_p99s.append(percentile(two_times, 0.99))
+        print(
+            f"round {n + 1}: pgbench {tps:.0f} tps; {count} clients {rate:.1f} records/s "
+            f"({rate / tps:.3f}× pgbench), p50 {p50s[-1]:.1f} ms, p99 {p99s[-1]:.1f} ms; "
+            f"one client {one_rate:.1f} records/s, p50 {one_p50s[-1]:.1f} ms; "
+            f"two processes {two_rate:.1f} records/s, p99 {two_p99s[-1]:.1f} ms; "
+            f"refused: {({**refused, **one_refused, **two_refused}) or 'none'}",
+            flush=True,
+        )
     tps, rate = statistics.median(tpss), statistics.median(rates)
     p99, one_p50 = statistics.median(p99s), statistics.median(one_p50s)
+    two_rate = statistics.median(two_rates)
 
     def met(ok: bool) -> str:
         return "met" if ok else "NOT met"
@@ -157,6 +170,10 @@ def main(url: str, pgbench_url: str, rounds: int, seconds: float, count: int) ->
     print(
         f"  one client: {statistics.median(one_rates):.1f} records/s, p50 {one_p50:.1f} ms "
         f"(goal ≤ {GOAL_ONE_P50_MS:.0f} ms: {met(one_p50 <= GOAL_ONE_P50_MS)})"
+    )
+    print(
+        f"  {count} clients on two serving processes: {two_rate:.1f} records/s = "
+        f"{two_rate / rate:.2f}× one process, p99 {statistics.median(two_p99s):.1f} ms"
     )
     if not check_writes(env, url, created):
         sys.exit(1)
