@@ -91,6 +91,7 @@ class _Queued:
 
 
 _QUEUE = "audit.queue"  # the key of a session's queued rows in Session.info
+_QUEUE_TABLE: sa.Table = AuditQueued.__table__  # type: ignore[attr-defined]
 
 
 async def record_many(
@@ -132,8 +133,9 @@ def _queue_rows_of_the_transaction(session: Session) -> None:
 def _insert_queued(session: Session) -> None:
     queue: list[_Queued] = session.info.pop(_QUEUE, [])
     if queue:
-        # Rows as plain dicts through a core INSERT: a batch of thousands stays cheap.
-        session.execute(sa.insert(AuditQueued), [queued.row for queued in queue])
+        # Rows as plain dicts through a Core INSERT into the table (the ORM's bulk insert
+        # would split them by which values are None): one statement for the lot.
+        session.execute(sa.insert(_QUEUE_TABLE), [queued.row for queued in queue])
 
 
 async def seal(connection: AsyncConnection, *, wait: bool = True, batch: int = 5000) -> int:
@@ -155,7 +157,7 @@ async def seal(connection: AsyncConnection, *, wait: bool = True, batch: int = 5
         sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc()).limit(1)
     )
     prev_hash = prev_hash or GENESIS_HASH
-    queue = AuditQueued.__table__  # type: ignore[attr-defined]
+    queue = _QUEUE_TABLE
     sealed = 0
     while True:
         oldest = sa.select(queue.c.id).order_by(queue.c.id).limit(batch).scalar_subquery()

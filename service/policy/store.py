@@ -90,30 +90,41 @@ async def ensure_shipped(session: AsyncSession, ctx: CommandContext) -> PolicyVe
     return await install(session, ctx, DEFAULT_POLICY_FILE.read_text(encoding="utf-8"))
 
 
-async def version_in_force(session: AsyncSession, as_of: date, known_at: datetime) -> PolicyVersion:
-    dated = sa.select(PolicyVersion).where(col(PolicyVersion.effective_from) <= as_of)
+def _in_force_query(columns: Any, as_of: date, known_at: datetime | None) -> Any:
+    """The newest version in force on ``as_of`` and installed by ``known_at``; with
+    ``known_at`` None, the earliest installed of those in force on ``as_of``."""
+    dated = sa.select(columns).where(col(PolicyVersion.effective_from) <= as_of)
+    if known_at is None:
+        return dated.order_by(col(PolicyVersion.activated_at)).limit(1)
     newest_first: list[Any] = [
         col(PolicyVersion.effective_from).desc(),
         col(PolicyVersion.activated_at).desc(),
     ]
-    row = (
-        await session.execute(
-            dated.where(col(PolicyVersion.activated_at) <= known_at)
-            .order_by(*newest_first)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        row = (
-            await session.execute(dated.order_by(col(PolicyVersion.activated_at)).limit(1))
-        ).scalar_one_or_none()
-    if row is None:
-        raise NotFound(f"no policy version is in force on {as_of.isoformat()}")
-    return row
+    return dated.where(col(PolicyVersion.activated_at) <= known_at).order_by(*newest_first).limit(1)
+
+
+async def _in_force(session: AsyncSession, columns: Any, as_of: date, known_at: datetime) -> Any:
+    # Nothing installed by then (an as-of before the first install): the first installed.
+    for known in (known_at, None):
+        row = (await session.execute(_in_force_query(columns, as_of, known))).scalar_one_or_none()
+        if row is not None:
+            return row
+    raise NotFound(f"no policy version is in force on {as_of.isoformat()}")
+
+
+async def version_in_force(session: AsyncSession, as_of: date, known_at: datetime) -> PolicyVersion:
+    version: PolicyVersion = await _in_force(session, PolicyVersion, as_of, known_at)
+    return version
 
 
 async def policy_in_force(session: AsyncSession, as_of: date, known_at: datetime) -> Policy:
-    return parsed(await version_in_force(session, as_of, known_at))
+    # The version's name only: its document (tens of kilobytes) is read and parsed once
+    # per process, not on every command.
+    name: str = await _in_force(session, col(PolicyVersion.version), as_of, known_at)
+    policy = _parsed.get(name)
+    if policy is None:
+        policy = parsed(await stored_version(session, name))
+    return policy
 
 
 async def policy_now(session: AsyncSession, ctx: CommandContext) -> Policy:

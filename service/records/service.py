@@ -239,8 +239,12 @@ async def _change(
 
 async def _store_draft(
     session: AsyncSession, ctx: CommandContext, body: RecordBase, row: dict[str, Any]
-) -> Record:
-    """Store a new draft (its ``record_row``) and the deficiencies its body lists, audited."""
+) -> RecordView:
+    """Store a new draft (its ``record_row``) and the deficiencies its body lists, audited.
+
+    Its view is built from what was stored, not read back: a record stored in this
+    command has no successor yet, and its deficiencies are these (every column given).
+    """
     record = Record(**row)
     deficiencies = [Deficiency(**d) for d in deficiency_rows(body, record.id, ctx)]
     await audit.record_creation(
@@ -248,7 +252,7 @@ async def _store_draft(
     )
     session.add_all(deficiencies)  # after the record they point at
     await session.flush()
-    return record
+    return RecordView(record, deficiencies, None)
 
 
 async def create_record(
@@ -257,10 +261,10 @@ async def create_record(
     ctx.actor.require_role(*RECORDING_ROLES)
     subjects = await _checked_subjects(session, ctx, body)
     row = record_row(body, subjects, ctx, await policy_now(session, ctx))
-    record = await _store_draft(session, ctx, body, row)
+    view = await _store_draft(session, ctx, body, row)
     if confirm:
-        await _confirm(session, ctx, record)
-    return await view_of(session, record)
+        await _confirm(session, ctx, view.record)
+    return view
 
 
 async def store_batch(
@@ -492,10 +496,10 @@ async def correct_record(
         supersedes=original,
         correction_reason=correction.reason.strip(),
     )
-    record = await _store_draft(session, ctx, correction.record, row)
+    view = await _store_draft(session, ctx, correction.record, row)
     if confirm:
-        await _confirm(session, ctx, record)
-    return await view_of(session, record)
+        await _confirm(session, ctx, view.record)
+    return view
 
 
 async def revoke_record(
