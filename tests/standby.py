@@ -88,7 +88,8 @@ class StreamingPair:
 
     def __init__(self) -> None:
         self.user = _system_user()
-        self.root = Path(tempfile.mkdtemp(prefix="credit-standby-"))
+        # Short, for the sockets inside it (a unix socket path has at most 107 bytes).
+        self.root = Path(tempfile.mkdtemp(prefix="credit-standby-", dir="/tmp"))
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
