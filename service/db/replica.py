@@ -185,6 +185,10 @@ class Reads:
         if written is not None and written > self._floor:
             self._floor = written
 
+    def primary_at(self, written: Lsn) -> None:
+        """A sample: the primary has written up to ``written`` now."""
+        self._written.append((self._clock(), written))
+
     def lag_of(self, replayed: Lsn) -> float | None:
         """Seconds since the primary was last at a position ``replayed`` has reached."""
         if not self._written:
@@ -214,7 +218,7 @@ class Reads:
             async with self._primary() as session:
                 written = parse_lsn(await session.scalar(sa.text(WRITTEN)))
             if written is not None:
-                self._written.append((self._clock(), written))
+                self.primary_at(written)
         except Exception as error:
             if not _database_failure(error):
                 raise

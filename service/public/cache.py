@@ -9,6 +9,12 @@ put in it), so a missed notification can never leave a stale answer behind.
 A request that missed reads the database and then stores its answer only if no
 notification came in between (the generation did not move), so an answer computed
 from the state before a change cannot outlive it.
+
+The listener stays on the primary when a standby answers the reads: a standby sends
+no notifications. With one, each notification also reads the primary's WAL position,
+and no read goes to the standby before it has replayed that far
+(``service.db.replica``), so a notification that outruns replay cannot refill the
+cache with the state before the change.
 """
 
 from __future__ import annotations
