@@ -92,13 +92,13 @@ async def listen(
     With a standby (``reads.has_replica``), each notice also holds the standby's answers
     back until the primary's position after it is read here and the standby has it.
     """
-    tracking = reads is not None and reads.has_replica
-    heard = asyncio.Event()
+    tracker = reads if reads is not None and reads.has_replica else None
+    heard = asyncio.Event()  # set only with a tracker
 
     def changed(*_: object) -> None:
         cache.clear()
-        if reads is not None and tracking:
-            reads.change_heard()
+        if tracker is not None:
+            tracker.change_heard()
             heard.set()
 
     while not stop.is_set():
@@ -109,14 +109,13 @@ async def listen(
             changed()  # whatever changed while nobody listened
             cache.live = True
             while not stop.is_set():
-                if heard.is_set():
+                if tracker is not None and heard.is_set():
                     heard.clear()
-                    assert reads is not None
-                    count = reads.heard
+                    count = tracker.heard
                     written = await asyncio.wait_for(
                         connection.fetchval(WRITTEN), timeout=PING_EVERY
                     )
-                    reads.changes_written_by(parse_lsn(written), count)
+                    tracker.changes_written_by(parse_lsn(written), count)
                     continue
                 await _either(stop, heard, PING_EVERY)
                 if not heard.is_set():
