@@ -17,10 +17,12 @@ replayed:
 - everything the primary had written ``REPLICA_MAX_LAG_SECONDS`` ago.
 Otherwise, and while the standby is down, the primary answers.
 
-The lag is measured against the primary's position sampled every second: the time
-since the primary was last at a position the standby has replayed, 0 once it has
-replayed the latest sample. On an idle primary it stays 0, where the age of the last
-replayed transaction would grow without bound.
+The lag is how old the oldest commit the standby lacks may be: the time since the
+primary (its position sampled every second) was last where the standby is, 0 once
+the standby has the latest sample, or the age of the last commit it replayed, when
+that is less. On an idle primary it stays 0, where the age of the last replayed
+commit alone would grow without bound; under steady writes it stays near the real
+delay, where the samples alone would be coarse by their second.
 """
 
 from __future__ import annotations
@@ -53,7 +55,12 @@ REPLAY_POLL = 0.002
 HISTORY = 900  # samples of the primary's position kept: 15 minutes at one a second
 
 WRITTEN = "SELECT pg_current_wal_lsn()::text"
-REPLAYED = "SELECT pg_last_wal_replay_lsn()::text"  # NULL on a server not in recovery
+# The standby's position (NULL on a server not in recovery) and the age of the last
+# commit it replayed, by the primary's commit time (NULL before it replayed any).
+REPLAYED = (
+    "SELECT pg_last_wal_replay_lsn()::text,"
+    " extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8"
+)
 
 
 class ReplicaState(StrEnum):
@@ -108,7 +115,11 @@ class Reads:
         self._heard = 0  # change notifications heard
         self._covered = 0  # of them, those whose primary position is in the floor
         self._written: deque[tuple[float, Lsn]] = deque(maxlen=HISTORY)
-        self._replayed: Lsn | None = None  # the standby's position at the last check
+        # At the last check: the standby's position, the age then of the last commit it
+        # replayed, and when that was.
+        self._replayed: Lsn | None = None
+        self._replay_age: float | None = None
+        self._checked_at = 0.0
         self._state = ReplicaState.UNKNOWN
 
     @property
@@ -142,23 +153,25 @@ class Reads:
     async def _caught_up(self, session: AsyncSession) -> Lsn | None:
         """The standby's position once it may answer; None when the primary must.
 
-        Just behind the floor (a change heard a moment ago, a primary answer), the
-        standby is usually a millisecond from it: waiting that long keeps the reads on
-        it, where answering from the primary would raise the floor again and, under a
-        steady stream of changes, keep every read on the primary.
+        Just behind the floor (a change heard a moment ago, a primary answer) but level
+        with the primary's last sample, the standby is usually a millisecond from it:
+        waiting that long keeps the reads on it, where answering from the primary would
+        raise the floor again and, under a steady stream of changes, keep every read on
+        the primary.
         """
         deadline = self._clock() + WAIT_FOR_REPLAY
         while True:
-            replayed = parse_lsn(await session.scalar(sa.text(REPLAYED)))
+            position, age = (await session.execute(sa.text(REPLAYED))).one()
+            replayed = parse_lsn(position)
             if replayed is None:
                 return None
-            lag = self.lag_of(replayed)
+            lag = self.lag_of(replayed, age)
             if lag is None or lag > self.max_lag:
                 return None
             if self._covered == self._heard and replayed >= self._floor:
                 return replayed
-            if self._clock() >= deadline:
-                return None
+            if lag > 0 or self._clock() >= deadline:
+                return None  # behind the primary's last sample too: not a millisecond away
             await asyncio.sleep(REPLAY_POLL)
 
     def still_current(self, read: Read[T]) -> bool:
@@ -189,16 +202,28 @@ class Reads:
         """A sample: the primary has written up to ``written`` now."""
         self._written.append((self._clock(), written))
 
-    def lag_of(self, replayed: Lsn) -> float | None:
-        """Seconds since the primary was last at a position ``replayed`` has reached."""
+    def lag_of(self, replayed: Lsn, replay_age: float | None = None) -> float | None:
+        """How old the oldest commit the standby at ``replayed`` lacks may be, at most.
+
+        Two bounds, the smaller kept: the time since the primary was last sampled at a
+        position the standby has reached (0 once it has the latest sample), and the age
+        of the last commit it replayed (``replay_age``; what it lacks came later). The
+        first alone is coarse by the sampling second under steady writes; the second
+        alone grows without bound on an idle primary.
+        """
         if not self._written:
             return None
         if replayed >= self._written[-1][1]:
             return 0.0
+        sampled = self._written[0][0]  # behind all we remember: at least that
         for sampled_at, written in reversed(self._written):
             if written <= replayed:
-                return max(0.0, self._clock() - sampled_at)
-        return max(0.0, self._clock() - self._written[0][0])  # behind all we remember
+                sampled = sampled_at
+                break
+        lag = self._clock() - sampled
+        if replay_age is not None:
+            lag = min(lag, replay_age)
+        return max(0.0, lag)
 
     # The watch: the primary's position every second, and the standby's.
 
@@ -225,7 +250,8 @@ class Reads:
             # The primary is away: the lag is measured against what it last wrote.
         try:
             async with self._replica() as session:
-                replayed = parse_lsn(await session.scalar(sa.text(REPLAYED)))
+                position, age = (await session.execute(sa.text(REPLAYED))).one()
+            replayed = parse_lsn(position)
         except Exception as error:
             if not _database_failure(error):
                 raise
@@ -234,15 +260,18 @@ class Reads:
         if replayed is None:
             self._become(ReplicaState.NOT_A_STANDBY)
             return
-        self._replayed = replayed
-        lag = self.lag_of(replayed)
+        self._replayed, self._replay_age, self._checked_at = replayed, age, self._clock()
+        lag = self.lag_of(replayed, age)
         ok = lag is not None and lag <= self.max_lag
         self._become(ReplicaState.OK if ok else ReplicaState.LAGGING, lag=lag)
 
     def status(self) -> ReplicaStatus:
         state = self._state
         if state in (ReplicaState.OK, ReplicaState.LAGGING) and self._replayed is not None:
-            lag = self.lag_of(self._replayed)
+            age = self._replay_age
+            if age is not None:
+                age += self._clock() - self._checked_at
+            lag = self.lag_of(self._replayed, age)
             if lag is not None:
                 state = ReplicaState.OK if lag <= self.max_lag else ReplicaState.LAGGING
                 return ReplicaStatus(state, round(lag, 3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from service.db.replica import Reads, parse_lsn
@@ -39,3 +40,16 @@ def test_the_lag_is_the_time_since_the_primary_was_where_the_standby_is() -> Non
     assert reads.lag_of(0x250) == 3.5  # has all the primary had at 161, not at 162
     assert reads.lag_of(0x100) == 4.5  # the primary was still there at 160
     assert reads.lag_of(0x50) == 64.5  # behind all that is remembered: at least that
+
+
+def test_the_age_of_the_last_replayed_commit_bounds_the_lag_when_it_is_less() -> None:
+    clock = Clock()
+    reads = Reads(async_sessionmaker(), async_sessionmaker(), max_lag=5.0, clock=clock)
+    reads.primary_at(0x100)
+    clock.now += 1
+    reads.primary_at(0x200)  # steady writes: the standby is a moment behind this sample
+    clock.now += 0.9
+    assert reads.lag_of(0x1FF) == pytest.approx(1.9)  # by the samples alone
+    assert reads.lag_of(0x1FF, replay_age=0.004) == 0.004  # it replayed a commit 4 ms old
+    assert reads.lag_of(0x1FF, replay_age=30.0) == pytest.approx(1.9)  # an old commit
+    assert reads.lag_of(0x200, replay_age=30.0) == 0.0  # level with the idle primary
