@@ -153,11 +153,10 @@ class Reads:
     async def _caught_up(self, session: AsyncSession) -> Lsn | None:
         """The standby's position once it may answer; None when the primary must.
 
-        Just behind the floor (a change heard a moment ago, a primary answer) but level
-        with the primary's last sample, the standby is usually a millisecond from it:
-        waiting that long keeps the reads on it, where answering from the primary would
-        raise the floor again and, under a steady stream of changes, keep every read on
-        the primary.
+        Just behind the floor (a change heard a moment ago, a primary answer) but not
+        lagging, the standby is usually a millisecond from it: waiting that long keeps
+        the reads on it, where answering from the primary would raise the floor again
+        and, under a steady stream of changes, keep every read on the primary.
         """
         deadline = self._clock() + WAIT_FOR_REPLAY
         while True:
@@ -170,8 +169,8 @@ class Reads:
                 return None
             if self._covered == self._heard and replayed >= self._floor:
                 return replayed
-            if lag > 0 or self._clock() >= deadline:
-                return None  # behind the primary's last sample too: not a millisecond away
+            if lag > WAIT_FOR_REPLAY or self._clock() >= deadline:
+                return None  # further behind than a wait would cover
             await asyncio.sleep(REPLAY_POLL)
 
     def still_current(self, read: Read[T]) -> bool:
