@@ -10,9 +10,11 @@ so it can pause and stop the standby without touching the suite's server.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,6 +22,7 @@ import httpx
 import pytest
 from conftest import TEST_SECRET_KEY, bearer, serve
 from factories import institution_body, make_uscc, penalty_body
+from processes import served
 from standby import StreamingPair
 
 from service.actor import Role
@@ -294,3 +297,29 @@ async def test_the_primary_answers_while_the_standby_is_stopped(
     await until_replica(client, "ok")
     await fine(client, admin, home, 3)
     await shown_within(client, uscc, 3)
+
+
+async def test_serve_reads_the_standby_its_environment_names(
+    pair: StreamingPair, admin_token: str, tmp_path: Path
+) -> None:
+    """`credit-service serve`, two workers, configured as an operator would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        DATABASE_URL=pair.primary.url(DATABASE),
+        DATABASE_REPLICA_URL=pair.standby.url(DATABASE),
+        REPLICA_MAX_LAG_SECONDS=str(BOUND),
+        SECRET_KEY=TEST_SECRET_KEY,
+        DATA_DIR=str(tmp_path / "data"),
+        LOG_FORMAT="json",
+        PUBLIC_RATE_LIMIT="0",  # the count is shared with the server above, in the primary
+    )
+    with served(env, tmp_path / "server.log", workers=2) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            await until_replica(client, "ok")
+            fresh = iter(range(1000))
+            lookup = await by_standby(
+                pair,
+                "public_institutions",
+                lambda: client.get(f"{API}/{make_uscc(1)}?ask={next(fresh)}"),
+            )
+            assert lookup.json()["uscc"] == make_uscc(1)
