@@ -22,6 +22,8 @@ from service.config import Settings
 from service.credit.routes import ROUTES as CREDIT_ROUTES
 from service.db.embedded import EmbeddedPostgres
 from service.db.engine import make_engine, make_session_factory
+from service.db.replica import CONNECT_TIMEOUT as REPLICA_CONNECT_TIMEOUT
+from service.db.replica import Reads
 from service.eligibility.routes import ROUTES as ELIGIBILITY_ROUTES
 from service.employment.routes import ROUTES as EMPLOYMENT_ROUTES
 from service.health.routes import health, hello, ready
@@ -72,14 +74,32 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         engine = make_engine(url, settings.database_pool_size)
         app.state.engine = engine
         app.state.session_factory = make_session_factory(engine)
+        # The public answers, eligibility and the export may read from a standby.
+        replica = None
+        if settings.database_replica_url:
+            replica = make_engine(
+                settings.database_replica_url,
+                settings.database_pool_size,
+                connect_timeout=REPLICA_CONNECT_TIMEOUT,
+            )
+        reads = Reads(
+            app.state.session_factory,
+            make_session_factory(replica) if replica is not None else None,
+            max_lag=settings.replica_max_lag_seconds,
+        )
+        app.state.reads = reads
         # Publishing fans out to the registered platforms: register them before serving.
         await register_at_start(app.state.session_factory, platforms)
         # Public answers are cached while a connection listens for read-model changes.
         stop_listening = asyncio.Event()
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        listener = asyncio.create_task(listen(dsn, app.state.public_cache, stop_listening))
+        listener = asyncio.create_task(listen(dsn, app.state.public_cache, stop_listening, reads))
         # Commands only queue their audit rows; this process helps seal them (decision 0030).
         sealer = asyncio.create_task(keep_sealing(engine, stop_listening))
+        watch = None
+        if reads.has_replica:
+            await reads.check()  # the first requests may use the standby already
+            watch = asyncio.create_task(reads.watch(stop_listening))
         await rate_limiter.start(dsn)
         try:
             yield
@@ -87,8 +107,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             stop_listening.set()
             await listener
             await sealer
+            if watch is not None:
+                await watch
             await rate_limiter.stop()
             await engine.dispose()
+            if replica is not None:
+                await replica.dispose()
             if embedded is not None:
                 await anyio.to_thread.run_sync(embedded.stop)
 

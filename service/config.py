@@ -53,6 +53,10 @@ class Settings:
     request_id: bool = True
     # The access log: every request (1.0), none (0.0), or about that fraction of them.
     access_log_sample: float = 1.0
+    # A streaming standby of DATABASE_URL for the public reads, eligibility and exports.
+    database_replica_url: str | None = None
+    # Beyond this lag (seconds) those reads go to the primary instead.
+    replica_max_lag_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -82,6 +86,8 @@ class Settings:
             base_url=env.get("BASE_URL") or "http://127.0.0.1:8000",
             request_id=_switch(env, "REQUEST_ID", default=True),
             access_log_sample=_access_log(env.get("ACCESS_LOG", "on")),
+            database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
+            replica_max_lag_seconds=_seconds(env, "REPLICA_MAX_LAG_SECONDS", 5.0),
         )
         settings.check()
         return settings
@@ -89,6 +95,10 @@ class Settings:
     def check(self) -> None:
         if self.database_url:
             _check_database_url(self.database_url)
+        if self.database_replica_url:
+            if not self.database_url:
+                raise SettingsError("DATABASE_REPLICA_URL needs DATABASE_URL, its primary")
+            _check_database_url(self.database_replica_url, "DATABASE_REPLICA_URL")
         if self.notice_webhook_url and not self.notice_webhook_url.startswith(
             ("http://", "https://")
         ):
@@ -129,15 +139,15 @@ def _secret(env: dict[str, str], name: str) -> Secret | None:
     return Secret.configured(value) if value else None
 
 
-def _check_database_url(url: str) -> None:
+def _check_database_url(url: str, name: str = "DATABASE_URL") -> None:
     """A usable URL, or a message that does not repeat it (it may hold a password)."""
     if not url.startswith("postgresql+asyncpg://"):
-        raise SettingsError("DATABASE_URL must start with postgresql+asyncpg://")
+        raise SettingsError(f"{name} must start with postgresql+asyncpg://")
     try:
         password = make_url(url).password
     except (ArgumentError, ValueError):
         raise SettingsError(
-            "DATABASE_URL is not a valid URL: "
+            f"{name} is not a valid URL: "
             "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE (the port a number)"
         ) from None
     if password:
@@ -152,6 +162,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as error:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86_400:
+        raise SettingsError(f"{name} must be a number of seconds above 0, not {raw!r}")
+    return value
 
 
 def _switch(env: dict[str, str], name: str, *, default: bool) -> bool:

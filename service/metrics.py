@@ -1,12 +1,15 @@
-"""Prometheus metrics: Litestar's request metrics, and the sync's state per platform.
+"""Prometheus metrics: Litestar's request metrics, the sync's state per platform, and
+the standby's lag when one is configured.
 
-The sync gauges are read from the database when Prometheus scrapes, so every replica
-reports the same numbers and none has to keep them up to date in between.
+The sync gauges are read from the database when Prometheus scrapes, so every instance
+reports the same numbers and none has to keep them up to date in between. The standby's
+lag is this process's own measure (service.db.replica).
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 from typing import Any
 
 from litestar import Request, Response, get
@@ -14,8 +17,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.config import Settings
+from service.db.replica import Reads, ReplicaState
 from service.errors import Unauthorized
 from service.integrations.status import sync_status
 from service.secret import Secret
@@ -45,6 +51,16 @@ LAST_SUCCESS = Gauge(
 )
 FAILURES = Gauge(
     "credit_service_sync_consecutive_failures", "Failed attempts since the last success", _LABELS
+)
+# Labelled by the standby's host, port and database, so nothing is exported without one.
+_REPLICA = ["replica"]
+REPLICA_UP = Gauge(
+    "credit_service_replica_up", "1 while the standby answers as a standby, 0 otherwise", _REPLICA
+)
+REPLICA_LAG = Gauge(
+    "credit_service_replica_lag_seconds",
+    "How far the standby is behind the primary (NaN while it is down)",
+    _REPLICA,
 )
 
 
@@ -83,4 +99,20 @@ class MetricsController(PrometheusController):
                 platform.last_success_at.timestamp() if platform.last_success_at else 0
             )
             FAILURES.labels(*labels).set(platform.failures)
+        settings: Settings = state.settings
+        reads: Reads = state.reads
+        if settings.database_replica_url and reads.has_replica:
+            replica = _replica_label(settings.database_replica_url)
+            status = reads.status()
+            up = status.state in (ReplicaState.OK, ReplicaState.LAGGING)
+            REPLICA_UP.labels(replica).set(1 if up else 0)
+            lag = status.lag_seconds
+            REPLICA_LAG.labels(replica).set(math.nan if lag is None else lag)
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST, status_code=200)
+
+
+def _replica_label(url: str) -> str:
+    """``host:port/database`` of the standby: never its user or password."""
+    parsed = make_url(url)
+    host = parsed.host or parsed.query.get("host") or ""
+    return f"{host}:{parsed.port or 5432}/{parsed.database or ''}"

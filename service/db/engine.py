@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -10,7 +12,16 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
+def make_engine(
+    database_url: str, pool_size: int = 10, *, connect_timeout: float | None = None
+) -> AsyncEngine:
+    # asyncpg prepares every statement, and after five runs PostgreSQL may switch a
+    # prepared statement to a generic plan, blind to its parameters: for the scoring
+    # SQL over an array of ten thousand ids that plan took 83 s instead of 1 s.
+    # Planning with the actual parameters each time costs well under a millisecond.
+    connect_args: dict[str, Any] = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout  # asyncpg waits 60 s by default
     return create_async_engine(
         database_url,
         pool_size=pool_size,
@@ -18,11 +29,7 @@ def make_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
         pool_pre_ping=True,
         # SQL parameters carry names and ID numbers: keep them out of error messages and logs.
         hide_parameters=True,
-        # asyncpg prepares every statement, and after five runs PostgreSQL may switch a
-        # prepared statement to a generic plan, blind to its parameters: for the scoring
-        # SQL over an array of ten thousand ids that plan took 83 s instead of 1 s.
-        # Planning with the actual parameters each time costs well under a millisecond.
-        connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
+        connect_args=connect_args,
     )
 
 

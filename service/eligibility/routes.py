@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.context import CommandContext
 from service.credit.schemas import points
+from service.db.replica import Reads
 from service.eligibility.schemas import (
     AnswerOut,
     ChangeOut,
@@ -26,6 +27,7 @@ from service.eligibility.whatif import simulate
 from service.identity.protection import IdNumberVault
 from service.policy import store as policies
 from service.policy.routes import admins_policy_text, policy_upload
+from service.web.dependencies import ACTOR_ALONE
 from service.web.params import SECURITY, AsOf
 
 MAX_ELIGIBILITY_BYTES = 4 * 1024 * 1024
@@ -78,25 +80,33 @@ def _eligibility_out(result: Eligibility) -> EligibilityOut:
     tags=["eligibility"],
     security=SECURITY,
     request_max_body_size=MAX_ELIGIBILITY_BYTES,
+    dependencies=ACTOR_ALONE,
 )
 async def bulk_eligibility(
     data: JSONBody[EligibilityIn],
-    db_session: NamedDependency[AsyncSession],
+    reads: NamedDependency[Reads],
     ctx: NamedDependency[CommandContext],
     vault: NamedDependency[IdNumberVault],
 ) -> EligibilityOut:
     """Up to 10,000 subjects at once; each answer carries its reasons, grade, stars, lists."""
-    result = await eligibility(
-        db_session, ctx, vault, program_code=data.program, as_of=data.as_of, asked=data.subjects
+    read = await reads.run(
+        lambda session: eligibility(
+            session, ctx, vault, program_code=data.program, as_of=data.as_of, asked=data.subjects
+        )
     )
-    return _eligibility_out(result)
+    return _eligibility_out(read.value)
 
 
-@get("/api/v1/eligibility/{program:str}/{code:str}", tags=["eligibility"], security=SECURITY)
+@get(
+    "/api/v1/eligibility/{program:str}/{code:str}",
+    tags=["eligibility"],
+    security=SECURITY,
+    dependencies=ACTOR_ALONE,
+)
 async def one_eligibility(
     program: FromPath[str],
     code: FromPath[str],
-    db_session: NamedDependency[AsyncSession],
+    reads: NamedDependency[Reads],
     ctx: NamedDependency[CommandContext],
     vault: NamedDependency[IdNumberVault],
     as_of: AsOf = None,
@@ -104,10 +114,12 @@ async def one_eligibility(
     """One subject's answer for one programme: an institution by USCC, a practitioner by
     ID number (shown masked in the answer, never in full)."""
     asked = [Named.by_code(code)]
-    result = await eligibility(
-        db_session, ctx, vault, program_code=program, as_of=as_of, asked=asked
+    read = await reads.run(
+        lambda session: eligibility(
+            session, ctx, vault, program_code=program, as_of=as_of, asked=asked
+        )
     )
-    return _eligibility_out(result).answers[0]
+    return _eligibility_out(read.value).answers[0]
 
 
 @policy_upload(

@@ -1,4 +1,5 @@
-"""`/health` says the process answers; `/ready` that the database does and is migrated."""
+"""`/health` says the process answers; `/ready` that the database does and is migrated,
+and, with a standby configured, how that standby is doing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from litestar.datastructures import State
 
 from service.db.failures import DATABASE_UNAVAILABLE
 from service.db.migrate import current_revision, head_revision
+from service.db.replica import Reads
 from service.logs import get_logger
 from service.web.problems import PROBLEM_MEDIA_TYPE
 
@@ -35,7 +37,13 @@ async def ready(state: State) -> Response[dict[str, Any]]:
         return _not_ready("the database is not reachable")
     if current != head:
         return _not_ready(f"the database is at migration {current}, the code expects {head}")
-    return Response({"status": "ready", "database": "ok", "migration": current})
+    body: dict[str, Any] = {"status": "ready", "database": "ok", "migration": current}
+    reads: Reads = state.reads
+    if reads.has_replica:
+        # Ready either way: while the standby is down or behind, the primary answers.
+        replica = reads.status()
+        body["replica"] = {"status": replica.state.value, "lag_seconds": replica.lag_seconds}
+    return Response(body)
 
 
 def _not_ready(detail: str) -> Response[dict[str, Any]]:

@@ -9,6 +9,12 @@ put in it), so a missed notification can never leave a stale answer behind.
 A request that missed reads the database and then stores its answer only if no
 notification came in between (the generation did not move), so an answer computed
 from the state before a change cannot outlive it.
+
+The listener stays on the primary when a standby answers the reads: a standby sends
+no notifications. With one, each notification also reads the primary's WAL position,
+and no read goes to the standby before it has replayed that far
+(``service.db.replica``), so a notification that outruns replay cannot refill the
+cache with the state before the change.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from service.db.replica import WRITTEN, Reads, parse_lsn
 from service.logs import get_logger
 from service.public.readmodel import CHANNEL
 
@@ -77,19 +84,42 @@ class PublicCache:
         return len(self._entries)
 
 
-async def listen(dsn: str, cache: PublicCache, stop: asyncio.Event) -> None:
-    """Keep a connection listening on the channel; empty the cache on every notice."""
+async def listen(
+    dsn: str, cache: PublicCache, stop: asyncio.Event, reads: Reads | None = None
+) -> None:
+    """Keep a connection listening on the channel; empty the cache on every notice.
+
+    With a standby (``reads.has_replica``), each notice also holds the standby's answers
+    back until the primary's position after it is read here and the standby has it.
+    """
+    tracker = reads if reads is not None and reads.has_replica else None
+    heard = asyncio.Event()  # set only with a tracker
+
+    def changed(*_: object) -> None:
+        cache.clear()
+        if tracker is not None:
+            tracker.change_heard()
+            heard.set()
+
     while not stop.is_set():
         connection: asyncpg.Connection | None = None
         try:
             connection = await asyncpg.connect(dsn)
-            await connection.add_listener(CHANNEL, lambda *_: cache.clear())
-            cache.clear()
+            await connection.add_listener(CHANNEL, changed)
+            changed()  # whatever changed while nobody listened
             cache.live = True
             while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=PING_EVERY)
-                await asyncio.wait_for(connection.execute("SELECT 1"), timeout=PING_EVERY)
+                if tracker is not None and heard.is_set():
+                    heard.clear()
+                    count = tracker.heard
+                    written = await asyncio.wait_for(
+                        connection.fetchval(WRITTEN), timeout=PING_EVERY
+                    )
+                    tracker.changes_written_by(parse_lsn(written), count)
+                    continue
+                await _either(stop, heard, PING_EVERY)
+                if not heard.is_set():
+                    await asyncio.wait_for(connection.execute("SELECT 1"), timeout=PING_EVERY)
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             log.warning("public_cache_listener_lost", error=f"{type(error).__name__}: {error}")
         finally:
@@ -101,3 +131,13 @@ async def listen(dsn: str, cache: PublicCache, stop: asyncio.Event) -> None:
         if not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def _either(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
+    """Until one of two events is set, or ``seconds`` have passed."""
+    waiters = [asyncio.ensure_future(first.wait()), asyncio.ensure_future(second.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

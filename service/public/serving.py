@@ -1,5 +1,8 @@
 """Answering a public request from the cache, or from the read model once and then cached.
 
+A miss reads through ``Reads``: the standby when one is configured and current, the
+primary otherwise (``service.db.replica``).
+
 Public routes take no database session and no actor: on a cache hit they touch
 nothing but memory, and the answer goes out as prepared bytes with prepared
 headers. Every answer carries an ETag; a matching If-None-Match gets 304.
@@ -16,6 +19,7 @@ from litestar.response.base import ASGIResponse
 from litestar.types.asgi_types import HeaderScope
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db.replica import Reads
 from service.errors import NotFound
 from service.public.cache import Cached, PublicCache, entity_tag
 
@@ -110,10 +114,11 @@ async def answer(
     if entry is None:
         state = "miss"
         generation = cache.generation
-        async with request.app.state.session_factory() as session:
-            produced = await produce(session)
-        if produced is None:
+        reads: Reads = request.app.state.reads
+        read = await reads.run(produce)
+        if read.value is None:
             raise NotFound(missing)
-        entry = _prepared(*produced, headers)
-        cache.put(key, entry, generation)
+        entry = _prepared(*read.value, headers)
+        if reads.still_current(read):
+            cache.put(key, entry, generation)
     return _respond(request, entry, state)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import CHINA_TZ
 from service.context import CommandContext
+from service.db.replica import Reads
 from service.errors import Invalid
 from service.facts.kinds import RecordKind, RecordStatus, SubjectKind
 from service.identity.protection import IdNumberVault
@@ -39,6 +40,7 @@ from service.records.schemas import (
 from service.tabular import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, write_csv, write_xlsx
 from service.upload_limits import MAX_IMPORT_BYTES, MAX_IMPORT_ROWS
 from service.web.answers import as_is, tagged
+from service.web.dependencies import ACTOR_ALONE
 from service.web.endpoints import Endpoint, Option, endpoint_routes, subject_reads
 from service.web.idempotency import IdempotencyKeyHeader, idempotent
 from service.web.openapi import raw_body
@@ -237,9 +239,9 @@ def _since(value: str | None) -> datetime | None:
     return moment
 
 
-@get("/api/v1/disclosures/penalties", tags=TAGS, security=SECURITY)
+@get("/api/v1/disclosures/penalties", tags=TAGS, security=SECURITY, dependencies=ACTOR_ALONE)
 async def penalty_disclosure_export(
-    db_session: NamedDependency[AsyncSession],
+    reads: NamedDependency[Reads],
     ctx: NamedDependency[CommandContext],
     since: Since = None,
     region: RegionFilter = None,
@@ -247,8 +249,12 @@ async def penalty_disclosure_export(
 ) -> Response[Any]:
     """Administrative penalties as dual disclosure publishes them (双公示), in JSON, CSV or XLSX."""
     moment = _since(since)
-    policy = await policy_now(db_session, ctx)
-    rows = await penalty_disclosures(db_session, ctx, policy, since=moment, region=region)
+
+    async def export(session: AsyncSession) -> list[dict[str, Any]]:
+        policy = await policy_now(session, ctx)
+        return await penalty_disclosures(session, ctx, policy, since=moment, region=region)
+
+    rows = (await reads.run(export)).value
     now = ctx.now()
     if format == ExportFormat.JSON:
         body = {"generated_at": now, "since": moment, "columns": COLUMN_KEYS, "items": rows}

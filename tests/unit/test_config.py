@@ -34,3 +34,23 @@ def test_without_database_url_the_embedded_server_is_used(tmp_path: Path) -> Non
     settings = Settings.from_env({"DATA_DIR": str(tmp_path)})
     assert settings.database_url is None
     assert settings.data_dir == tmp_path
+
+
+def test_a_replica_needs_its_primary_and_a_lag_bound_in_seconds() -> None:
+    primary = "postgresql+asyncpg://db/credit"
+    replica = "postgresql+asyncpg://standby/credit"
+    settings = Settings.from_env(
+        {"DATABASE_URL": primary, "DATABASE_REPLICA_URL": replica, "REPLICA_MAX_LAG_SECONDS": "2.5"}
+    )
+    assert (settings.database_replica_url, settings.replica_max_lag_seconds) == (replica, 2.5)
+    assert Settings.from_env({"DATABASE_URL": primary}).replica_max_lag_seconds == 5.0
+    with pytest.raises(SettingsError, match="DATABASE_REPLICA_URL needs DATABASE_URL"):
+        Settings.from_env({"DATABASE_REPLICA_URL": replica})
+    with pytest.raises(SettingsError, match="DATABASE_REPLICA_URL must start with"):
+        Settings.from_env({"DATABASE_URL": primary, "DATABASE_REPLICA_URL": "postgresql://s/c"})
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(SettingsError, match="REPLICA_MAX_LAG_SECONDS must be"):
+            Settings.from_env(
+                {"DATABASE_URL": primary, "DATABASE_REPLICA_URL": replica,
+                 "REPLICA_MAX_LAG_SECONDS": bad}
+            )  # fmt: skip
