@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -32,7 +33,7 @@ from service.integrations.platforms import load_platforms
 from service.integrations.routes import ROUTES as SYNC_ROUTES
 from service.integrations.sync import register_at_start
 from service.listing.routes import ROUTES as LISTING_ROUTES
-from service.logs import configure_logging
+from service.logs import configure_logging, get_logger
 from service.metrics import PROMETHEUS, MetricsController
 from service.policy.routes import ROUTES as POLICY_ROUTES
 from service.public.cache import PublicCache, listen
@@ -212,17 +213,40 @@ def _initial_state(settings: Settings, clock: Clock) -> State:
 
 def app_from_env() -> Litestar:
     """The factory uvicorn workers call: settings from the environment."""
-    return create_app(Settings.from_env())
+    return _served_app(Settings.from_env())
 
 
 def proxied_app_from_env() -> ASGIApp:
-    """The factory for servers without uvicorn's proxy handling (granian): X-Forwarded-For
-    names the client only when a configured proxy (TRUSTED_PROXIES) sent it."""
+    """The factory granian workers call: X-Forwarded-For names the client only when a
+    configured proxy (TRUSTED_PROXIES) sent it, as uvicorn's own proxy handling does."""
     settings = Settings.from_env()
-    app = create_app(settings)
+    app = _served_app(settings)
     if not settings.trusted_proxies:
         return app
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     proxied: Any = ProxyHeadersMiddleware(app, trusted_hosts=list(settings.trusted_proxies))  # type: ignore[arg-type]
     return cast(ASGIApp, proxied)
+
+
+def _served_app(settings: Settings) -> Litestar:
+    """The app a worker process of `credit-service serve` runs, whichever the server.
+
+    Logging is set up before the app starts, so that a failed start is logged (and
+    redacted) like any other line. Each worker says when it has started (so whoever
+    started it can tell when all of them serve) and when its lifespan has ended (the
+    listener, the audit sealer and the database pool closed: on_shutdown hooks run last).
+    """
+    configure_logging(settings.log_format, settings.log_level)
+    app = create_app(settings)
+    app.on_startup.append(_log_worker_started)
+    app.on_shutdown.append(_log_worker_stopped)
+    return app
+
+
+def _log_worker_started() -> None:
+    get_logger("service.app").info("worker_started", pid=os.getpid())
+
+
+def _log_worker_stopped() -> None:
+    get_logger("service.app").info("worker_stopped", pid=os.getpid())

@@ -35,21 +35,26 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes], seconds: f
 
 
 def _wait_for_workers(log_path: Path, process: subprocess.Popen[bytes], workers: int) -> None:
+    """Until every worker has logged that it started (the app's line, whichever the server)."""
     deadline = time.monotonic() + 90
-    while log_path.read_text().count("Application startup complete") < workers:
+    while log_path.read_text().count('"event": "worker_started"') < workers:
         assert process.poll() is None, log_path.read_text()
         assert time.monotonic() < deadline, "the workers never started"
         time.sleep(0.1)
 
 
 @contextmanager
-def served(env: dict[str, str], log_path: Path, *, workers: int = 1) -> Iterator[str]:
-    """`credit-service serve` on a free port, its output in ``log_path``, until it is ready
-    (every worker started); its base URL. Stopped when the block ends."""
+def served(
+    env: dict[str, str], log_path: Path, *, workers: int = 1, server: str | None = None
+) -> Iterator[str]:
+    """`credit-service serve` on a free port (``--server`` if given, else the default), its
+    output in ``log_path`` (LOG_FORMAT=json), until it is ready (every worker started); its
+    base URL. Stopped with SIGTERM when the block ends."""
     port = free_port()
+    choice = ["--server", server] if server else []
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port), "--workers", str(workers)],
+            [CLI, "serve", "--port", str(port), "--workers", str(workers), *choice],
             env=env, stdout=log_file, stderr=log_file,
         )  # fmt: skip
         base_url = f"http://127.0.0.1:{port}"
