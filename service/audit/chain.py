@@ -138,7 +138,9 @@ def _insert_queued(session: Session) -> None:
         session.execute(sa.insert(_QUEUE_TABLE), [queued.row for queued in queue])
 
 
-async def seal(connection: AsyncConnection, *, wait: bool = True, batch: int = 5000) -> int:
+async def seal(
+    connection: AsyncConnection, *, wait: bool = True, batch: int = 5000, one_batch: bool = False
+) -> int:
     """Move committed queued rows into the chain, in queue order; return how many.
 
     The sequencer's work, in the caller's transaction: it takes the chain lock (or, with
@@ -146,6 +148,8 @@ async def seal(connection: AsyncConnection, *, wait: bool = True, batch: int = 5
     moves the queue in batches, deleting each row in the same transaction that chains
     it, so a crash leaves every row either queued or sealed, never lost nor doubled.
     Rows of transactions still running are not visible yet; a later seal takes them.
+    With ``one_batch`` it stops after one batch, so a background sealer's transaction
+    (and its hold on the lock) stays short however long the queue.
     """
     if wait:
         await connection.execute(sa.select(sa.func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
@@ -176,7 +180,7 @@ async def seal(connection: AsyncConnection, *, wait: bool = True, batch: int = 5
         # One multi-row INSERT: identities follow the list, so the chain's order is the id's.
         await connection.execute(sa.insert(AuditEntry), rows)
         sealed += len(rows)
-        if len(rows) < batch:
+        if len(rows) < batch or one_batch:
             return sealed
 
 
