@@ -15,7 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import start_of_local_day
-from service.db.like import NAME_SIMILARITY, contains, escape_like, use_name_similarity
+from service.db.like import (
+    NAME_SIMILARITY,
+    contains,
+    distinctive_part,
+    escape_like,
+    use_name_similarity,
+)
 from service.identity.codes import IdentifierError, normalize_uscc
 
 PAGE_SIZE = 20
@@ -60,7 +66,10 @@ async def institution(session: AsyncSession, uscc: str) -> dict[str, Any] | None
 
 
 def _summary(row: Any) -> dict[str, Any]:
-    document = row.document
+    return _summary_of(row.document)
+
+
+def _summary_of(document: dict[str, Any]) -> dict[str, Any]:
     return {
         "uscc": document["uscc"],
         "name": document["name"],
@@ -72,20 +81,70 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
-# A name search first reads only the best matches, with these stricter thresholds, and
-# widens to NAME_SIMILARITY only when they do not fill the page (see ``search``).
-STRICTER = (0.6, 0.4)
-_TRIGRAMS = "(name % :term OR :term <% name)"
-# (filter, threshold): every row ranked at or above some score, from the highest score.
-_LEVELS = [
-    *((f"(uscc = :code OR name = :term OR (name ILIKE :like AND {_TRIGRAMS}))", t)
-      for t in STRICTER),
-    *((f"(uscc = :code OR name ILIKE :like OR {_TRIGRAMS})", t)
-      for t in (*STRICTER, NAME_SIMILARITY)),
-]  # fmt: skip
+# A name search ranks a bounded set of candidates, never every match: with realistic names
+# a whole name is "similar" to a quarter of the country and a part like 养老服务 is in
+# 160,000 names. Each list reads at most CANDIDATES rows for the first five pages (so they
+# all come from one and the same set), twice that for the next five, and so on.
+CANDIDATES = 100
+# How much of a term's distinctive part (``distinctive_part``) a name must share to be a
+# similar candidate; the final filter is still NAME_SIMILARITY against the whole term.
+DISTINCTIVE_SIMILARITY = 0.5
+CLOSE = 0.6
 _RANK = (
     "(uscc = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2"
     " + greatest(similarity(name, :term), word_similarity(:term, name))"
+)
+# A candidate is a match as before: the code, a containing name, or a likeness of at
+# least NAME_SIMILARITY (the functions: they run on the candidates only).
+_MATCH = (
+    "(uscc = :code OR name ILIKE :like OR similarity(name, :term) >= :similarity"
+    " OR word_similarity(:term, name) >= :similarity)"
+)
+# The lists of candidates, each read only up to :n rows (the trigram index, or for a
+# pattern in a good part of the country the table itself, stopping at :n). Among names
+# containing the term, one beginning with it is more alike (the word's leading trigrams
+# match too), then one ending with it, then the rest: each its own list, so a short
+# list of the more alike is never crowded out by a long one.
+_CONTAINING = (
+    "SELECT 0 AS list, uscc, name FROM public_institutions WHERE uscc = :code{region}",
+    *(f"SELECT {number} AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+      f" WHERE name ILIKE :{pattern}{{region}} LIMIT :n) AS l{number}"
+      for number, pattern in enumerate(("starts", "ends", "like"), 1)),
+)  # fmt: skip
+# Names sharing the term's distinctive part (the place and the brand: rare trigrams, a
+# short walk of the index) and, when no name contains the term (a character wrong, say),
+# names alike to it as a whole: a similarity of CLOSE or more, which a name of
+# SHORT_NAME + 1 characters or more keeps with a character wrong and few others reach,
+# and for a shorter term a word similarity of DISTINCTIVE_SIMILARITY. Read only when
+# the containing names do not fill the page: they rank below every one of those. Alike
+# at 0.5 to a long name with a common ending (居家养老服务照料中心) is 1,500 names to
+# read, hence not for every term.
+_SIMILAR = (
+    "SELECT 4 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+    " WHERE :distinctive <% name{region} AND {unfilled} LIMIT :n) AS l4"
+    " UNION ALL SELECT 5 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+    " WHERE name % :term{region} AND NOT EXISTS (SELECT FROM containing) LIMIT :n) AS l5"
+)
+_SIMILAR_SHORT = (
+    " UNION ALL SELECT 6 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+    " WHERE :term <% name{region} AND NOT EXISTS (SELECT FROM containing) LIMIT :n) AS l6"
+)
+SHORT_NAME = 10
+_UNFILLED = "(SELECT count(DISTINCT uscc) FROM containing) < :needed"
+_SEARCH = (
+    "WITH containing AS ({containing}), alike AS ({similar}),"
+    " found AS (SELECT list, uscc, name FROM containing"
+    "  UNION ALL SELECT list, uscc, name FROM alike),"
+    " matched AS (SELECT DISTINCT ON (uscc) uscc, name, " + _RANK + " AS rank"
+    "  FROM found WHERE " + _MATCH + " ORDER BY uscc),"
+    " page AS (SELECT uscc, name, rank FROM matched"
+    "  ORDER BY rank DESC, name, uscc LIMIT :limit OFFSET :offset)"
+    " SELECT (SELECT count(*) FROM matched) AS total,"
+    "  " + _UNFILLED + " AS similar_read,"
+    "  (SELECT max(n) FROM (SELECT count(*) AS n FROM found WHERE list > 0 GROUP BY list)"
+    "   AS l) AS longest,"
+    "  (SELECT jsonb_agg(p.document ORDER BY page.rank DESC, page.name, page.uscc)"
+    "   FROM page JOIN public_institutions AS p ON p.uscc = page.uscc) AS documents"
 )
 
 
@@ -94,15 +153,13 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
 
     The rank is an exact code (10), then the exact name (5), then the names containing
     the term (2), each plus its trigram likeness (``greatest(similarity, word_similarity)``,
-    at most 1). The filter is written with pg_trgm's operators so the trigram index
-    serves it, and it is tried level by level: each level is every row ranked at or
-    above a score (a containing name with a likeness of 0.6 or more, 0.4, any
-    containing name, a likeness of 0.6, 0.4, then ``NAME_SIMILARITY``, which is all of
-    today's matches). The first level that fills the page holds the page exactly as a
-    ranking of all matches would, at a fraction of the cost: with realistic names a
-    whole name is "similar" to a quarter of the country. Its size is then only a lower
-    bound of the total (``total_is_estimate``); the total is exact from the last level,
-    counted over the rows the ranking reads anyway, never by a second scan.
+    at most 1). It orders candidates, not every match (see ``CANDIDATES``), in one
+    statement: the code's row, the names beginning with, ending with and containing the
+    term and, unless those fill the page, the names sharing the term's distinctive part
+    (without 养老服务, 中心, 有限公司...). When a list has more rows than it reads, the
+    index chooses which it reads, and ``total`` is only a lower bound
+    (``total_is_estimate``), as it is when the similar names were not read; it is
+    counted with the ranking, never by a second scan.
     """
     term = (q or "").strip()
     code = None
@@ -114,28 +171,32 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
         region_filter = " AND region_code LIKE :region"
         params["region"] = escape_like(region) + "%"
     if not term:
-        return await _ranked(session, "true" + region_filter, "0", params, page, estimate=False)
-    params |= {"term": term, "like": contains(term), "code": code or ""}
+        return await _listed(session, region_filter, params, page)
     needed = page * PAGE_SIZE
-    current: float | None = None
-    for index, (condition, threshold) in enumerate(_LEVELS):
-        last = index == len(_LEVELS) - 1
-        if threshold != current:
-            await use_name_similarity(session, threshold)
-            current = threshold
-        found = await _ranked(
-            session, condition + region_filter, _RANK, params, page, estimate=not last
-        )
-        if last or found.total >= needed:
-            return found
-    raise AssertionError("the last level always answers")  # pragma: no cover
+    escaped = escape_like(term)
+    params |= {
+        "term": term, "like": contains(term), "starts": f"{escaped}%", "ends": f"%{escaped}",
+        "code": code or "", "distinctive": distinctive_part(term), "needed": needed,
+        "n": CANDIDATES * -(-needed // CANDIDATES),  # the same for five pages
+        "similarity": NAME_SIMILARITY,
+    }  # fmt: skip
+    containing = " UNION ALL ".join(_CONTAINING).format(region=region_filter)
+    similar = (_SIMILAR + (_SIMILAR_SHORT if len(term) <= SHORT_NAME else "")).format(
+        region=region_filter, unfilled=_UNFILLED
+    )
+    await use_name_similarity(session, CLOSE, DISTINCTIVE_SIMILARITY)  # for _SIMILAR
+    statement = _SEARCH.format(containing=containing, similar=similar)
+    row = (await session.execute(sa.text(statement), params)).one()
+    items = [_summary_of(document) for document in row.documents or []]
+    estimate = not row.similar_read or (row.longest or 0) >= params["n"]
+    return Found(items, int(row.total), page, PAGE_SIZE, estimate)
 
 
-async def _ranked(
-    session: AsyncSession, where: str, rank: str, params: dict[str, Any], page: int,
-    *, estimate: bool,
-) -> Found:  # fmt: skip
-    """A page of the rows ``where`` selects, best ``rank`` first, and how many there are."""
+async def _listed(
+    session: AsyncSession, region_filter: str, params: dict[str, Any], page: int
+) -> Found:
+    """A page of a region's institutions (the country's without one), by name."""
+    where, rank = "true" + region_filter, "0"
     rows = (
         await session.execute(
             sa.text(
@@ -160,7 +221,7 @@ async def _ranked(
         )
     else:
         total = 0
-    return Found([_summary(row) for row in rows], total, page, PAGE_SIZE, estimate)
+    return Found([_summary(row) for row in rows], total, page, PAGE_SIZE)
 
 
 ENTRY_FIELDS = (
