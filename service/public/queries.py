@@ -83,13 +83,19 @@ def _summary_of(document: dict[str, Any]) -> dict[str, Any]:
 
 # A name search ranks a bounded set of candidates, never every match: with realistic names
 # a whole name is "similar" to a quarter of the country and a part like 养老服务 is in
-# 160,000 names. Each list reads at most CANDIDATES rows for the first five pages (so they
-# all come from one and the same set), twice that for the next five, and so on.
-CANDIDATES = 100
+# 160,000 names. Each list reads at most CANDIDATES rows for the first three pages (so
+# they all come from one and the same set), twice that for the next three, and so on.
+CANDIDATES = 60
 # How much of a term's distinctive part (``distinctive_part``) a name must share to be a
-# similar candidate; the final filter is still NAME_SIMILARITY against the whole term.
+# similar candidate (word similarity), and how close a name must be to the whole term
+# (similarity) when none contains it; a candidate must still reach NAME_SIMILARITY
+# against the whole term to be a match, as every match did before.
 DISTINCTIVE_SIMILARITY = 0.5
 CLOSE = 0.6
+# Up to this length a term with a character wrong falls below CLOSE (a 9-character one
+# keeps 7 of its 10 trigrams: 7 / 13 = 0.54), so these terms also read the names of a
+# word similarity of DISTINCTIVE_SIMILARITY to the whole term.
+SHORT_NAME = 10
 _RANK = (
     "(uscc = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2"
     " + greatest(similarity(name, :term), word_similarity(:term, name))"
@@ -101,16 +107,21 @@ _MATCH = (
     " OR word_similarity(:term, name) >= :similarity)"
 )
 # The lists of candidates, each read only up to :n rows (the trigram index, or for a
-# pattern in a good part of the country the table itself, stopping at :n). Among names
-# containing the term, one beginning with it is more alike (the word's leading trigrams
-# match too), then one ending with it, then the rest: each its own list, so a short
-# list of the more alike is never crowded out by a long one.
-_CONTAINING = (
-    "SELECT 0 AS list, uscc, name FROM public_institutions WHERE uscc = :code{region}",
-    *(f"SELECT {number} AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
-      f" WHERE name ILIKE :{pattern}{{region}} LIMIT :n) AS l{number}"
-      for number, pattern in enumerate(("starts", "ends", "like"), 1)),
-)  # fmt: skip
+# pattern in a good part of the country the table itself, stopping at :n). First the
+# names containing the term; when there are more than the list reads, which it reads is
+# the index's choice, so the more alike among them are read as lists of their own: the
+# names beginning with the term (the word's leading trigrams match too), then those
+# ending with it.
+_CODE = "SELECT 0 AS list, uscc, name FROM public_institutions WHERE uscc = :code{region}"
+_INSIDE = (
+    "SELECT 1 AS list, uscc, name FROM public_institutions WHERE name ILIKE :like{region} LIMIT :n"
+)
+_EDGES = tuple(
+    f"SELECT {number} AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+    f" WHERE name ILIKE :{pattern}{{region}}"
+    f" AND (SELECT count(*) FROM inside) >= :n LIMIT :n) AS l{number}"
+    for number, pattern in ((2, "starts"), (3, "ends"))
+)
 # Names sharing the term's distinctive part (the place and the brand: rare trigrams, a
 # short walk of the index) and, when no name contains the term (a character wrong, say),
 # names alike to it as a whole: a similarity of CLOSE or more, which a name of
@@ -129,10 +140,11 @@ _SIMILAR_SHORT = (
     " UNION ALL SELECT 6 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
     " WHERE :term <% name{region} AND NOT EXISTS (SELECT FROM containing) LIMIT :n) AS l6"
 )
-SHORT_NAME = 10
 _UNFILLED = "(SELECT count(DISTINCT uscc) FROM containing) < :needed"
 _SEARCH = (
-    "WITH containing AS ({containing}), alike AS ({similar}),"
+    "WITH inside AS ({inside}),"
+    " containing AS (SELECT list, uscc, name FROM inside UNION ALL {edges}),"
+    " alike AS ({similar}),"
     " found AS (SELECT list, uscc, name FROM containing"
     "  UNION ALL SELECT list, uscc, name FROM alike),"
     " matched AS (SELECT DISTINCT ON (uscc) uscc, name, " + _RANK + " AS rank"
@@ -153,13 +165,14 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
 
     The rank is an exact code (10), then the exact name (5), then the names containing
     the term (2), each plus its trigram likeness (``greatest(similarity, word_similarity)``,
-    at most 1). It orders candidates, not every match (see ``CANDIDATES``), in one
-    statement: the code's row, the names beginning with, ending with and containing the
-    term and, unless those fill the page, the names sharing the term's distinctive part
-    (without 养老服务, 中心, 有限公司...). When a list has more rows than it reads, the
-    index chooses which it reads, and ``total`` is only a lower bound
-    (``total_is_estimate``), as it is when the similar names were not read; it is
-    counted with the ranking, never by a second scan.
+    at most 1). One statement ranks candidates, not every match (see ``CANDIDATES``):
+    the code's row and the names containing the term (beginning with it and ending with
+    it too, when there are more than a list reads) and, only when those do not fill the
+    page, names sharing the term's distinctive part (without 养老服务, 中心, 有限公司...)
+    and, when no name contains it, names close to it as a whole (a character wrong).
+    When a list has more rows than it reads, the index chooses which it reads, and
+    ``total`` is only a lower bound (``total_is_estimate``), as it is when the similar
+    names were not read; it is counted with the ranking, never by a second scan.
     """
     term = (q or "").strip()
     code = None
@@ -177,15 +190,16 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
     params |= {
         "term": term, "like": contains(term), "starts": f"{escaped}%", "ends": f"%{escaped}",
         "code": code or "", "distinctive": distinctive_part(term), "needed": needed,
-        "n": CANDIDATES * -(-needed // CANDIDATES),  # the same for five pages
+        "n": CANDIDATES * -(-needed // CANDIDATES),  # the same for three pages
         "similarity": NAME_SIMILARITY,
     }  # fmt: skip
-    containing = " UNION ALL ".join(_CONTAINING).format(region=region_filter)
+    inside = _INSIDE.format(region=region_filter)
+    edges = " UNION ALL ".join((*_EDGES, _CODE) if code else _EDGES).format(region=region_filter)
     similar = (_SIMILAR + (_SIMILAR_SHORT if len(term) <= SHORT_NAME else "")).format(
         region=region_filter, unfilled=_UNFILLED
     )
     await use_name_similarity(session, CLOSE, DISTINCTIVE_SIMILARITY)  # for _SIMILAR
-    statement = _SEARCH.format(containing=containing, similar=similar)
+    statement = _SEARCH.format(edges=edges, inside=inside, similar=similar)
     row = (await session.execute(sa.text(statement), params)).one()
     items = [_summary_of(document) for document in row.documents or []]
     estimate = not row.similar_read or (row.longest or 0) >= params["n"]
