@@ -110,18 +110,20 @@ _MATCH = (
 # pattern in a good part of the country the table itself, stopping at :n). First the
 # names containing the term; when there are more than the list reads, which it reads is
 # the index's choice, so the more alike among them are read as lists of their own: the
-# names beginning with the term (the word's leading trigrams match too), then those
-# ending with it.
+# name that is the term, the names beginning with it (the word's leading trigrams match
+# too), then those ending with it.
 _CODE = "SELECT 0 AS list, uscc, name FROM public_institutions WHERE uscc = :code{region}"
 _INSIDE = (
     "SELECT 1 AS list, uscc, name FROM public_institutions WHERE name ILIKE :like{region} LIMIT :n"
 )
 _EDGES = tuple(
     f"SELECT {number} AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
-    f" WHERE name ILIKE :{pattern}{{region}}"
-    f" AND (SELECT count(*) FROM inside) >= :n LIMIT :n) AS l{number}"
-    for number, pattern in ((2, "starts"), (3, "ends"))
-)
+    f" WHERE {condition}{{region}} AND (SELECT count(*) FROM inside) >= :n LIMIT :n)"
+    f" AS l{number}"
+    for number, condition in (
+        (2, "name = :term"), (3, "name ILIKE :starts"), (4, "name ILIKE :ends"),
+    )
+)  # fmt: skip
 # Names sharing the term's distinctive part (the place and the brand: rare trigrams, a
 # short walk of the index) and, when no name contains the term (a character wrong, say),
 # names alike to it as a whole: a similarity of CLOSE or more, which a name of
@@ -131,14 +133,14 @@ _EDGES = tuple(
 # at 0.5 to a long name with a common ending (居家养老服务照料中心) is 1,500 names to
 # read, hence not for every term.
 _SIMILAR = (
-    "SELECT 4 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
-    " WHERE :distinctive <% name{region} AND {unfilled} LIMIT :n) AS l4"
-    " UNION ALL SELECT 5 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
-    " WHERE name % :term{region} AND NOT EXISTS (SELECT FROM containing) LIMIT :n) AS l5"
+    "SELECT 5 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+    " WHERE :distinctive <% name{region} AND {unfilled} LIMIT :n) AS l5"
+    " UNION ALL SELECT 6 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+    " WHERE name % :term{region} AND NOT EXISTS (SELECT FROM containing) LIMIT :n) AS l6"
 )
 _SIMILAR_SHORT = (
-    " UNION ALL SELECT 6 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
-    " WHERE :term <% name{region} AND NOT EXISTS (SELECT FROM containing) LIMIT :n) AS l6"
+    " UNION ALL SELECT 7 AS list, uscc, name FROM (SELECT uscc, name FROM public_institutions"
+    " WHERE :term <% name{region} AND NOT EXISTS (SELECT FROM containing) LIMIT :n) AS l7"
 )
 _UNFILLED = "(SELECT count(DISTINCT uscc) FROM containing) < :needed"
 _SEARCH = (

@@ -30,6 +30,7 @@ from service.config import Settings
 from service.demo.seeding import seed_demo
 from service.identity.protection import IdNumberVault
 from service.policy.load import DEFAULT_POLICY_FILE
+from service.public import queries
 
 Headers = dict[str, str]
 TODAY = datetime.now(UTC).date()
@@ -138,6 +139,20 @@ async def test_a_name_search_ranks_code_then_name_then_containing_then_close(
     assert other_kind["items"][0]["name"] == "长兴县夕阳红居家养老服务照料中心"
     in_region = await public(client, "/institutions", q="夕阳红", region="330521")
     assert [item["name"] for item in in_region["items"]] == ["德清县夕阳红居家养老服务照料中心"]
+
+
+async def test_the_name_itself_comes_first_when_more_contain_it_than_a_list_reads(
+    client: httpx.AsyncClient, admin: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "CANDIDATES", 20)  # a list reads 20 rows for page 1
+    for n in range(1, 25):  # 24 names beginning and ending with the term, read first
+        await register(client, admin, n, f"颐养院{n}号颐养院")
+    await register(client, admin, 25, "颐养院")
+
+    found = await public(client, "/institutions", q="颐养院")
+    assert found["items"][0]["name"] == "颐养院"
+    assert found["total"] >= 20
+    assert found["total_is_estimate"] is True
 
 
 async def test_an_institutions_public_status_shows_what_may_be_shown(
