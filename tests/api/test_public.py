@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.app import create_app
 from service.config import Settings
+from service.db import name_search
 from service.demo.seeding import seed_demo
 from service.identity.protection import IdNumberVault
 from service.policy.load import DEFAULT_POLICY_FILE
-from service.public import queries
 
 Headers = dict[str, str]
 TODAY = datetime.now(UTC).date()
@@ -144,7 +144,7 @@ async def test_a_name_search_ranks_code_then_name_then_containing_then_close(
 async def test_the_name_itself_comes_first_when_more_contain_it_than_a_list_reads(
     client: httpx.AsyncClient, admin: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queries, "CANDIDATES", 20)  # a list reads 20 rows for page 1
+    monkeypatch.setattr(name_search, "CANDIDATES", 20)  # a list reads 20 rows for page 1
     for n in range(1, 25):  # 24 names beginning and ending with the term, read first
         await register(client, admin, n, f"颐养院{n}号颐养院")
     await register(client, admin, 25, "颐养院")
