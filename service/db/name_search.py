@@ -28,8 +28,10 @@ from service.db.like import (
 )
 
 # Rows a list reads for the first three pages of 20 (so they all come from one and the
-# same set), twice that for the next three, and so on.
+# same set), twice that for the next three, and so on, up to DEEPEST: a term in more
+# names than that shows what the lists read (about 48 pages of 20), its total a floor.
 CANDIDATES = 60
+DEEPEST = 960
 # How much of a term's distinctive part (``distinctive_part``) a name must share to be a
 # similar candidate (word similarity), and how close a name must be to the whole term
 # (similarity) when none contains it; a candidate must still reach NAME_SIMILARITY
@@ -92,6 +94,9 @@ def candidates(table: str, key: str, scope: str, term: str, *, also: str = "") -
     name search of ``table`` for ``term``, each list filtered by ``scope`` (``" AND ..."``
     or ``""``); ``also``: a statement of more rows (list 0) counted as containing ones."""
     similar = _SIMILAR + (_SIMILAR_SHORT if len(term) <= SHORT_NAME else "")
+    if not any(character.isalnum() for character in term):
+        # No trigram (``%``, ``_``): alike to nothing, and the index would read it all.
+        similar = "SELECT 5 AS list, {key} AS key, name FROM {table} WHERE false"
     edges = " UNION ALL ".join((*_EDGES, also) if also else _EDGES)
     names = {"table": table, "key": key, "scope": scope}
     return (
@@ -111,6 +116,6 @@ async def parameters(session: AsyncSession, term: str, needed: int) -> dict[str,
     return {
         "term": term, "like": contains(term), "starts": f"{escaped}%", "ends": f"%{escaped}",
         "distinctive": distinctive_part(term), "needed": needed,
-        "n": CANDIDATES * -(-needed // CANDIDATES),  # the same for three pages of 20
+        "n": min(CANDIDATES * -(-needed // CANDIDATES), DEEPEST),  # the same for 3 pages
         "similarity": NAME_SIMILARITY,
     }  # fmt: skip

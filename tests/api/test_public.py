@@ -153,6 +153,12 @@ async def test_the_name_itself_comes_first_when_more_contain_it_than_a_list_read
     assert found["items"][0]["name"] == "颐养院"
     assert found["total"] >= 20
     assert found["total_is_estimate"] is True
+    # Past what the lists read at their deepest (here 20 rows each, 25 names in all), a
+    # page is empty and its total a floor.
+    monkeypatch.setattr(name_search, "DEEPEST", 20)
+    deep = await public(client, "/institutions", q="颐养院", page=3)
+    assert (deep["items"], deep["total_is_estimate"]) == ([], True)
+    assert deep["total"] >= 20
 
 
 async def test_an_institutions_public_status_shows_what_may_be_shown(
