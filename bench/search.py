@@ -1,6 +1,7 @@
 """Benchmark: the public name search over 400,000 institutions with realistic names.
 
-    .venv/bin/python bench/search.py [--queries 300] [--bare 40] [--old 8] [--concurrency 8] [--rounds 3]
+    .venv/bin/python bench/search.py [--queries 300] [--bare 40] [--old 8] [--concurrency 8]
+        [--rounds 3] [--typos 300]
 
 Needs BENCH_DATABASE_URL; it names the server only: the data goes to a database of its
 own on it, ``bench_search`` (``--database``), created and loaded once (names, codes and
@@ -17,6 +18,10 @@ threshold, no ranking, no documents) over the first ``--bare`` of the same searc
 and the filter as it was (``similarity()`` and ``word_similarity()`` as functions, a
 count and a page: two statements) over ``--old`` more. Both are slow (seconds a search
 with these names), hence the small samples. Reports searches per second, p50 and p99, and the medians.
+
+The search ranks a bounded set of candidates (``queries.search``), so it also reports
+how often a name with one character wrong (``--typos`` of them, one at a time) still
+finds the name it was made from: first, and on the first page.
 """
 
 from __future__ import annotations
@@ -143,8 +148,7 @@ async def searches(url: str, count: int, seed: int) -> list[str]:
             start = rng.randrange(0, len(name) - size + 1)
             term = name[start : start + size]
         elif kind == 1:  # one character wrong
-            at = rng.randrange(len(name))
-            term = name[:at] + rng.choice(WRONG.replace(name[at], "")) + name[at + 1 :]
+            term = one_wrong(name, rng)
         elif kind == 2:
             term = name
         else:
@@ -162,6 +166,35 @@ OLD_ORDER = (
     "(uscc = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2"
     " + greatest(similarity(name, :term), word_similarity(:term, name)) DESC, name, uscc"
 )
+
+
+def one_wrong(name: str, rng: random.Random) -> str:
+    at = rng.randrange(len(name))
+    return name[:at] + rng.choice(WRONG.replace(name[at], "")) + name[at + 1 :]
+
+
+async def typos_found(
+    factory: async_sessionmaker[AsyncSession], url: str, count: int, seed: int
+) -> tuple[int, int]:
+    """Of ``count`` names with one character wrong, how many find their name first, and
+    on the first page."""
+    connection = await asyncpg.connect(dsn(url))
+    try:
+        rows = await connection.fetch(
+            "SELECT name FROM public_institutions TABLESAMPLE SYSTEM (1) REPEATABLE ($1)", seed
+        )
+    finally:
+        await connection.close()
+    rng = random.Random(seed)
+    first = on_page = 0
+    for _ in range(count):
+        name = rows[rng.randrange(len(rows))]["name"]
+        async with factory() as session, session.begin():
+            found = await queries.search(session, one_wrong(name, rng), None, 1)
+        names = [item["name"] for item in found.items]
+        first += names[:1] == [name]
+        on_page += name in names
+    return first, on_page
 
 
 async def old_search(session: AsyncSession, term: str) -> int:
@@ -242,6 +275,7 @@ async def main() -> None:
     parser.add_argument("--bare", type=int, default=40, help="searches through the bare query")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--typos", type=int, default=300, help="names with a character wrong")
     parser.add_argument("--database", default="bench_search")
     args = parser.parse_args()
     configured = os.environ.get("BENCH_DATABASE_URL")
@@ -259,13 +293,17 @@ async def main() -> None:
             print(f"round {round_ + 1}: {len(fresh):,} distinct searches, "
                   f"concurrency {args.concurrency}", flush=True)  # fmt: skip
             results["new"].append(await run(factory, fresh, args.concurrency, new_search))
-            show("search (operators, levels)", results["new"][-1])
+            show("search (bounded candidates)", results["new"][-1])
             results["bare"].append(
                 await run(factory, fresh[: args.bare], args.concurrency, bare_index)
             )
             show(f"baseline: bare trigram-index query ({args.bare})", results["bare"][-1])
             results["old"].append(await run(factory, old_terms, args.concurrency, old_search))
             show(f"baseline: old function filter ({len(old_terms)})", results["old"][-1])
+        if args.typos:
+            first, on_page = await typos_found(factory, url, args.typos, seed=7)
+            print(f"one character wrong ({args.typos}, one at a time): the name first "
+                  f"{first / args.typos:.0%}, on the first page {on_page / args.typos:.0%}")  # fmt: skip
     finally:
         await engine.dispose()
     print("medians:")

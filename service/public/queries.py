@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import start_of_local_day
-from service.db.like import NAME_SIMILARITY, contains, escape_like, use_name_similarity
+from service.db import name_search
+from service.db.like import escape_like
 from service.identity.codes import IdentifierError, normalize_uscc
 
 PAGE_SIZE = 20
@@ -60,7 +61,10 @@ async def institution(session: AsyncSession, uscc: str) -> dict[str, Any] | None
 
 
 def _summary(row: Any) -> dict[str, Any]:
-    document = row.document
+    return _summary_of(row.document)
+
+
+def _summary_of(document: dict[str, Any]) -> dict[str, Any]:
     return {
         "uscc": document["uscc"],
         "name": document["name"],
@@ -72,21 +76,23 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
-# A name search first reads only the best matches, with these stricter thresholds, and
-# widens to NAME_SIMILARITY only when they do not fill the page (see ``search``).
-STRICTER = (0.6, 0.4)
-_TRIGRAMS = "(name % :term OR :term <% name)"
-# (filter, threshold): every row ranked at or above some score, from the highest score.
-_LEVELS = [
-    *((f"(uscc = :code OR name = :term OR (name ILIKE :like AND {_TRIGRAMS}))", t)
-      for t in STRICTER),
-    *((f"(uscc = :code OR name ILIKE :like OR {_TRIGRAMS})", t)
-      for t in (*STRICTER, NAME_SIMILARITY)),
-]  # fmt: skip
 _RANK = (
-    "(uscc = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2"
-    " + greatest(similarity(name, :term), word_similarity(:term, name))"
+    "(key = :code)::int * 10 + (name = :term)::int * 5 + (name ILIKE :like)::int * 2 + "
+    + name_search.LIKENESS
 )
+_SEARCH = (
+    "WITH {candidates},"
+    " matched AS (SELECT DISTINCT ON (key) key, name, " + _RANK + " AS rank"
+    "  FROM found WHERE (key = :code OR " + name_search.MATCH + ") ORDER BY key),"
+    " page AS (SELECT key, name, rank FROM matched"
+    "  ORDER BY rank DESC, name, key LIMIT :limit OFFSET :offset)"
+    " SELECT (SELECT count(*) FROM matched) AS total,"
+    "  " + name_search.UNFILLED + " AS similar_read,"
+    "  " + name_search.LONGEST + " AS longest,"
+    "  (SELECT jsonb_agg(p.document ORDER BY page.rank DESC, page.name, page.key)"
+    "   FROM page JOIN public_institutions AS p ON p.uscc = page.key) AS documents"
+)
+_CODE = "SELECT 0 AS list, uscc AS key, name FROM public_institutions WHERE uscc = :code{scope}"
 
 
 async def search(session: AsyncSession, q: str | None, region: str | None, page: int) -> Found:
@@ -94,15 +100,15 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
 
     The rank is an exact code (10), then the exact name (5), then the names containing
     the term (2), each plus its trigram likeness (``greatest(similarity, word_similarity)``,
-    at most 1). The filter is written with pg_trgm's operators so the trigram index
-    serves it, and it is tried level by level: each level is every row ranked at or
-    above a score (a containing name with a likeness of 0.6 or more, 0.4, any
-    containing name, a likeness of 0.6, 0.4, then ``NAME_SIMILARITY``, which is all of
-    today's matches). The first level that fills the page holds the page exactly as a
-    ranking of all matches would, at a fraction of the cost: with realistic names a
-    whole name is "similar" to a quarter of the country. Its size is then only a lower
-    bound of the total (``total_is_estimate``); the total is exact from the last level,
-    counted over the rows the ranking reads anyway, never by a second scan.
+    at most 1). One statement ranks candidates, not every match
+    (``service.db.name_search``): the code's row and the names containing the term
+    (the name that is the term, those beginning and ending with it too, when there are
+    more than a list reads) and, only when those do not fill the page, names sharing the
+    term's distinctive part (without 养老服务, 中心, 有限公司...) and, when no name
+    contains it, names close to it as a whole (a character wrong). When a list has more
+    rows than it reads, the index chooses which it reads, and ``total`` is only a lower
+    bound (``total_is_estimate``), as it is when the similar names were not read; it is
+    counted with the ranking, never by a second scan.
     """
     term = (q or "").strip()
     code = None
@@ -114,28 +120,23 @@ async def search(session: AsyncSession, q: str | None, region: str | None, page:
         region_filter = " AND region_code LIKE :region"
         params["region"] = escape_like(region) + "%"
     if not term:
-        return await _ranked(session, "true" + region_filter, "0", params, page, estimate=False)
-    params |= {"term": term, "like": contains(term), "code": code or ""}
-    needed = page * PAGE_SIZE
-    current: float | None = None
-    for index, (condition, threshold) in enumerate(_LEVELS):
-        last = index == len(_LEVELS) - 1
-        if threshold != current:
-            await use_name_similarity(session, threshold)
-            current = threshold
-        found = await _ranked(
-            session, condition + region_filter, _RANK, params, page, estimate=not last
-        )
-        if last or found.total >= needed:
-            return found
-    raise AssertionError("the last level always answers")  # pragma: no cover
+        return await _listed(session, region_filter, params, page)
+    params |= await name_search.parameters(session, term, page * PAGE_SIZE)
+    params["code"] = code or ""
+    candidates = name_search.candidates(
+        "public_institutions", "uscc", region_filter, term, also=_CODE if code else ""
+    )
+    row = (await session.execute(sa.text(_SEARCH.format(candidates=candidates)), params)).one()
+    items = [_summary_of(document) for document in row.documents or []]
+    estimate = not row.similar_read or (row.longest or 0) >= params["n"]
+    return Found(items, int(row.total), page, PAGE_SIZE, estimate)
 
 
-async def _ranked(
-    session: AsyncSession, where: str, rank: str, params: dict[str, Any], page: int,
-    *, estimate: bool,
-) -> Found:  # fmt: skip
-    """A page of the rows ``where`` selects, best ``rank`` first, and how many there are."""
+async def _listed(
+    session: AsyncSession, region_filter: str, params: dict[str, Any], page: int
+) -> Found:
+    """A page of a region's institutions (the country's without one), by name."""
+    where, rank = "true" + region_filter, "0"
     rows = (
         await session.execute(
             sa.text(
@@ -160,7 +161,7 @@ async def _ranked(
         )
     else:
         total = 0
-    return Found([_summary(row) for row in rows], total, page, PAGE_SIZE, estimate)
+    return Found([_summary(row) for row in rows], total, page, PAGE_SIZE)
 
 
 ENTRY_FIELDS = (

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.app import create_app
 from service.config import Settings
+from service.db import name_search
 from service.demo.seeding import seed_demo
 from service.identity.protection import IdNumberVault
 from service.policy.load import DEFAULT_POLICY_FILE
@@ -103,6 +104,61 @@ async def test_a_name_search_that_fills_its_page_with_close_matches_says_its_tot
     assert (exact["total"], exact["total_is_estimate"]) == (1, False)
     page = await client.get("/", params={"q": "长兴县颐养院", "lang": "en"})
     assert "or more institutions" in page.text
+
+
+async def test_a_name_search_ranks_code_then_name_then_containing_then_close(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    names = [
+        "湖州市长兴县颐养院分院",  # contains the term
+        "长兴县颐和养老院",  # only alike
+        "吴兴区长兴县颐养院",  # ends with it
+        "长兴县颐养院康复中心",  # begins with it
+        "长兴县颐养院",  # the term itself
+        "长兴县夕阳红居家养老服务照料中心",
+        "德清县夕阳红居家养老服务照料中心",
+    ]
+    for n, name in enumerate(names, 1):
+        await register(client, admin, n, name, region_code="330521" if "德清" in name else "330522")
+
+    found = await public(client, "/institutions", q="长兴县颐养院")
+    assert [item["name"] for item in found["items"]][:5] == [
+        "长兴县颐养院", "长兴县颐养院康复中心", "吴兴区长兴县颐养院", "湖州市长兴县颐养院分院",
+        "长兴县颐和养老院",
+    ]  # fmt: skip
+    # An exact code comes before a name that is the term itself.
+    by_code = await public(client, "/institutions", q=make_uscc(6).lower())
+    assert (by_code["items"][0]["uscc"], by_code["total"]) == (make_uscc(6), 1)
+    # One character wrong, in a long name and in a short one: still the first found.
+    long_typo = await public(client, "/institutions", q="长兴县夕阳虹居家养老服务照料中心")
+    assert long_typo["items"][0]["name"] == "长兴县夕阳红居家养老服务照料中心"
+    short_typo = await public(client, "/institutions", q="长兴县颐养苑")
+    assert short_typo["items"][0]["name"] == "长兴县颐养院"
+    # The distinctive part (长兴县夕阳红, without 养老院) finds it by another kind of home.
+    other_kind = await public(client, "/institutions", q="长兴县夕阳红养老院")
+    assert other_kind["items"][0]["name"] == "长兴县夕阳红居家养老服务照料中心"
+    in_region = await public(client, "/institutions", q="夕阳红", region="330521")
+    assert [item["name"] for item in in_region["items"]] == ["德清县夕阳红居家养老服务照料中心"]
+
+
+async def test_the_name_itself_comes_first_when_more_contain_it_than_a_list_reads(
+    client: httpx.AsyncClient, admin: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(name_search, "CANDIDATES", 20)  # a list reads 20 rows for page 1
+    for n in range(1, 25):  # 24 names beginning and ending with the term, read first
+        await register(client, admin, n, f"颐养院{n}号颐养院")
+    await register(client, admin, 25, "颐养院")
+
+    found = await public(client, "/institutions", q="颐养院")
+    assert found["items"][0]["name"] == "颐养院"
+    assert found["total"] >= 20
+    assert found["total_is_estimate"] is True
+    # Past what the lists read at their deepest (here 20 rows each, 25 names in all), a
+    # page is empty and its total a floor.
+    monkeypatch.setattr(name_search, "DEEPEST", 20)
+    deep = await public(client, "/institutions", q="颐养院", page=3)
+    assert (deep["items"], deep["total_is_estimate"]) == ([], True)
+    assert deep["total"] >= 20
 
 
 async def test_an_institutions_public_status_shows_what_may_be_shown(
