@@ -95,8 +95,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         stop_listening = asyncio.Event()
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         listener = asyncio.create_task(listen(dsn, app.state.public_cache, stop_listening, reads))
-        # Commands only queue their audit rows; this process helps seal them (decision 0030).
-        sealer = asyncio.create_task(keep_sealing(engine, stop_listening))
+        # Commands only queue their audit rows; this process helps seal them (decision 0030),
+        # on a connection of its own so it never takes one a request is waiting for.
+        sealing_engine = make_engine(url, pool_size=1)
+        sealer = asyncio.create_task(keep_sealing(sealing_engine, stop_listening))
         watch = None
         if reads.has_replica:
             await reads.check()  # the first requests may use the standby already
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             stop_listening.set()
             await listener
             await sealer
+            await sealing_engine.dispose()
             if watch is not None:
                 await watch
             await rate_limiter.stop()

@@ -64,8 +64,8 @@ async def search_institutions(
 ) -> ASGIResponse:
     """Search by name (typos and partial names forgiven, ranked); an exact USCC comes first.
 
-    When a name search fills the page with its best matches, ``total`` is a lower bound
-    and ``total_is_estimate`` is true.
+    A name search ranks bounded lists of candidates (``db/name_search.py``); when one
+    was cut short, ``total`` is a lower bound and ``total_is_estimate`` is true.
     """
     prefix = _region(region)
 

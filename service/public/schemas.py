@@ -104,9 +104,9 @@ class PublicSearchPage(Struct):
     total_is_estimate: Annotated[
         bool,
         Meta(
-            description="true when a name search found a full page among its best matches"
-            " and did not count the weaker ones: total is then at least, not exactly, the"
-            " number of matches"
+            description="true when a name search stopped reading one of its candidate"
+            " lists (each reads a bounded number of the best names): total is then at"
+            " least, not exactly, the number of matches"
         ),
     ] = False
 
