@@ -148,6 +148,33 @@ def _subjects_sql(bind: _Params, keys: Sequence[SubjectKey] | None, region: str 
         SELECT 'practitioner', id, region_code FROM practitioners {where}"""
 
 
+_SUBJECT_COLUMNS = (
+    ("institution", "institution_id", "institutions"),
+    ("practitioner", "practitioner_id", "practitioners"),
+)
+
+
+def _chosen(
+    bind: _Params,
+    keys: Sequence[SubjectKey] | None,
+    region: str | None,
+    kind: str,
+    column: str,
+    table: str,
+) -> str | None:
+    """The predicate on ``column`` that keeps the subjects of ``kind`` scored (the given
+    keys, a region's, or everyone); None when no subject of that kind is."""
+    if keys is not None:
+        ids = [subject_id for key_kind, subject_id in keys if key_kind == kind]
+        return f"{column} = ANY({bind(ids, 'uuid[]')})" if ids else None
+    if region:
+        return (
+            f"{column} IN (SELECT id FROM {table}"
+            f" WHERE region_code LIKE {bind(region + '%', 'text')})"
+        )
+    return f"{column} IS NOT NULL"
+
+
 def _named_records(
     bind: _Params,
     keys: Sequence[SubjectKey] | None,
@@ -162,22 +189,10 @@ def _named_records(
     can pick index lookups for a handful of subjects and sequential scans for millions.
     """
     selects = []
-    for kind, column, table in (
-        ("institution", "institution_id", "institutions"),
-        ("practitioner", "practitioner_id", "practitioners"),
-    ):
-        if keys is not None:
-            ids = [subject_id for key_kind, subject_id in keys if key_kind == kind]
-            if not ids:
-                continue
-            chosen = f"r.{column} = ANY({bind(ids, 'uuid[]')})"
-        elif region:
-            chosen = (
-                f"r.{column} IN (SELECT id FROM {table}"
-                f" WHERE region_code LIKE {bind(region + '%', 'text')})"
-            )
-        else:
-            chosen = f"r.{column} IS NOT NULL"
+    for kind, column, table in _SUBJECT_COLUMNS:
+        chosen = _chosen(bind, keys, region, kind, f"r.{column}", table)
+        if chosen is None:
+            continue
         selects.append(
             f"SELECT '{kind}' AS subject_kind, r.{column} AS subject_id, {columns}"
             f" FROM records r WHERE {chosen} AND {kind_filter} AND {known}"
@@ -190,25 +205,99 @@ def _named_records(
     return " UNION ALL ".join(selects)
 
 
-def scoring_sql(
+def _counted_contributions(
+    bind: _Params,
     policy: Policy,
-    moment: Moment,
-    *,
-    keys: Sequence[SubjectKey] | None = None,
-    region: str | None = None,
+    keys: Sequence[SubjectKey] | None,
+    region: str | None,
+    as_of: str,
+    known_at: str,
+) -> str:
+    """The parts that count at the moment, read from ``credit_contributions`` (decision
+    0033): the same rows, points and windows ``parts`` derives from the records."""
+    version = bind(policy.version, "text")
+    selects = []
+    for kind, _, table in _SUBJECT_COLUMNS:
+        chosen = _chosen(bind, keys, region, kind, "c.subject_id", table)
+        if chosen is None:
+            continue
+        selects.append(f"""
+        SELECT c.subject_kind, c.subject_id,
+            CASE WHEN c.rectified_on <= {as_of} AND c.rectified_known_at <= {known_at}
+                THEN c.rectified_points ELSE c.points END AS points,
+            c.stops_on, c.grade_cap
+        FROM credit_contributions c
+        WHERE c.policy_version = {version} AND c.subject_kind = '{kind}' AND {chosen}
+            AND c.known_from <= {known_at}
+            AND (c.known_until IS NULL OR c.known_until > {known_at})
+            AND c.occurred_on <= {as_of} AND c.stops_on > {as_of}""")
+    if not selects:
+        selects.append(
+            "SELECT NULL::text, NULL::uuid, NULL::numeric, NULL::date, NULL::text WHERE false"
+        )
+    return " UNION ALL ".join(selects)
+
+
+def contributions_sql(
+    policy: Policy, record_ids: Sequence[uuid.UUID] | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """SQL (and its parameters) whose rows are (subject_kind, subject_id, region_code,
-    score, grade, next_change_on) for the chosen subjects (all, a region, or ``keys``)."""
+    """SELECT (and its parameters) of the ``credit_contributions`` rows of every
+    confirmed record, or of ``record_ids``, under ``policy``: what ``scoring_sql``
+    derives at a moment, with what depends on the moment left as columns."""
     bind = _Params()
-    as_of, known_at = bind(moment.as_of, "date"), bind(moment.known_at, "timestamptz")
+    version = bind(policy.version, "text")
     in_time = bind(policy.inspection.rectified_in_time_factor, "numeric")
     late = bind(policy.inspection.rectified_late_factor, "numeric")
     rule_case, rule_values = _rules(policy, bind)
-    names = bind(policy.grade_names, "text[]")
-    bands = " ".join(
-        f"WHEN score >= {bind(band.min, 'numeric')} THEN {bind(band.grade, 'text')}"
-        for band in policy.grades
+    known = "r.status <> 'draft'"
+    if record_ids is not None:
+        known += f" AND r.id = ANY({bind(list(record_ids), 'uuid[]')})"
+    lifecycle = "r.id, r.occurred_on, r.confirmed_at, LEAST(r.superseded_at, r.revoked_at) AS ended"
+    inspection = f"r.kind = '{RecordKind.INSPECTION.value}'"
+    ruled = bind(sorted({rule.kind.value for rule in policy.rules}), "text[]")
+    inspections = _named_records(bind, None, None, known, inspection, lifecycle)
+    others = _named_records(
+        bind, None, None, known, f"r.kind = ANY({ruled})", f"{lifecycle}, {rule_case} AS rule_index"
     )
+    sql = f"""
+        SELECT {version} AS policy_version, f.id AS record_id, f.subject_kind,
+            d.position AS part, f.subject_id, f.occurred_on,
+            (f.occurred_on + make_interval(months => g.months))::date AS stops_on,
+            f.confirmed_at AS known_from, f.ended AS known_until, g.points,
+            CASE WHEN d.rectified_on IS NOT NULL
+                THEN g.points * CASE WHEN d.rectification_deadline IS NULL
+                        OR d.rectified_on <= d.rectification_deadline
+                    THEN {in_time} ELSE {late} END
+                END AS rectified_points,
+            d.rectified_on, d.rectification_recorded_at AS rectified_known_at,
+            NULL::text AS grade_cap
+        FROM ({inspections}) AS f
+        JOIN deficiencies d ON d.record_id = f.id
+        JOIN (VALUES {_grid(policy, bind)}) AS g(severity, scope, points, months)
+            ON g.severity = d.severity AND g.scope = d.scope
+        UNION ALL
+        SELECT {version}, m.id, m.subject_kind, 0, m.subject_id, m.occurred_on,
+            (m.occurred_on + make_interval(months => rl.months))::date,
+            m.confirmed_at, m.ended, rl.points, NULL, NULL, NULL, rl.grade_cap
+        FROM ({others}) AS m
+        JOIN (VALUES {rule_values}) AS rl(rule_index, points, months, grade_cap)
+            ON rl.rule_index = m.rule_index"""
+    return sql, bind.values
+
+
+def _derived_parts(
+    bind: _Params,
+    policy: Policy,
+    keys: Sequence[SubjectKey] | None,
+    region: str | None,
+    as_of: str,
+    known_at: str,
+) -> str:
+    """Each part a record known at the moment plays (subject, points, stops_on,
+    grade_cap), derived from the records and deficiencies under ``policy``."""
+    in_time = bind(policy.inspection.rectified_in_time_factor, "numeric")
+    late = bind(policy.inspection.rectified_late_factor, "numeric")
+    rule_case, rule_values = _rules(policy, bind)
     # Nothing older than the longest decay window can count: skip it early.
     longest = max(policy.decay.minor, policy.decay.general, policy.decay.serious)
     known = f"""r.status <> 'draft' AND r.confirmed_at <= {known_at}
@@ -227,8 +316,7 @@ def scoring_sql(
         f"r.kind = ANY({ruled})",
         f"r.occurred_on, {rule_case} AS rule_index",
     )
-    sql = f"""
-    WITH parts AS (
+    return f"""
         SELECT f.subject_kind, f.subject_id,
             g.points * CASE
                 WHEN d.rectified_on IS NOT NULL AND d.rectified_on <= {as_of}
@@ -248,7 +336,36 @@ def scoring_sql(
             (m.occurred_on + make_interval(months => rl.months))::date, rl.grade_cap
         FROM ({others}) AS m
         JOIN (VALUES {rule_values}) AS rl(rule_index, points, months, grade_cap)
-            ON rl.rule_index = m.rule_index
+            ON rl.rule_index = m.rule_index"""
+
+
+def scoring_sql(
+    policy: Policy,
+    moment: Moment,
+    *,
+    keys: Sequence[SubjectKey] | None = None,
+    region: str | None = None,
+    from_contributions: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """SQL (and its parameters) whose rows are (subject_kind, subject_id, region_code,
+    score, grade, next_change_on) for the chosen subjects (all, a region, or ``keys``).
+
+    ``from_contributions``: sum the rows ``credit_contributions`` holds for the policy's
+    version (which must be built: ``credit.contributions``) instead of deriving them
+    from the records; the answer is the same (the parity test runs both)."""
+    bind = _Params()
+    as_of, known_at = bind(moment.as_of, "date"), bind(moment.known_at, "timestamptz")
+    names = bind(policy.grade_names, "text[]")
+    bands = " ".join(
+        f"WHEN score >= {bind(band.min, 'numeric')} THEN {bind(band.grade, 'text')}"
+        for band in policy.grades
+    )
+    if from_contributions:
+        parts = _counted_contributions(bind, policy, keys, region, as_of, known_at)
+    else:
+        parts = _derived_parts(bind, policy, keys, region, as_of, known_at)
+    sql = f"""
+    WITH parts AS ({parts}
     ),
     totals AS (
         SELECT subject_kind, subject_id,
@@ -273,6 +390,15 @@ def scoring_sql(
     return sql, bind.values
 
 
+async def contributions_built(executor: AsyncSession | AsyncConnection, version: str) -> bool:
+    """Whether ``credit_contributions`` holds every part under this policy version."""
+    found = await executor.execute(
+        sa.text("SELECT EXISTS (SELECT FROM credit_contribution_sets WHERE policy_version = :v)"),
+        {"v": version},
+    )
+    return bool(found.scalar_one())
+
+
 async def score_subjects(
     session: AsyncSession,
     policy: Policy,
@@ -281,10 +407,12 @@ async def score_subjects(
     keys: Sequence[SubjectKey] | None = None,
     region: str | None = None,
 ) -> list[Scored]:
-    """Scores without storing them (an answer for a past date, a what-if)."""
+    """Scores without storing them (an answer for a past date, a what-if), from the
+    contributions where the policy's are built, otherwise from the records."""
     if keys is not None and not keys:
         return []
-    sql, params = scoring_sql(policy, moment, keys=keys, region=region)
+    built = await contributions_built(session, policy.version)
+    sql, params = scoring_sql(policy, moment, keys=keys, region=region, from_contributions=built)
     rows = await session.execute(sa.text(sql), params)
     return [Scored(*row) for row in rows]
 
@@ -344,7 +472,8 @@ async def store_scores(
     """Score some subjects and store them in one statement; returns how many changed."""
     if not keys:
         return 0
-    sql, params = scoring_sql(policy, moment, keys=keys)
+    built = await contributions_built(session, policy.version)
+    sql, params = scoring_sql(policy, moment, keys=keys, from_contributions=built)
     params.update(_store_params(policy, moment, cause))
     result = await session.execute(sa.text(_store_sql(sql)), params)
     return int(result.scalar_one())
@@ -408,7 +537,8 @@ async def store_all_scores(
     score changed are kept and written, in short transactions a caller can show progress
     of. Returns (subjects scored, subjects changed).
     """
-    sql, params = scoring_sql(policy, moment, region=region)
+    built = await contributions_built(connection, policy.version)
+    sql, params = scoring_sql(policy, moment, region=region, from_contributions=built)
     params["store_version"] = policy.version
     # CREATE TABLE AS may run the scoring in parallel; INSERT ... SELECT may not.
     await connection.execute(
