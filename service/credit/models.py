@@ -89,8 +89,15 @@ class CreditContribution(SQLModel, table=True):
             "subject_kind IN ('institution', 'practitioner')",
             name="ck_credit_contributions_subject",
         ),
-        # A batch of subjects (eligibility for a past date) reads its rows by subject.
-        sa.Index("ix_credit_contributions_subject", "policy_version", "subject_kind", "subject_id"),
+        # A batch of subjects (eligibility for a past date) reads by subject the rows
+        # that still count.
+        sa.Index(
+            "ix_credit_contributions_subject",
+            "policy_version",
+            "subject_kind",
+            "subject_id",
+            "stops_on",
+        ),
     )
 
     policy_version: str = Field(primary_key=True, max_length=40)

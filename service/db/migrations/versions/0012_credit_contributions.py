@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_credit_contributions_subject",
         "credit_contributions",
-        ["policy_version", "subject_kind", "subject_id"],
+        ["policy_version", "subject_kind", "subject_id", "stops_on"],
         unique=False,
     )
 
