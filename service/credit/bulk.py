@@ -30,6 +30,8 @@ from service.clock import Moment
 from service.facts.details import DETAILS_OF_KIND
 from service.facts.kinds import DeficiencyScope, DeficiencySeverity, RecordKind
 from service.policy.document import Policy
+from service.policy.models import PolicyVersion
+from service.policy.store import parsed
 
 SubjectKey = tuple[str, uuid.UUID]
 # How every statement of ``scoring_sql`` begins: a log or a test can tell it apart.
@@ -426,6 +428,16 @@ async def contributions_built(executor: AsyncSession | AsyncConnection, version:
     return bool(found.scalar_one())
 
 
+async def summable(session: AsyncSession, policy: Policy) -> bool:
+    """Whether ``policy`` may be scored from the contributions: its version's set is
+    built and it is that version as installed, not a draft (a what-if) that bears an
+    installed version's name."""
+    if not await contributions_built(session, policy.version):
+        return False
+    stored = await session.get(PolicyVersion, policy.version)
+    return stored is not None and parsed(stored) == policy
+
+
 async def _without_jit(session: AsyncSession) -> None:
     """JIT off for the rest of the transaction: compiling a scoring statement takes
     longer (0.02 to 0.2 s) than running it for a batch of subjects saves."""
@@ -444,7 +456,7 @@ async def score_subjects(
     contributions where the policy's are built, otherwise from the records."""
     if keys is not None and not keys:
         return []
-    built = await contributions_built(session, policy.version)
+    built = await summable(session, policy)
     sql, params = scoring_sql(policy, moment, keys=keys, region=region, from_contributions=built)
     await _without_jit(session)
     rows = await session.execute(sa.text(sql), params)
@@ -506,7 +518,7 @@ async def store_scores(
     """Score some subjects and store them in one statement; returns how many changed."""
     if not keys:
         return 0
-    built = await contributions_built(session, policy.version)
+    built = await summable(session, policy)
     sql, params = scoring_sql(policy, moment, keys=keys, from_contributions=built)
     params.update(_store_params(policy, moment, cause))
     await _without_jit(session)
@@ -572,7 +584,7 @@ async def store_all_scores(
     score changed are kept and written, in short transactions a caller can show progress
     of. Returns (subjects scored, subjects changed).
     """
-    built = await contributions_built(connection, policy.version)
+    built = await summable(AsyncSession(bind=connection), policy)
     sql, params = scoring_sql(policy, moment, region=region, from_contributions=built)
     params["store_version"] = policy.version
     # CREATE TABLE AS may run the scoring in parallel; INSERT ... SELECT may not.

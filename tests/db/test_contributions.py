@@ -3,9 +3,11 @@ the records gives, and the nightly recompute builds the set it needs."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
+import msgspec
 import sqlalchemy as sa
 from factories import (
     SHIPPED,
@@ -18,6 +20,7 @@ from factories import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from service.credit.bulk import summable
 from service.credit.contributions import ensure_built
 from service.credit.scoring import recompute
 from service.policy.store import policy_version
@@ -111,3 +114,17 @@ async def test_the_recompute_builds_the_set_of_its_policy_once(
     assert len(built) == 2
     await recompute(engine, system_context())
     assert await _rows(engine) == built
+
+
+async def test_a_draft_under_an_installed_version_name_is_not_summed(
+    engine: AsyncEngine, clean_db: None
+) -> None:
+    await _build(engine)
+    async with AsyncSession(engine) as session:
+        installed = await policy_version(session, SHIPPED)
+        draft = msgspec.structs.replace(
+            installed, score=msgspec.structs.replace(installed.score, start=Decimal(90))
+        )
+        assert draft.version == installed.version
+        assert await summable(session, installed)
+        assert not await summable(session, draft)  # its own points: from the records

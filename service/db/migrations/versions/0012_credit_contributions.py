@@ -55,6 +55,16 @@ def upgrade() -> None:
         "credit_contributions",
         ["policy_version", "subject_kind", "subject_id", "stops_on"],
         unique=False,
+        postgresql_include=[
+            "occurred_on",
+            "known_from",
+            "known_until",
+            "points",
+            "rectified_points",
+            "rectified_on",
+            "rectified_known_at",
+            "grade_cap",
+        ],
     )
 
 
