@@ -8,6 +8,10 @@ what-if over a draft policy); a record event's few subjects are the engine's (de
 scores, grades and next-change dates, and ``recompute --verify`` compares both on a real
 database; change one, change the other.
 
+Two sources feed the same sums: the records themselves, or, for an installed policy
+whose set is built, each record's parts kept in ``credit_contributions`` (decision
+0033), which the recompute and a batch of subjects read instead of re-deriving them.
+
 Every value from the policy travels as a bind parameter, never as SQL text.
 """
 
@@ -238,16 +242,15 @@ def _counted_contributions(
 def _summed_parts(
     bind: _Params, policy: Policy, region: str | None, as_of: str, known_at: str
 ) -> str:
-    """Everyone's (or a region's) counted contributions: one scan of the table."""
-    selects = []
-    for kind, _, table in _SUBJECT_COLUMNS:
-        chosen = _chosen(bind, None, region, kind, "c.subject_id", table)
-        selects.append(
-            _counted_contributions(
-                bind, policy, f"c.subject_kind = '{kind}' AND {chosen}", as_of, known_at
-            )
+    """Everyone's (or a region's) counted contributions: one scan of the table, both
+    kinds of subject at once."""
+    chosen = "true"
+    if region:
+        chosen = " OR ".join(
+            f"(c.subject_kind = '{kind}' AND {_chosen(bind, None, region, kind, 'c.subject_id', table)})"
+            for kind, _, table in _SUBJECT_COLUMNS
         )
-    return " UNION ALL ".join(selects)
+    return _counted_contributions(bind, policy, f"({chosen})", as_of, known_at)
 
 
 def contributions_sql(

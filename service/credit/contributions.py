@@ -35,11 +35,11 @@ from service.policy.store import policy_version
 from service.records.events import RecordCorrected, RecordEvent
 
 _COLUMNS = (
-    "policy_version, record_id, subject_kind, part, subject_id, occurred_on, stops_on,"
+    "record_id, subject_kind, part, policy_version, subject_id, occurred_on, stops_on,"
     " known_from, known_until, points, rectified_points, rectified_on, rectified_known_at,"
     " grade_cap"
 )
-_KEY = "policy_version, record_id, subject_kind, part"
+_KEY = "record_id, subject_kind, part, policy_version"
 _UPDATED = [column.strip() for column in _COLUMNS.split(",") if column.strip() not in _KEY]
 
 
@@ -59,7 +59,7 @@ async def ensure_built(connection: AsyncConnection, policy: Policy) -> int:
     result = await connection.execute(
         sa.text(
             f"INSERT INTO credit_contributions ({_COLUMNS})"
-            f" SELECT * FROM ({sql}) AS c ORDER BY subject_kind, subject_id"
+            f" SELECT {_COLUMNS} FROM ({sql}) AS c ORDER BY subject_kind, subject_id"
         ),
         params,
     )
@@ -82,7 +82,7 @@ async def keep(session: AsyncSession, policy: Policy, record_ids: Sequence[uuid.
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in _UPDATED)
     await session.execute(
         sa.text(
-            f"INSERT INTO credit_contributions ({_COLUMNS}) {sql}"
+            f"INSERT INTO credit_contributions ({_COLUMNS}) SELECT {_COLUMNS} FROM ({sql}) AS c"
             f" ON CONFLICT ({_KEY}) DO UPDATE SET {updates}"
         ),
         params,

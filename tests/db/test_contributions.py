@@ -29,7 +29,7 @@ from service.wiring import system_context
 Headers = dict[str, str]
 
 
-async def _rows(engine: AsyncEngine) -> list[tuple[Any, ...]]:
+async def _rows(engine: AsyncEngine) -> list[dict[str, Any]]:
     async with engine.connect() as connection:
         rows = await connection.execute(
             sa.text(
@@ -37,7 +37,7 @@ async def _rows(engine: AsyncEngine) -> list[tuple[Any, ...]]:
                 " subject_kind, part"
             )
         )
-        return [tuple(row) for row in rows]
+        return [dict(row._mapping) for row in rows]
 
 
 async def _build(engine: AsyncEngine) -> None:
@@ -93,9 +93,9 @@ async def test_record_events_keep_what_a_build_gives(
     # Two deficiencies, the complaint before its correction, the penalty, the abuse
     # finding once for each subject it names.
     assert len(kept) == 6
-    assert {row[2] for row in kept} == {"institution", "practitioner"}
-    assert sum(1 for row in kept if row[8] is not None) == 2  # superseded, revoked
-    assert sum(1 for row in kept if row[11] is not None) == 2  # both deficiencies rectified
+    assert {row["subject_kind"] for row in kept} == {"institution", "practitioner"}
+    assert sum(1 for row in kept if row["known_until"] is not None) == 2  # corrected, revoked
+    assert sum(1 for row in kept if row["rectified_on"] is not None) == 2  # both deficiencies
     async with engine.begin() as connection:
         await connection.execute(sa.text("TRUNCATE credit_contributions, credit_contribution_sets"))
     await _build(engine)

@@ -30,10 +30,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "credit_contributions",
-        sa.Column("policy_version", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("record_id", sa.Uuid(), nullable=False),
         sa.Column("subject_kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("part", sa.Integer(), nullable=False),
+        sa.Column("policy_version", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("subject_id", sa.Uuid(), nullable=False),
         sa.Column("occurred_on", sa.Date(), nullable=False),
         sa.Column("stops_on", sa.Date(), nullable=False),
@@ -48,14 +48,15 @@ def upgrade() -> None:
             "subject_kind IN ('institution', 'practitioner')",
             name="ck_credit_contributions_subject",
         ),
-        sa.PrimaryKeyConstraint("policy_version", "record_id", "subject_kind", "part"),
+        sa.PrimaryKeyConstraint("record_id", "subject_kind", "part", "policy_version"),
     )
     op.create_index(
         "ix_credit_contributions_subject",
         "credit_contributions",
-        ["policy_version", "subject_kind", "subject_id", "stops_on"],
+        ["subject_id", "policy_version", "stops_on"],
         unique=False,
         postgresql_include=[
+            "subject_kind",
             "occurred_on",
             "known_from",
             "known_until",
