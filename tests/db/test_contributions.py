@@ -3,23 +3,28 @@ the records gives, and the nightly recompute builds the set it needs."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import msgspec
 import sqlalchemy as sa
+from conftest import MakeToken, MovableClock, bearer
 from factories import (
     SHIPPED,
     abuse_body,
     complaint_body,
     inspection_body,
     institution_body,
+    make_uscc,
     penalty_body,
+    penalty_details,
     practitioner_body,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from service.clock import CHINA_TZ, start_of_local_day
 from service.credit.bulk import summable
 from service.credit.contributions import ensure_built
 from service.credit.scoring import recompute
@@ -128,3 +133,79 @@ async def test_a_draft_under_an_installed_version_name_is_not_summed(
         assert draft.version == installed.version
         assert await summable(session, installed)
         assert not await summable(session, draft)  # its own points: from the records
+
+
+async def test_past_date_answers_are_the_same_summed_or_derived(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    inspector: Headers,
+    reviewer: Headers,
+    make_token: MakeToken,
+    engine: AsyncEngine,
+    clock: MovableClock,
+) -> None:
+    """Eligibility for past dates over the API, from the built set and from the records;
+    each record written on the day it happened, as an inspector would."""
+    subsidy = bearer(await make_token("subsidy_client", name="补贴系统"))
+    today = datetime.now(CHINA_TZ).date()
+
+    def day(back: int) -> str:
+        clock.set(start_of_local_day(today - timedelta(days=back)) + timedelta(hours=10))
+        return (today - timedelta(days=back)).isoformat()
+
+    await _build(engine)  # the events below keep it
+    homes = []
+    for n in (1, 2, 3):
+        body = institution_body(n, uscc=make_uscc(n))
+        homes.append((await _created(client, "/api/v1/institutions", body, admin))["id"])
+    records = "/api/v1/records"
+    serious = penalty_details(severity="serious")
+    await _created(
+        client, records, penalty_body(homes[0], details=serious, occurred_on=day(60)), inspector,
+        confirm=True,
+    )  # fmt: skip
+    deficiencies = [
+        {"item": "消防通道堆放杂物", "severity": "serious", "scope": "pattern",
+         "rectification_deadline": day(48)},
+        {"item": "护理记录缺签", "severity": "general", "scope": "isolated",
+         "rectification_deadline": day(30)},
+    ]  # fmt: skip
+    body = inspection_body(homes[1], occurred_on=day(50), deficiencies=deficiencies)
+    inspection = await _created(client, records, body, inspector, confirm=True)
+    open_item = next(d for d in inspection["deficiencies"] if d["rectified_on"] is None)
+    await _created(
+        client,
+        f"{records}/{inspection['id']}/deficiencies/{open_item['id']}/rectification",
+        {"rectified_on": day(45)},
+        inspector,
+    )
+    revoked = await _created(
+        client, records, abuse_body(homes[2], None, occurred_on=day(40)), inspector, confirm=True
+    )
+    await _created(client, f"{records}/{revoked['id']}/revoke", {"reason": "复议撤销"}, reviewer)
+    await _created(
+        client, records, complaint_body(homes[2], occurred_on=day(20)), inspector, confirm=True
+    )
+
+    clock.pinned = None
+
+    async def answers() -> list[Any]:
+        found = []
+        for back in (1, 30, 55):
+            request = {
+                "program": "construction_subsidy",
+                "subjects": [{"uscc": make_uscc(n)} for n in (1, 2, 3)],
+                "as_of": (today - timedelta(days=back)).isoformat(),
+            }
+            response = await client.post("/api/v1/eligibility", json=request, headers=subsidy)
+            assert response.status_code == 200, response.text
+            found.append(response.json())
+        return found
+
+    summed = await answers()
+    async with engine.begin() as connection:
+        await connection.execute(sa.text("TRUNCATE credit_contributions, credit_contribution_sets"))
+    derived = await answers()
+    assert summed == derived
+    grades = [answer["grade"] for found in summed for answer in found["answers"]]
+    assert set(grades) != {"A"}  # the records counted
