@@ -104,7 +104,8 @@ async def national_dataset(url: str) -> dict[str, int]:
         started = time.perf_counter()
         await connection.execute(
             "TRUNCATE institutions, practitioners, employments, records, deficiencies,"
-            " credit_scores, credit_score_history, star_ratings, list_entries CASCADE"
+            " credit_scores, credit_score_history, credit_contributions,"
+            " credit_contribution_sets, star_ratings, list_entries CASCADE"
         )
         await _load(connection)
         await connection.execute("ANALYZE")

@@ -2,7 +2,9 @@
 and by the SQL evaluator, and compared with what is stored (``recompute --verify N``).
 
 The parity test holds the two sides to one answer over random policies and facts; this
-holds them to it over the facts a province really has. A stored score is compared only
+holds them to it over the facts a province really has. Where the policy's contributions
+are built (decision 0033) the SQL side sums them, so this checks what record events
+kept there too. A stored score is compared only
 while it claims to be current (stored under the policy used, not yet at its
 ``next_change_on``): a stale one is refreshed on read and by the nightly recompute, but a
 current one that differs was written wrong or changed by hand, and is worth reporting.

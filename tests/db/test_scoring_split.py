@@ -20,12 +20,12 @@ from scoring_data import Stored, insert_records, insert_subjects, moments, scena
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.clock import Moment
+from service.credit.bulk import SCORING_SQL as SQL_EVALUATOR
 from service.credit.bulk import store_scores
 from service.credit.scoring import ENGINE_SUBJECTS, store_current
 from service.policy.document import Policy
 from service.policy.load import shipped_policy
 
-SQL_EVALUATOR = "WITH parts AS"  # how service.credit.bulk.scoring_sql's statement begins
 HOMES = [uuid.UUID(int=n) for n in range(1, 4)]
 PEOPLE = [uuid.UUID(int=n) for n in range(101, 104)]
 KEYS = [("institution", i) for i in HOMES] + [("practitioner", p) for p in PEOPLE]
