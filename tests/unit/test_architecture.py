@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import service
+from service.credit import contributions
 from service.credit.events import StarRatingRecorded
 from service.credit.scoring import rescore
 from service.integrations import staging
@@ -105,7 +106,8 @@ def test_the_command_context_knows_no_domain() -> None:
 def test_the_steps_after_a_record_event_run_in_the_documented_order() -> None:
     for event in (RecordConfirmed, RecordRevoked, DeficiencyRectified):
         assert PIPELINE.steps_for(event) == (
-            rescore,  # scores first,
+            contributions.on_records,  # each record's kept parts in a score, first,
+            rescore,  # then the scores,
             proposals.on_records,  # then the triggers that read them,
             staging.on_penalties,  # the platforms' copy of a disclosed penalty,
             readmodel.on_records,  # and the public view last, showing all of it

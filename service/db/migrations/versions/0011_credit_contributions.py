@@ -1,7 +1,7 @@
 """credit contributions: each confirmed record's parts in a score, by policy version
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-30 17:00:00.000000
 
 Empty at first: the next recompute builds the policy in force's set from the records
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
