@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/writers.py [--seconds 20] [--writers 30] [--workers 1]
 
-Every write appends to the one hash-chained audit log under one advisory lock, so
-how long a command holds that lock bounds how many writes a second the service takes.
-This creates an empty database ``bench_writers`` beside BENCH_DATABASE_URL's (dropped
+Every write used to append to the one hash-chained audit log under one advisory lock,
+so how long a command held it bounded how many writes a second the service took; now
+commands only queue their rows and the sequencer alone takes the lock (decision 0030),
+so no writer should be found waiting for it. This creates an empty database ``bench_writers`` beside BENCH_DATABASE_URL's (dropped
 at the end), starts `credit-service serve` on it, registers institutions, then has
 ``--writers`` httpx clients each POST complaints to ``/api/v1/records?confirm=true``
 (each one rescored, checked by the list triggers and written to the public view) for
@@ -244,7 +245,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--writers", type=int, default=30)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="serving worker processes")
     arguments = parser.parse_args()
     with bench_database() as server_url, dedicated_database(server_url) as database_url:
         main(database_url, arguments.writers, arguments.seconds, arguments.workers)

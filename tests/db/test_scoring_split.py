@@ -101,7 +101,10 @@ async def _stored(engine: AsyncEngine) -> tuple[list[Any], list[Any]]:
         history = await connection.execute(
             sa.text(
                 "SELECT subject_kind, subject_id, score, grade, policy_version, as_of,"
-                " computed_at, cause FROM credit_score_history ORDER BY id"
+                " computed_at, cause FROM credit_score_history"
+                # Each rescoring's rows in subject order: the order one statement
+                # inserts them in is the plan's, not something a reader relies on.
+                " ORDER BY computed_at, as_of, subject_kind, subject_id, id"
             )
         )
         return [tuple(row) for row in scores], [tuple(row) for row in history]
