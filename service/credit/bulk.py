@@ -253,6 +253,20 @@ def _summed_parts(
     return _counted_contributions(bind, policy, f"({chosen})", as_of, known_at)
 
 
+def _rectified_factor(in_time: str, late: str) -> str:
+    """The factor a rectified deficiency's points are multiplied by: in time or late."""
+    return f"""CASE WHEN d.rectification_deadline IS NULL
+                        OR d.rectified_on <= d.rectification_deadline
+                    THEN {in_time} ELSE {late} END"""
+
+
+def _deficiencies_graded(policy: Policy, bind: _Params) -> str:
+    """Each inspection ``f``'s deficiencies ``d`` with their points and window ``g``."""
+    return f"""JOIN deficiencies d ON d.record_id = f.id
+        JOIN (VALUES {_grid(policy, bind)}) AS g(severity, scope, points, months)
+            ON g.severity = d.severity AND g.scope = d.scope"""
+
+
 def contributions_sql(
     policy: Policy, record_ids: Sequence[uuid.UUID] | None = None
 ) -> tuple[str, dict[str, Any]]:
@@ -280,16 +294,12 @@ def contributions_sql(
             (f.occurred_on + make_interval(months => g.months))::date AS stops_on,
             f.confirmed_at AS known_from, f.ended AS known_until, g.points,
             CASE WHEN d.rectified_on IS NOT NULL
-                THEN g.points * CASE WHEN d.rectification_deadline IS NULL
-                        OR d.rectified_on <= d.rectification_deadline
-                    THEN {in_time} ELSE {late} END
+                THEN g.points * {_rectified_factor(in_time, late)}
                 END AS rectified_points,
             d.rectified_on, d.rectification_recorded_at AS rectified_known_at,
             NULL::text AS grade_cap
         FROM ({inspections}) AS f
-        JOIN deficiencies d ON d.record_id = f.id
-        JOIN (VALUES {_grid(policy, bind)}) AS g(severity, scope, points, months)
-            ON g.severity = d.severity AND g.scope = d.scope
+        {_deficiencies_graded(policy, bind)}
         UNION ALL
         SELECT {version}, m.id, m.subject_kind, 0, m.subject_id, m.occurred_on,
             (m.occurred_on + make_interval(months => rl.months))::date,
@@ -336,16 +346,12 @@ def _derived_parts(
             g.points * CASE
                 WHEN d.rectified_on IS NOT NULL AND d.rectified_on <= {as_of}
                     AND d.rectification_recorded_at <= {known_at}
-                THEN CASE WHEN d.rectification_deadline IS NULL
-                        OR d.rectified_on <= d.rectification_deadline
-                    THEN {in_time} ELSE {late} END
+                THEN {_rectified_factor(in_time, late)}
                 ELSE 1 END AS points,
             (f.occurred_on + make_interval(months => g.months))::date AS stops_on,
             NULL::text AS grade_cap
         FROM ({inspections}) AS f
-        JOIN deficiencies d ON d.record_id = f.id
-        JOIN (VALUES {_grid(policy, bind)}) AS g(severity, scope, points, months)
-            ON g.severity = d.severity AND g.scope = d.scope
+        {_deficiencies_graded(policy, bind)}
         UNION ALL
         SELECT m.subject_kind, m.subject_id, rl.points,
             (m.occurred_on + make_interval(months => rl.months))::date, rl.grade_cap
