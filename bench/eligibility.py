@@ -28,19 +28,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 from common import bench_database, dsn, institution_uscc, national_dataset
+from writers import percentile, serving
 
 from service.credit.scoring import recompute
 from service.db.engine import make_engine
 from service.wiring import system_context
 
 CLI = str(Path(sys.executable).parent / "credit-service")
-PORT = 18190
 SUBJECTS = 10_000
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 RAW_READ = """
@@ -81,20 +76,7 @@ def main(url: str, runs: int) -> None:
         [CLI, "users", "create", "--role", "subsidy_client", "--name", "bench"],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    Path("var").mkdir(exist_ok=True)
-    log = Path("var/bench-server.log").open("w")  # noqa: SIM115 (open while the server runs)
-    server = subprocess.Popen(
-        [CLI, "serve", "--port", str(PORT)], env=env, stdout=subprocess.DEVNULL, stderr=log
-    )
-    try:
-        base = f"http://127.0.0.1:{PORT}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+    with serving(env, 1, "bench-server.log") as base:
         rng = random.Random(7)
         usccs = [institution_uscc(i) for i in rng.sample(range(counts["institutions"]), SUBJECTS)]
         headers = {"Authorization": f"Bearer {token}"}
@@ -144,10 +126,6 @@ def main(url: str, runs: int) -> None:
                 f"ms, p95 {percentile(times[label], 0.95):6.1f} ms ({runs} runs; "
                 f"{eligible[label]} eligible)"
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 if __name__ == "__main__":

@@ -41,19 +41,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pyotp
 from common import bench_database, dsn, prepare
+from writers import admin_token, dedicated_database, percentile, serving
 
 CLI = str(Path(sys.executable).parent / "credit-service")
-PORT = 18247
 DATABASE = "bench_workbench"
 SUBJECTS = 200
 PROPOSED = 60  # entries waiting in the reviewer's queue (the demo publishes, so has none)
@@ -62,35 +59,6 @@ CREDENTIALS = re.compile(
     r"^\s+(demo-\S+)\s+(\S+)\s+password (\S+)(?:\s+TOTP secret (\S+))?", re.MULTILINE
 )
 SERVER_TIMING = re.compile(r"dur=([\d.]+)")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-@contextmanager
-def dedicated_database(server_url: str) -> Iterator[str]:
-    """An empty database on the benchmark's server, dropped afterwards."""
-
-    async def run(statement: str) -> None:
-        connection = await asyncpg.connect(dsn(server_url))
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
-    asyncio.run(run(f"CREATE DATABASE {DATABASE}"))
-    try:
-        yield with_database(server_url, DATABASE)
-    finally:
-        asyncio.run(run(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,25 +225,8 @@ def main(url: str, requests: int, rounds: int) -> None:
     logins = seed(env)
     inspector, reviewer = logins["demo-inspector"], logins["demo-reviewer"]
     chosen = asyncio.run(targets(url, "33"))
-    token = subprocess.run(
-        [CLI, "users", "create", "--role", "admin", "--name", "bench"],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    Path("var").mkdir(exist_ok=True)
-    log = Path("var/bench-workbench-server.log").open("w")  # noqa: SIM115 (open while serving)
-    server = subprocess.Popen(
-        [CLI, "serve", "--host", "127.0.0.1", "--port", str(PORT), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{PORT}"
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+    token = admin_token(env)
+    with serving(env, 1, "bench-workbench-server.log") as base:
         time.sleep(1)  # the public cache's listening connection
         entries = chosen.entries + propose(base, token, chosen.institutions)
         print(
@@ -305,10 +256,6 @@ def main(url: str, requests: int, rounds: int) -> None:
         results = [measure(pages, requests) for _ in range(rounds)]
         for client in (inspecting, reviewing, public):
             client.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
     report(pages, results, requests)
 
 
@@ -346,5 +293,5 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=200, help="per page and round")
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args()
-    with bench_database() as server_url, dedicated_database(server_url) as database_url:
+    with bench_database() as server_url, dedicated_database(server_url, DATABASE) as database_url:
         main(database_url, arguments.requests, arguments.rounds)

@@ -34,6 +34,7 @@ from service.context import CommandContext
 
 GENESIS_HASH = "0" * 64
 AUDIT_CHAIN_LOCK = 7101002
+SEAL_BATCH = 5000  # queued rows a seal moves per statement
 
 
 def _canonical(value: Any) -> bytes:
@@ -139,7 +140,11 @@ def _insert_queued(session: Session) -> None:
 
 
 async def seal(
-    connection: AsyncConnection, *, wait: bool = True, batch: int = 5000, one_batch: bool = False
+    connection: AsyncConnection,
+    *,
+    wait: bool = True,
+    batch: int = SEAL_BATCH,
+    one_batch: bool = False,
 ) -> int:
     """Move committed queued rows into the chain, in queue order; return how many.
 
@@ -157,11 +162,8 @@ async def seal(
         sa.select(sa.func.pg_try_advisory_xact_lock(AUDIT_CHAIN_LOCK))
     ):
         return 0
-    prev_hash = await connection.scalar(
-        sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc()).limit(1)
-    )
-    prev_hash = prev_hash or GENESIS_HASH
     queue = _QUEUE_TABLE
+    prev_hash: str | None = None  # the chain's head, read once there is something to seal
     sealed = 0
     while True:
         oldest = sa.select(queue.c.id).order_by(queue.c.id).limit(batch).scalar_subquery()
@@ -171,6 +173,9 @@ async def seal(
         moved = sorted((dict(row._mapping) for row in taken), key=lambda row: row["id"])
         if not moved:
             return sealed
+        if prev_hash is None:
+            head = sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc())
+            prev_hash = await connection.scalar(head.limit(1)) or GENESIS_HASH
         rows = []
         for row in moved:
             del row["id"]

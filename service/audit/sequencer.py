@@ -14,19 +14,18 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.audit.chain import seal
+from service.audit.chain import SEAL_BATCH, seal
 from service.logs import get_logger
 
 log = get_logger(__name__)
 SEAL_EVERY = 0.25  # seconds between seals: rows gather into batches meanwhile
-BATCH = 5000  # rows a sealing transaction moves at most
 RETRY_AFTER = 5.0  # seconds, after the database refused (down, restarting, failing over)
 
 
-async def seal_once(engine: AsyncEngine, batch: int = BATCH) -> int:
+async def seal_once(engine: AsyncEngine) -> int:
     """One sealing transaction; 0 when another sealer holds the chain."""
     async with engine.begin() as connection:
-        return await seal(connection, wait=False, batch=batch, one_batch=True)
+        return await seal(connection, wait=False, one_batch=True)
 
 
 async def keep_sealing(engine: AsyncEngine, stop: asyncio.Event) -> None:
@@ -36,7 +35,7 @@ async def keep_sealing(engine: AsyncEngine, stop: asyncio.Event) -> None:
     while not stop.is_set():
         pause = SEAL_EVERY
         try:
-            if await seal_once(engine) >= BATCH:
+            if await seal_once(engine) >= SEAL_BATCH:
                 pause = 0.0
         except Exception as error:  # the database is down: the rows wait, committed
             log.warning("audit_sealing_failed", error=type(error).__name__)

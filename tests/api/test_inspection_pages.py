@@ -70,6 +70,16 @@ async def register(
     return str(answer.json()["id"])
 
 
+async def inspected(client: httpx.AsyncClient, admin: dict[str, str], home: str) -> Any:
+    """A confirmed inspection of ``home`` finding one serious deficiency: its record."""
+    answer = await client.post(
+        "/api/v1/records", params={"confirm": "true"},
+        json=inspection_body(home, deficiencies=[SERIOUS]), headers=admin,
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
 def inspection_form(
     page: str, rows: list[dict[str, str]], action: str, **top: str
 ) -> dict[str, str]:
@@ -400,11 +410,7 @@ async def test_every_page_renders_in_both_languages(
 ) -> None:
     home = await register(client, admin, "institutions", institution_body(1))
     worker = await register(client, admin, "practitioners", practitioner_body(3))
-    record = await client.post(
-        "/api/v1/records", params={"confirm": "true"},
-        json=inspection_body(home, deficiencies=[SERIOUS]), headers=admin,
-    )  # fmt: skip
-    assert record.status_code == 201
+    await inspected(client, admin, home)
     paths = [
         f"/staff/institutions/{home}",
         f"/staff/practitioners/{worker}",
@@ -437,11 +443,7 @@ async def test_a_confirmed_record_is_corrected_as_a_draft_and_revoked_with_a_rea
 ) -> None:
     pages = inspector_pages
     home = await register(client, admin, "institutions", institution_body(1))
-    created = await client.post(
-        "/api/v1/records", params={"confirm": "true"},
-        json=inspection_body(home, deficiencies=[SERIOUS]), headers=admin,
-    )  # fmt: skip
-    original = created.json()["id"]
+    original = (await inspected(client, admin, home))["id"]
 
     form = await pages.get(f"/staff/records/{original}/correct")
     assert form.status_code == 200
@@ -615,11 +617,7 @@ async def test_a_rectification_is_recorded_once_and_lifts_the_score(
 ) -> None:
     pages = inspector_pages
     home = await register(client, admin, "institutions", institution_body(1))
-    created = await client.post(
-        "/api/v1/records", params={"confirm": "true"},
-        json=inspection_body(home, deficiencies=[SERIOUS]), headers=admin,
-    )  # fmt: skip
-    record = created.json()
+    record = await inspected(client, admin, home)
     deficiency = record["deficiencies"][0]["id"]
     page = await pages.get(f"/staff/institutions/{home}")
     assert "65 分，C 级" in page.text

@@ -148,6 +148,9 @@ async def test_the_digest_is_of_the_state_when_the_row_was_queued(
     assert stored == as_created
 
 
+CHAIN_LOCK = sa.select(sa.func.pg_advisory_xact_lock(audit.AUDIT_CHAIN_LOCK))
+
+
 async def queued(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         return int(await connection.scalar(sa.text("SELECT count(*) FROM audit_queue")) or 0)
@@ -156,13 +159,15 @@ async def queued(engine: AsyncEngine) -> int:
 async def test_a_crash_in_the_middle_of_a_seal_loses_and_doubles_nothing(
     engine: AsyncEngine, session_factory: Sessions
 ) -> None:
+    doomed = await engine.connect()
+    await doomed.begin()
+    # The doomed sealer holds the chain from the start, so no other sealer (a served
+    # app's, in this test session) seals these rows first.
+    await doomed.execute(CHAIN_LOCK)
     home = await a_home(session_factory)
     async with session_factory() as session, session.begin():
         await service.create_record(session, context(), a_complaint(home), confirm=True)
     assert await queued(engine) == 3  # committed with the command, not yet in the chain
-
-    doomed = await engine.connect()
-    await doomed.begin()
     assert await audit.seal(doomed) == 3
     pid = await doomed.scalar(sa.select(sa.func.pg_backend_pid()))
     async with engine.connect() as admin:
@@ -172,7 +177,9 @@ async def test_a_crash_in_the_middle_of_a_seal_loses_and_doubles_nothing(
         await doomed.commit()
     await doomed.invalidate()
 
-    assert await queued(engine) == 3  # the rows waited, committed
+    async with engine.begin() as guard:
+        await guard.execute(CHAIN_LOCK)  # no sealer runs while the queue is counted
+        assert await queued(engine) == 3  # the rows waited, committed
     assert await audit_actions(engine) == ["institution.create", "record.create", "record.confirm"]
     assert await queued(engine) == 0
 
@@ -185,9 +192,10 @@ async def test_a_row_committed_after_a_seal_began_is_sealed_by_the_next(
         await slow.begin()
         await audit.record(slow, ctx, action="slow.write", target_type="test", target_id=1)
         await audit.queue_now(slow)  # in the queue, uncommitted: no seal can see it
-        async with session_factory() as fast, fast.begin():
-            await audit.record(fast, ctx, action="fast.write", target_type="test", target_id=2)
         async with engine.begin() as connection:
+            await connection.execute(CHAIN_LOCK)  # this seal's, before the fast commit
+            async with session_factory() as fast, fast.begin():
+                await audit.record(fast, ctx, action="fast.write", target_type="test", target_id=2)
             assert await audit.seal(connection) == 1
         await slow.commit()
 

@@ -43,6 +43,7 @@ COMMANDS = {
     "db upgrade": ("db", "upgrade"),
     "users create": ("users", "create", "--role", "admin", "--name", "管理员"),
     "audit verify": ("audit", "verify"),
+    "audit seal": ("audit", "seal"),
 }
 
 

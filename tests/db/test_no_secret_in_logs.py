@@ -110,6 +110,21 @@ async def test_starts_that_fail_print_no_secret(
     assert_no_secret(output)
 
 
+def test_a_standby_that_cannot_be_reached_is_logged_without_its_password(
+    cli_env: dict[str, str], tmp_path: Path, clean_db: None
+) -> None:
+    standby = f"postgresql+asyncpg://postgres:{DATABASE_PASSWORD}@127.0.0.1:{free_port()}/credit"
+    env = cli_env | {"DATABASE_REPLICA_URL": standby, "LOG_LEVEL": "DEBUG"}
+    log_path = tmp_path / "server.log"
+    with served(env, log_path) as base_url:
+        ready = httpx.get(f"{base_url}/ready", timeout=10)
+        assert (ready.status_code, ready.json()["replica"]["status"]) == (200, "down")
+        assert httpx.get(f"{base_url}/api/v1/public/institutions", timeout=10).status_code == 200
+    output = log_path.read_text(encoding="utf-8")
+    assert "replica_down" in output  # the failure was logged: without the password
+    assert_no_secret(output)
+
+
 @pytest.fixture
 def served_with_platforms(
     cli_env: dict[str, str], tmp_path: Path, clean_db: None
