@@ -43,6 +43,7 @@ from service.public.routes import API_ROUTES as PUBLIC_API_ROUTES
 from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
 from service.standing.routes import ROUTES as STANDING_ROUTES
+from service.transparency import keys as signing_keys
 from service.web.api_docs import API_DOCS_ASSETS, swagger_page
 from service.web.dependencies import DEPENDENCIES
 from service.web.guards import refuse_hostile_input
@@ -210,6 +211,8 @@ def _initial_state(settings: Settings, clock: Clock) -> State:
             "totp_vault": TotpVault(settings.secret_key),
             "pipeline": PIPELINE,
             "public_cache": PublicCache(),
+            # The signing key is read (or made) once per process, never from the database.
+            "signing": signing_keys.load_or_create(settings.signing_key_path),
         }
     )
 

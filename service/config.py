@@ -23,6 +23,7 @@ Environment = Literal["development", "test", "production"]
 LogFormat = Literal["auto", "json", "console"]
 
 SECRET_KEY_FILE = "secret_key"
+SIGNING_KEY_FILE = Path("signing") / "ed25519.pem"  # under DATA_DIR unless configured
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -57,6 +58,12 @@ class Settings:
     database_replica_url: str | None = None
     # Beyond this lag (seconds) those reads go to the primary instead.
     replica_max_lag_seconds: float = 5.0
+    # The Ed25519 key that signs checkpoints and decisions; default DATA_DIR/signing/.
+    signing_key_file: Path | None = None
+    # How often the worker signs a checkpoint of the audit chain's head.
+    checkpoint_interval_seconds: float = 300.0
+    # Where each new checkpoint is also POSTed (an outside witness), if anywhere.
+    checkpoint_witness_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -88,6 +95,9 @@ class Settings:
             access_log_sample=_access_log(env.get("ACCESS_LOG", "on")),
             database_replica_url=env.get("DATABASE_REPLICA_URL") or None,
             replica_max_lag_seconds=_seconds(env, "REPLICA_MAX_LAG_SECONDS", 5.0),
+            signing_key_file=Path(env["SIGNING_KEY_FILE"]) if env.get("SIGNING_KEY_FILE") else None,
+            checkpoint_interval_seconds=_seconds(env, "CHECKPOINT_INTERVAL_SECONDS", 300.0),
+            checkpoint_witness_url=env.get("CHECKPOINT_WITNESS_URL") or None,
         )
         settings.check()
         return settings
@@ -103,6 +113,10 @@ class Settings:
             ("http://", "https://")
         ):
             raise SettingsError("NOTICE_WEBHOOK_URL must be an http:// or https:// address")
+        if self.checkpoint_witness_url and not self.checkpoint_witness_url.startswith(
+            ("http://", "https://")
+        ):
+            raise SettingsError("CHECKPOINT_WITNESS_URL must be an http:// or https:// address")
         if not self.base_url.startswith(("http://", "https://")):
             raise SettingsError("BASE_URL must be an http:// or https:// address")
         if self.environment == "production":
@@ -112,6 +126,11 @@ class Settings:
                 raise SettingsError("DATABASE_URL is required in production")
         if self.secret_key is not None and len(self.secret_key.reveal()) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The signing key: SIGNING_KEY_FILE in production, else one made under DATA_DIR."""
+        return self.signing_key_file or self.data_dir / SIGNING_KEY_FILE
 
     def with_secret_key(self) -> Settings:
         """Return settings whose secret key is set, generating one under DATA_DIR once."""

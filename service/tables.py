@@ -17,6 +17,7 @@ from service.public import models as public_models
 from service.public import rate_limit as public_rate_models
 from service.records import models as records_models
 from service.registry import models as registry_models
+from service.transparency import models as transparency_models
 
 metadata = SQLModel.metadata
 
@@ -34,4 +35,5 @@ __all__ = [
     "public_rate_models",
     "records_models",
     "registry_models",
+    "transparency_models",
 ]
