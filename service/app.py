@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Middleware
 
+from service.audit.chain import SealSigner
 from service.audit.sequencer import keep_sealing
 from service.auth.totp import TotpVault
 from service.clock import Clock, system_clock
@@ -42,8 +43,8 @@ from service.public.rate_limit import SharedRateLimit, rate_limit_middleware
 from service.public.routes import API_ROUTES as PUBLIC_API_ROUTES
 from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
+from service.signing import keys as signing_keys
 from service.standing.routes import ROUTES as STANDING_ROUTES
-from service.transparency import keys as signing_keys
 from service.web.api_docs import API_DOCS_ASSETS, swagger_page
 from service.web.dependencies import DEPENDENCIES
 from service.web.guards import refuse_hostile_input
@@ -99,7 +100,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
         # Commands only queue their audit rows; this process helps seal them (decision 0030),
         # on a connection of its own so it never takes one a request is waiting for.
         sealing_engine = make_engine(url, pool_size=1)
-        sealer = asyncio.create_task(keep_sealing(sealing_engine, stop_listening))
+        sealer = asyncio.create_task(
+            keep_sealing(sealing_engine, app.state.seal_signer, stop_listening)
+        )
         watch = None
         if reads.has_replica:
             await reads.check()  # the first requests may use the standby already
@@ -203,6 +206,7 @@ def tune_garbage_collector() -> None:
 
 def _initial_state(settings: Settings, clock: Clock) -> State:
     assert settings.secret_key is not None
+    signing = signing_keys.load_or_create(settings.signing_key_path)
     return State(
         {
             "settings": settings,
@@ -212,7 +216,8 @@ def _initial_state(settings: Settings, clock: Clock) -> State:
             "pipeline": PIPELINE,
             "public_cache": PublicCache(),
             # The signing key is read (or made) once per process, never from the database.
-            "signing": signing_keys.load_or_create(settings.signing_key_path),
+            "signing": signing,
+            "seal_signer": SealSigner(signing),
         }
     )
 

@@ -371,38 +371,146 @@ def audit() -> None:
     """The hash-chained audit log."""
 
 
+def _fetched(source: str) -> str:
+    """The text of a file, or of an http(s) URL's answer (a copy kept elsewhere)."""
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        response = httpx.get(source, timeout=30, follow_redirects=True)
+        response.raise_for_status()
+        return response.text
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"cannot read {source}: {error}") from None
+
+
+def _signing_ring(settings: Settings) -> Any:
+    from service.signing.keys import SigningKeyError, load_or_create
+
+    try:
+        return load_or_create(settings.signing_key_path)
+    except (OSError, SigningKeyError) as error:
+        raise click.ClickException(f"the signing key: {error}") from None
+
+
+def _verifying_keys(settings: Settings, jwks: str | None) -> Any:
+    """The public keys to check signatures with: a JWKS given (file or URL), else the
+    local key ring's (current and retired)."""
+    import json
+
+    from service.signing.keys import SigningKeyError, VerifyingKeys
+
+    if jwks is None:
+        return _signing_ring(settings).verifying()
+    try:
+        return VerifyingKeys.from_jwks(json.loads(_fetched(jwks)))
+    except (ValueError, SigningKeyError) as error:
+        raise click.ClickException(f"{jwks} is not a usable JWKS: {error}") from None
+
+
 @audit.command("verify")
-def audit_verify() -> None:
+@click.option(
+    "--checkpoints",
+    "checkpoint_source",
+    default=None,
+    metavar="FILE_OR_URL",
+    help="signed checkpoints kept outside this database (the public list's JSON, saved or "
+    "fetched from another copy, or one JWS per line): the chain must hold each one's head",
+)
+@click.option(
+    "--jwks",
+    default=None,
+    metavar="FILE_OR_URL",
+    help="public keys for the checkpoints' signatures (default: this service's key ring)",
+)
+def audit_verify(checkpoint_source: str | None, jwks: str | None) -> None:
     """Exit 0 if the audit chain is intact; otherwise name the first broken row and exit 1.
-    The outcome is appended to the chain, where the admins' page shows the last one."""
-    from service.audit.chain import ChainReport
+
+    Intact means: every row links to the one before, the head carries a seal signature
+    that verifies (so no row was appended below the sealer), and, with --checkpoints,
+    every checkpointed head is still in the chain with its hash (so nothing before it was
+    truncated or rewritten). The outcome is appended to the chain, where the admins' page
+    shows the last one."""
+    from service.audit import checkpoints as audit_checkpoints
+    from service.audit.chain import ChainReport, SealSigner
     from service.audit.verification import verify_and_record
     from service.wiring import system_context
 
     settings = _quiet_settings()
+    signer = SealSigner(_signing_ring(settings))
+    outside: list[audit_checkpoints.Checkpoint] = []
+    if checkpoint_source is not None:
+        keys = _verifying_keys(settings, jwks)
+        try:
+            outside = [
+                audit_checkpoints.read(jws, keys)
+                for jws in audit_checkpoints.parse_published(_fetched(checkpoint_source))
+            ]
+        except audit_checkpoints.CheckpointError as error:
+            raise click.ClickException(f"{checkpoint_source}: {error}") from None
 
-    async def work(session: AsyncSession) -> ChainReport:
-        return await verify_and_record(session, system_context())
+    async def work(
+        session: AsyncSession,
+    ) -> tuple[ChainReport, list[audit_checkpoints.Disagreement]]:
+        report = await verify_and_record(session, system_context(), signer)
+        return report, await audit_checkpoints.check_chain(await session.connection(), outside)
 
-    report = _run(settings, _in_transaction(work))
-    if report.intact:
-        click.echo(f"audit chain intact: {report.rows_checked} rows")
-        return
-    click.echo(f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True)
-    sys.exit(1)
+    report, disagreements = _run(settings, _in_transaction(work))
+    for disagreement in disagreements:
+        checkpoint = disagreement.checkpoint
+        click.echo(
+            f"checkpoint {checkpoint.sequence} signed {checkpoint.signed_at}: "
+            f"{disagreement.problem}",
+            err=True,
+        )
+    if not report.intact:
+        click.echo(
+            f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True
+        )
+    if disagreements or not report.intact:
+        sys.exit(1)
+    sealed = f", head sealed by key {report.sealed_by}" if report.sealed_by else ""
+    held = f"; all {len(outside)} outside checkpoints held" if checkpoint_source else ""
+    click.echo(f"audit chain intact: {report.rows_checked} rows{sealed}{held}")
 
 
 @audit.command("seal")
 def audit_seal() -> None:
     """Seal the committed rows waiting in the audit queue into the chain now (the
     serving processes and the worker do it on their own within a second)."""
-    from service.audit.chain import seal
+    from service.audit.chain import SealSigner, seal
+
+    settings = _quiet_settings()
+    signer = SealSigner(_signing_ring(settings))
 
     async def work(session: AsyncSession) -> int:
-        return await seal(await session.connection())
+        return await seal(await session.connection(), signer)
 
-    sealed = _run(_quiet_settings(), _in_transaction(work))
+    sealed = _run(settings, _in_transaction(work))
     click.echo(f"{sealed} audit rows sealed")
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Seal what waits, then sign a checkpoint of the chain's head now and store it (the
+    worker signs one every CHECKPOINT_INTERVAL_SECONDS when the head has moved)."""
+    from service.audit import checkpoints as audit_checkpoints
+    from service.audit.chain import SealSigner, seal
+    from service.clock import system_clock
+
+    settings = _quiet_settings()
+    ring = _signing_ring(settings)
+
+    async def work(session: AsyncSession) -> Any:
+        await seal(await session.connection(), SealSigner(ring))
+        return await audit_checkpoints.make(session, ring, system_clock(), only_if_moved=False)
+
+    made = _run(settings, _in_transaction(work))
+    if made is None:
+        raise click.ClickException("the audit chain is empty: nothing to checkpoint yet")
+    click.echo(made.jws)
+    click.echo(f"checkpoint of row {made.sequence} signed with key {made.key_id}", err=True)
 
 
 @main.command()

@@ -17,7 +17,6 @@ from service.public import models as public_models
 from service.public import rate_limit as public_rate_models
 from service.records import models as records_models
 from service.registry import models as registry_models
-from service.transparency import models as transparency_models
 
 metadata = SQLModel.metadata
 
@@ -35,5 +34,4 @@ __all__ = [
     "public_rate_models",
     "records_models",
     "registry_models",
-    "transparency_models",
 ]

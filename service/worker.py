@@ -25,7 +25,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from service.audit.chain import seal
+from service.audit import checkpoints
+from service.audit.chain import SealSigner, seal
 from service.auth.staff import purge_sign_in_records
 from service.config import Settings
 from service.context import CommandContext
@@ -41,6 +42,7 @@ from service.logs import get_logger
 from service.outbox import queue as outbox
 from service.outbox.lanes import Lane, drain_all
 from service.public.readmodel import rebuild as rebuild_public_view
+from service.signing.keys import KeyRing, load_or_create
 from service.triggers.proposals import overdue_deficiencies, red_list_candidates
 
 log = get_logger(__name__)
@@ -73,6 +75,8 @@ class Pass:
     dead: int = 0  # records a platform rejected
     imported: int = 0  # items imported from changes feeds
     sealed: int = 0  # audit rows sealed into the chain
+    checkpointed: int | None = None  # the sequence number of a checkpoint signed
+    witnessed: int = 0  # checkpoints the witness accepted
 
 
 async def _claim_daily(session: AsyncSession, ctx: CommandContext, name: str) -> bool:
@@ -101,6 +105,7 @@ async def run_pass(
     settings: Settings,
     client: httpx.AsyncClient,
     connections: Connections | None = None,
+    ring: KeyRing | None = None,
 ) -> Pass:
     done = Pass()
     while True:
@@ -128,9 +133,19 @@ async def run_pass(
         done.imported = sum(
             pulled.imported for pulled in await pull_feeds(sessions, ctx, connections)
         )
-    # Last, so the pass's own audit rows are among those sealed (decision 0030).
+    # Last, so the pass's own audit rows are among those sealed (decision 0030), and the
+    # checkpoint, when one is due, signs the head they end in (decision 0036).
+    ring = ring or load_or_create(settings.signing_key_path)
     async with sessions() as session, session.begin():
-        done.sealed = await seal(await session.connection(), wait=False)
+        done.sealed = await seal(await session.connection(), SealSigner(ring), wait=False)
+        if await checkpoints.due(session, ctx.now(), settings.checkpoint_interval_seconds):
+            made = await checkpoints.make(session, ring, ctx.now(), only_if_moved=True)
+            done.checkpointed = made.sequence if made else None
+    if settings.checkpoint_witness_url:
+        async with sessions() as session, session.begin():
+            done.witnessed = await checkpoints.witness(
+                session, client, settings.checkpoint_witness_url, ctx.now()
+            )
     return done
 
 
@@ -148,13 +163,14 @@ async def run(
     stop = stop or asyncio.Event()
     totals = Pass()
     assert settings.secret_key is not None
+    ring = load_or_create(settings.signing_key_path)
     await register_at_start(sessions, platforms)
     async with (
         httpx.AsyncClient(timeout=10) as client,
         connect(platforms, IdNumberVault(settings.secret_key)) as connections,
     ):
         while True:
-            done = await run_pass(sessions, context(), settings, client, connections)
+            done = await run_pass(sessions, context(), settings, client, connections, ring)
             totals.expired += done.expired
             totals.delivered += done.delivered
             totals.failed += done.failed
@@ -162,6 +178,8 @@ async def run(
             totals.dead += done.dead
             totals.imported += done.imported
             totals.sealed += done.sealed
+            totals.checkpointed = done.checkpointed or totals.checkpointed
+            totals.witnessed += done.witnessed
             totals.jobs.update(done.jobs)
             if any(_summary(done).values()):
                 log.info("worker_pass", **_summary(done))
@@ -184,4 +202,6 @@ def _summary(done: Pass) -> dict[str, Any]:
         "dead": done.dead,
         "imported": done.imported,
         "sealed": done.sealed,
+        "checkpointed": done.checkpointed,
+        "witnessed": done.witnessed,
     }

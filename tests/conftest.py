@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 from playwright.async_api import Browser, async_playwright
+from signing import TEST_SIGNING_KEY_FILE
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.actor import Role
@@ -188,6 +189,7 @@ def test_settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         environment="test",
         database_url=database_url,
         data_dir=tmp_path_factory.mktemp("data"),
+        signing_key_file=TEST_SIGNING_KEY_FILE,
         secret_key=Secret.configured(TEST_SECRET_KEY),
         log_format="json",
         max_request_body_bytes=65_536,

@@ -31,10 +31,45 @@ from sqlmodel import SQLModel, col
 
 from service.audit.models import AuditEntry, AuditQueued
 from service.context import CommandContext
+from service.signing.keys import KeyRing, VerifyingKeys, b64url, b64url_decode
 
 GENESIS_HASH = "0" * 64
 AUDIT_CHAIN_LOCK = 7101002
 SEAL_BATCH = 5000  # queued rows a seal moves per statement
+
+
+class ChainTampered(RuntimeError):
+    """The chain's head is not one a sealer signed: something wrote below the sealer."""
+
+
+# What a seal signature signs, before the row hash: a signature made for anything else
+# (a checkpoint, a decision) can never pass for one.
+_SEAL_CONTEXT = b"credit-service audit seal\x00"
+
+
+class SealSigner:
+    """Signs the last row a seal writes, and checks the head a seal starts from."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
+        self.keys = ring.verifying()
+
+    def sign(self, row_hash: str) -> tuple[str, str]:
+        signature = self._ring.private.sign(_SEAL_CONTEXT + row_hash.encode())
+        return self._ring.kid, b64url(signature)
+
+
+def seal_signature_valid(
+    keys: VerifyingKeys, row_hash: str, key_id: str | None, signature: str | None
+) -> bool:
+    public = keys.by_kid.get(key_id or "")
+    if public is None or not signature:
+        return False
+    try:
+        public.verify(b64url_decode(signature), _SEAL_CONTEXT + row_hash.encode())
+    except Exception:  # a bad signature, or one that is not even base64url
+        return False
+    return True
 
 
 def _canonical(value: Any) -> bytes:
@@ -139,8 +174,43 @@ def _insert_queued(session: Session) -> None:
         session.execute(sa.insert(_QUEUE_TABLE), [queued.row for queued in queue])
 
 
+async def _head(connection: AsyncConnection, signer: SealSigner) -> str:
+    """The hash a seal chains onto: the last row, which a sealer must have signed.
+
+    A head without a valid signature was written below the sealer (a forged row appended
+    with a correctly computed hash): chaining onto it would vouch for it, so the seal
+    refuses and the queue waits, losing nothing, until an admin has looked.
+    """
+    head = (
+        await connection.execute(
+            sa.select(
+                col(AuditEntry.id),
+                col(AuditEntry.row_hash),
+                col(AuditEntry.seal_key_id),
+                col(AuditEntry.seal_signature),
+            )
+            .order_by(col(AuditEntry.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if head is None:
+        return GENESIS_HASH
+    if head.seal_signature is None:
+        # Only a chain begun before seals were signed (migration 0012) may end unsigned.
+        signed = sa.select(col(AuditEntry.id)).where(col(AuditEntry.seal_signature).isnot(None))
+        if await connection.scalar(signed.limit(1)) is None:
+            return str(head.row_hash)
+    elif seal_signature_valid(signer.keys, head.row_hash, head.seal_key_id, head.seal_signature):
+        return str(head.row_hash)
+    raise ChainTampered(
+        f"audit_log row {head.id} is the chain's head but no sealer signed it: "
+        "run `credit-service audit verify` and look at it before sealing more"
+    )
+
+
 async def seal(
     connection: AsyncConnection,
+    signer: SealSigner,
     *,
     wait: bool = True,
     batch: int = SEAL_BATCH,
@@ -153,6 +223,7 @@ async def seal(
     moves the queue in batches, deleting each row in the same transaction that chains
     it, so a crash leaves every row either queued or sealed, never lost nor doubled.
     Rows of transactions still running are not visible yet; a later seal takes them.
+    The last row of each batch carries the signer's signature over its hash.
     With ``one_batch`` it stops after one batch, so a background sealer's transaction
     (and its hold on the lock) stays short however long the queue.
     """
@@ -174,14 +245,15 @@ async def seal(
         if not moved:
             return sealed
         if prev_hash is None:
-            head = sa.select(col(AuditEntry.row_hash)).order_by(col(AuditEntry.id).desc())
-            prev_hash = await connection.scalar(head.limit(1)) or GENESIS_HASH
+            prev_hash = await _head(connection, signer)
         rows = []
         for row in moved:
             del row["id"]
             row["prev_hash"] = prev_hash
             row["row_hash"] = prev_hash = row_hash(row)
+            row["seal_key_id"] = row["seal_signature"] = None
             rows.append(row)
+        rows[-1]["seal_key_id"], rows[-1]["seal_signature"] = signer.sign(prev_hash)
         # One multi-row INSERT: identities follow the list, so the chain's order is the id's.
         await connection.execute(sa.insert(AuditEntry), rows)
         sealed += len(rows)
@@ -257,6 +329,7 @@ class ChainReport:
     rows_checked: int
     first_broken_id: int | None = None
     problem: str | None = None
+    sealed_by: str | None = None  # the key id whose signature covers the head, when intact
 
     @property
     def intact(self) -> bool:
@@ -270,10 +343,19 @@ async def _rows(connection: AsyncConnection, batch: int) -> AsyncIterator[AuditE
             yield AuditEntry.model_validate(row._mapping)
 
 
-async def verify(connection: AsyncConnection, batch: int = 5000) -> ChainReport:
-    """Walk the chain in id order with flat memory; name the first row that does not fit."""
+async def verify(
+    connection: AsyncConnection, keys: VerifyingKeys, batch: int = 5000
+) -> ChainReport:
+    """Walk the chain in id order with flat memory; name the first row that does not fit.
+
+    Past the links, the last signed row's seal signature must verify and no row may
+    follow it: the chain links every row to the head, so that one signature vouches for
+    all of them, and an unsigned tail is rows written below the sealer.
+    """
     expected_prev = GENESIS_HASH
     checked = 0
+    signed: AuditEntry | None = None  # the last row a sealer signed
+    first_unsigned_after: int | None = None
     async for entry in _rows(connection, batch):
         checked += 1
         if entry.prev_hash != expected_prev:
@@ -281,4 +363,20 @@ async def verify(connection: AsyncConnection, batch: int = 5000) -> ChainReport:
         if row_hash(entry) != entry.row_hash:
             return ChainReport(checked, entry.id, "row hash does not match its contents")
         expected_prev = entry.row_hash
-    return ChainReport(checked)
+        if entry.seal_signature is not None:
+            signed, first_unsigned_after = entry, None
+        elif first_unsigned_after is None:
+            first_unsigned_after = entry.id
+    if signed is None:
+        return ChainReport(checked)  # a chain (or an empty one) from before seals were signed
+    if first_unsigned_after is not None:
+        return ChainReport(
+            checked,
+            first_unsigned_after,
+            "rows after the last sealed one were written below the sealer (no seal signs them)",
+        )
+    if not seal_signature_valid(keys, signed.row_hash, signed.seal_key_id, signed.seal_signature):
+        return ChainReport(
+            checked, signed.id, "the head's seal signature does not verify with the service's keys"
+        )
+    return ChainReport(checked, sealed_by=signed.seal_key_id)

@@ -14,7 +14,7 @@ import contextlib
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.audit.chain import SEAL_BATCH, seal
+from service.audit.chain import SEAL_BATCH, ChainTampered, SealSigner, seal
 from service.logs import get_logger
 
 log = get_logger(__name__)
@@ -22,21 +22,24 @@ SEAL_EVERY = 0.25  # seconds between seals: rows gather into batches meanwhile
 RETRY_AFTER = 5.0  # seconds, after the database refused (down, restarting, failing over)
 
 
-async def seal_once(engine: AsyncEngine) -> int:
+async def seal_once(engine: AsyncEngine, signer: SealSigner) -> int:
     """One sealing transaction; 0 when another sealer holds the chain."""
     async with engine.begin() as connection:
-        return await seal(connection, wait=False, one_batch=True)
+        return await seal(connection, signer, wait=False, one_batch=True)
 
 
-async def keep_sealing(engine: AsyncEngine, stop: asyncio.Event) -> None:
+async def keep_sealing(engine: AsyncEngine, signer: SealSigner, stop: asyncio.Event) -> None:
     """Seal until ``stop`` is set: every SEAL_EVERY seconds, at once again after a full
     batch. Sealing after every commit would cost its four statements per record; a
     pause lets a busy second's rows share them."""
     while not stop.is_set():
         pause = SEAL_EVERY
         try:
-            if await seal_once(engine) >= SEAL_BATCH:
+            if await seal_once(engine, signer) >= SEAL_BATCH:
                 pause = 0.0
+        except ChainTampered as error:  # nothing is lost: the rows wait in the queue
+            log.error("audit_chain_tampered", problem=str(error))
+            pause = RETRY_AFTER
         except Exception as error:  # the database is down: the rows wait, committed
             log.warning("audit_sealing_failed", error=type(error).__name__)
             pause = RETRY_AFTER

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from service.actor import Role
 from service.audit import chain as audit
-from service.audit.chain import ChainReport, verify
+from service.audit.chain import ChainReport, SealSigner, verify
 from service.audit.models import AuditEntry
 from service.context import CommandContext
 
@@ -34,14 +34,16 @@ class Verification:
     first_broken_id: int | None  # when broken
 
 
-async def verify_and_record(session: AsyncSession, ctx: CommandContext) -> ChainReport:
+async def verify_and_record(
+    session: AsyncSession, ctx: CommandContext, signer: SealSigner
+) -> ChainReport:
     """Seal what waits, walk the whole chain (in the caller's transaction) and seal the
     outcome into it too, so the verification covers every committed row and is itself
     in the chain when the caller commits."""
     ctx.actor.require_role(Role.ADMIN)
     connection = await session.connection()
-    await audit.seal(connection)
-    report = await verify(connection)
+    await audit.seal(connection, signer)
+    report = await verify(connection, signer.keys)
     await audit.record(
         session,
         ctx,
@@ -51,7 +53,7 @@ async def verify_and_record(session: AsyncSession, ctx: CommandContext) -> Chain
         after={"rows_checked": report.rows_checked, "problem": report.problem},
     )
     await audit.queue_now(session)
-    await audit.seal(connection)
+    await audit.seal(connection, signer)
     return report
 
 

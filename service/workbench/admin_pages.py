@@ -449,7 +449,7 @@ async def audit_page(desk: NamedDependency[Desk]) -> Response[bytes]:
 @post("/audit/verify", status_code=303)
 async def audit_verify_submit(desk: NamedDependency[Desk]) -> Response[Any]:
     _admin_only(desk)
-    await verify_and_record(desk.session, desk.ctx)
+    await verify_and_record(desk.session, desk.ctx, desk.request.app.state.seal_signer)
     return _back_to(desk, "/staff/admin/audit", "verified")
 
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from conftest import MakeToken, MovableClock, bearer
 from factories import institution_body
 from playwright.async_api import Browser, expect
+from signing import session_sealer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 from staff_accounts import enrolled, sign_in_on_page
@@ -143,7 +144,9 @@ async def test_five_wrong_passwords_lock_the_login_and_the_right_one_is_refused_
 
     async with session_factory() as session:
         qian = await session.scalar(sa.select(col(User.id)).where(col(User.login) == "qian"))
-        await seal(await session.connection())  # rows the server has not sealed yet, too
+        await seal(
+            await session.connection(), session_sealer()
+        )  # rows the server has not sealed yet, too
         rows = [
             tuple(row)
             for row in await session.execute(

@@ -10,6 +10,7 @@ import pytest
 from audit_log import seal_now
 from conftest import CLI, MakeToken, bearer
 from factories import institution_body, practitioner_body
+from signing import session_sealer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -61,7 +62,7 @@ async def test_concurrent_writers_keep_the_chain_intact(
     assert {r.status_code for r in responses} == {201}
     await seal_now(engine)
     async with engine.connect() as connection:
-        report = await verify(connection)
+        report = await verify(connection, session_sealer().keys)
     assert report.intact
     assert report.rows_checked == 31
 

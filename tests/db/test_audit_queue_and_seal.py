@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from audit_log import seal_now
 from factories import complaint_body, institution_body
+from signing import session_sealer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
@@ -57,7 +58,7 @@ def a_complaint(home: str) -> RecordIn:
 async def audit_actions(engine: AsyncEngine) -> list[str]:
     await seal_now(engine)
     async with engine.connect() as connection:
-        report = await audit.verify(connection)
+        report = await audit.verify(connection, session_sealer().keys)
         assert report.intact, report
         rows = await connection.execute(
             sa.select(col(AuditEntry.action)).order_by(col(AuditEntry.id))
@@ -139,7 +140,7 @@ async def test_the_digest_is_of_the_state_when_the_row_was_queued(
         await session.flush()
 
     async with engine.connect() as connection:
-        await audit.seal(connection)
+        await audit.seal(connection, session_sealer())
         stored = await connection.scalar(
             sa.select(col(AuditEntry.after_digest)).where(
                 col(AuditEntry.action) == "institution.create"
@@ -168,7 +169,7 @@ async def test_a_crash_in_the_middle_of_a_seal_loses_and_doubles_nothing(
     async with session_factory() as session, session.begin():
         await service.create_record(session, context(), a_complaint(home), confirm=True)
     assert await queued(engine) == 3  # committed with the command, not yet in the chain
-    assert await audit.seal(doomed) == 3
+    assert await audit.seal(doomed, session_sealer()) == 3
     pid = await doomed.scalar(sa.select(sa.func.pg_backend_pid()))
     async with engine.connect() as admin:
         # The sealing process dies before its commit (kill -9 of the backend's client).
@@ -196,7 +197,7 @@ async def test_a_row_committed_after_a_seal_began_is_sealed_by_the_next(
             await connection.execute(CHAIN_LOCK)  # this seal's, before the fast commit
             async with session_factory() as fast, fast.begin():
                 await audit.record(fast, ctx, action="fast.write", target_type="test", target_id=2)
-            assert await audit.seal(connection) == 1
+            assert await audit.seal(connection, session_sealer()) == 1
         await slow.commit()
 
     assert await audit_actions(engine) == ["fast.write", "slow.write"]
@@ -207,7 +208,7 @@ async def test_concurrent_writers_and_sealers_chain_every_row_once(
 ) -> None:
     ctx = context()
     stop = asyncio.Event()
-    sealers = [asyncio.create_task(keep_sealing(engine, stop)) for _ in range(3)]
+    sealers = [asyncio.create_task(keep_sealing(engine, session_sealer(), stop)) for _ in range(3)]
 
     async def write(n: int) -> None:
         for step in range(5):
@@ -221,8 +222,8 @@ async def test_concurrent_writers_and_sealers_chain_every_row_once(
     await asyncio.gather(*sealers)
 
     async with engine.connect() as connection:
-        await audit.seal(connection)
-        report = await audit.verify(connection)
+        await audit.seal(connection, session_sealer())
+        report = await audit.verify(connection, session_sealer().keys)
         targets = list(
             await connection.scalars(
                 sa.select(col(AuditEntry.target_id)).order_by(col(AuditEntry.id))

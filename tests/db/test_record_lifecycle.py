@@ -18,6 +18,7 @@ from factories import (
     penalty_body,
     penalty_details,
 )
+from signing import session_sealer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -140,7 +141,7 @@ async def test_a_failing_subscriber_undoes_the_confirmation(session_factory: Ses
         record = await session.get(Record, draft.record.id)
         assert record is not None
         assert record.status == "draft"
-        await seal(await session.connection())  # what waits in the queue, too
+        await seal(await session.connection(), session_sealer())  # what waits in the queue, too
         actions = (await session.execute(sa.select(col(AuditEntry.action)))).scalars().all()
         assert "record.confirm" not in actions
 
@@ -212,8 +213,8 @@ async def test_the_audit_chain_holds_every_step(
         batch = [(body(complaint_body(home)), subjects) for _ in range(3)]
         await service.store_batch(session, ctx, batch, confirm=True, action="record.import")
     async with engine.connect() as connection:
-        await seal(connection)
-        report = await verify(connection)
+        await seal(connection, session_sealer())
+        report = await verify(connection, session_sealer().keys)
         actions = (
             await connection.execute(sa.select(col(AuditEntry.action)).order_by(col(AuditEntry.id)))
         ).scalars()

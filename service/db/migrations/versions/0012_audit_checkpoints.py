@@ -1,4 +1,4 @@
-"""audit checkpoints: signed heads of the audit chain, for verification from outside
+"""audit checkpoints and seal signatures: signed heads of the audit chain, for outsiders
 
 Revision ID: 0012
 Revises: 0011
@@ -18,6 +18,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.add_column(
+        "audit_log",
+        sa.Column("seal_key_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    )
+    op.add_column(
+        "audit_log",
+        sa.Column("seal_signature", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    )
     op.create_table(
         "audit_checkpoints",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -38,3 +46,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_audit_checkpoints_sequence"), table_name="audit_checkpoints")
     op.drop_table("audit_checkpoints")
+    op.drop_column("audit_log", "seal_signature")
+    op.drop_column("audit_log", "seal_key_id")

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 from cryptography.exceptions import InvalidSignature
 
-from service.transparency.keys import KeyRing, VerifyingKeys, b64url, b64url_decode
+from service.signing.keys import KeyRing, VerifyingKeys, b64url, b64url_decode
 
 
 class InvalidJWS(ValueError):
