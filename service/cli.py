@@ -53,6 +53,7 @@ def explained(error: BaseException) -> str | None:
     import asyncpg
     import httpx
 
+    from service.audit.chain import ChainTampered
     from service.integrations.client import PlatformError
     from service.integrations.platforms import PlatformsError
 
@@ -68,6 +69,8 @@ def explained(error: BaseException) -> str | None:
             return (
                 f"the database refused the login ({cause}): check DATABASE_URL's user and password"
             )
+        if isinstance(cause, ChainTampered):
+            return str(cause)
         if isinstance(cause, asyncpg.UndefinedTableError):
             return "the database has no tables yet: run `credit-service db upgrade` first"
         # Before OSError: httpx's transport errors are caused by one.
