@@ -56,6 +56,7 @@ def explained(error: BaseException) -> str | None:
     from service.audit.chain import ChainTampered
     from service.integrations.client import PlatformError
     from service.integrations.platforms import PlatformsError
+    from service.signing.keys import SigningKeyError
 
     for cause in causes(error):
         if isinstance(cause, asyncpg.InvalidCatalogNameError):
@@ -71,6 +72,8 @@ def explained(error: BaseException) -> str | None:
             )
         if isinstance(cause, ChainTampered):
             return str(cause)
+        if isinstance(cause, SigningKeyError):
+            return f"the signing key (SIGNING_KEY_FILE or DATA_DIR/signing/): {cause}"
         if isinstance(cause, asyncpg.UndefinedTableError):
             return "the database has no tables yet: run `credit-service db upgrade` first"
         # Before OSError: httpx's transport errors are caused by one.

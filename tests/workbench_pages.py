@@ -79,7 +79,7 @@ async def build_world(
 
 def public_paths(world: World) -> list[str]:
     """The public pages, each kind once (a 404 page is left to its own test)."""
-    return ["/", f"/institutions/{world.uscc}", "/lists/black", "/lists/watch"]
+    return ["/", f"/institutions/{world.uscc}", "/lists/black", "/lists/watch", "/transparency"]
 
 
 def signed_out_paths(world: World) -> list[str]:

@@ -4,7 +4,7 @@ new checkpoint sends no change notice, so a cached list would go stale)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -41,7 +41,7 @@ def _out(checkpoint: AuditCheckpoint) -> CheckpointOut:
     return CheckpointOut(
         checkpoint.sequence,
         checkpoint.row_hash,
-        checkpoint.signed_at,
+        checkpoint.signed_at.astimezone(UTC),
         checkpoint.key_id,
         checkpoint.jws,
     )
