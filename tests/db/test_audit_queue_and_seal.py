@@ -171,15 +171,18 @@ async def test_a_crash_in_the_middle_of_a_seal_loses_and_doubles_nothing(
     assert await queued(engine) == 3  # committed with the command, not yet in the chain
     assert await audit.seal(doomed, session_sealer()) == 3
     pid = await doomed.scalar(sa.select(sa.func.pg_backend_pid()))
-    async with engine.connect() as admin:
-        # The sealing process dies before its commit (kill -9 of the backend's client).
-        await admin.execute(sa.select(sa.func.pg_terminate_backend(pid)))
-    with pytest.raises(sa.exc.DBAPIError):
-        await doomed.commit()
-    await doomed.invalidate()
-
     async with engine.begin() as guard:
-        await guard.execute(CHAIN_LOCK)  # no sealer runs while the queue is counted
+        # Already waiting for the chain when the doomed sealer lets go of it, so it gets
+        # it next: no other sealer runs while the queue is counted.
+        locked = asyncio.create_task(guard.execute(CHAIN_LOCK))
+        await asyncio.sleep(0.2)
+        async with engine.connect() as admin:
+            # The sealing process dies before its commit (kill -9 of the backend's client).
+            await admin.execute(sa.select(sa.func.pg_terminate_backend(pid)))
+        with pytest.raises(sa.exc.DBAPIError):
+            await doomed.commit()
+        await doomed.invalidate()
+        await locked
         assert await queued(engine) == 3  # the rows waited, committed
     assert await audit_actions(engine) == ["institution.create", "record.create", "record.confirm"]
     assert await queued(engine) == 0
