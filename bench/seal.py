@@ -18,13 +18,18 @@ import argparse
 import asyncio
 import statistics
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 from common import bench_database, prepare
 from writers import dedicated_database
 
-from service.audit.chain import seal, verify
+from service.audit.chain import SealSigner, seal, verify
 from service.db.engine import make_engine
+from service.signing.keys import load_or_create
+
+# The key every sealing process of a deployment shares; the benchmark's own, under var/.
+SIGNER = SealSigner(load_or_create(Path("var/bench-signing/ed25519.pem")))
 
 QUEUE = """
 INSERT INTO audit_queue (occurred_at, actor_id, actor_role, action, target_type,
@@ -60,13 +65,13 @@ async def round_(url: str, rows: int) -> tuple[float, float, float]:
             await connection.execute(sa.text(QUEUE), {"rows": rows})
         started = time.perf_counter()
         async with engine.begin() as connection:
-            sealed = await seal(connection)
+            sealed = await seal(connection, SIGNER)
         sealing = time.perf_counter() - started
         assert sealed == rows, (sealed, rows)
 
         started = time.perf_counter()
         async with engine.connect() as connection:
-            report = await verify(connection)
+            report = await verify(connection, SIGNER.keys)
         verifying = time.perf_counter() - started
         assert report.intact, report
         assert report.rows_checked == rows, report
