@@ -46,6 +46,7 @@ from service.registry.routes import ROUTES as REGISTRY_ROUTES
 from service.signing import keys as signing_keys
 from service.standing.routes import ROUTES as STANDING_ROUTES
 from service.transparency.published import ROUTES as TRANSPARENCY_ROUTES
+from service.transparency.routes import JWKS_ROUTES
 from service.web.api_docs import API_DOCS_ASSETS, swagger_page
 from service.web.dependencies import DEPENDENCIES
 from service.web.guards import refuse_hostile_input
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             *POLICY_ROUTES,
             *LISTING_ROUTES,
             *SYNC_ROUTES,
+            *JWKS_ROUTES,
             MetricsController,
             Router(
                 path="/",

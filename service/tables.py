@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 from service.audit import models as audit_models
 from service.auth import models as auth_models
 from service.credit import models as credit_models
+from service.eligibility import models as eligibility_models
 from service.idempotency import models as idempotency_models
 from service.integrations import models as integrations_models
 from service.listing import models as listing_models
@@ -24,6 +25,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "credit_models",
+    "eligibility_models",
     "idempotency_models",
     "integrations_models",
     "listing_models",

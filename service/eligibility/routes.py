@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,8 @@ from service.db.replica import Reads
 from service.eligibility.schemas import (
     AnswerOut,
     ChangeOut,
+    DecisionOut,
+    DecisionSubjectOut,
     EligibilityIn,
     EligibilityOut,
     OutcomeOut,
@@ -23,6 +26,7 @@ from service.eligibility.schemas import (
     SimulationOut,
 )
 from service.eligibility.service import Eligibility, Named, eligibility
+from service.eligibility.signed import SignedDecision, sign_and_keep, stored_decision
 from service.eligibility.whatif import simulate
 from service.identity.protection import IdNumberVault
 from service.policy import store as policies
@@ -33,14 +37,42 @@ from service.web.params import SECURITY, AsOf
 MAX_ELIGIBILITY_BYTES = 4 * 1024 * 1024
 LIST_OF_CHANGES = 1000
 
+Signed = Annotated[
+    bool,
+    QueryParameter(
+        description=(
+            "true: each answer of status `ok` also carries `decision_id` and "
+            "`decision_jws`, a compact JWS (RFC 7515, EdDSA over Ed25519) of the decision, "
+            "verifiable offline with the keys at `/.well-known/jwks.json`; the decision is "
+            "stored and can be read at `/api/v1/eligibility/decisions/{decision_id}`. "
+            "The payload: type `eligibility-decision`, decision_id, subject (an institution "
+            "by `uscc`; a practitioner only by `id_number_hash` and `id_number_masked`), "
+            "program, as_of, policy_version, eligible, review, reasons, grade, "
+            "effective_stars, issued_at (UTC), kid. Default false: the answer as before."
+        )
+    ),
+]
 
-def _eligibility_out(result: Eligibility) -> EligibilityOut:
+
+async def _signed(
+    state: State, ctx: CommandContext, result: Eligibility
+) -> list[SignedDecision | None]:
+    """Sign and store the decisions on the primary (never a standby), committed before
+    the answer is built."""
+    async with state.session_factory() as session:
+        return await sign_and_keep(session, ctx, result, state.signing)
+
+
+def _eligibility_out(
+    result: Eligibility, signed: list[SignedDecision | None] | None = None
+) -> EligibilityOut:
     answers = []
     codes: set[str] = set()
     for index, answer in enumerate(result.answers):
         decision = answer.decision
         reasons = list(decision.reasons) if decision else []
         codes.update(reasons)
+        proof = signed[index] if signed is not None else None
         answers.append(
             AnswerOut(
                 index=index,
@@ -58,6 +90,8 @@ def _eligibility_out(result: Eligibility) -> EligibilityOut:
                 lists=list(answer.lists),
                 policy_version=result.policy.version,
                 as_of=result.moment.as_of,
+                decision_id=proof.decision_id if proof else None,
+                decision_jws=proof.jws if proof else None,
             )
         )
     glossary = {
@@ -87,14 +121,18 @@ async def bulk_eligibility(
     reads: NamedDependency[Reads],
     ctx: NamedDependency[CommandContext],
     vault: NamedDependency[IdNumberVault],
+    state: State,
+    signed: Signed = False,
 ) -> EligibilityOut:
-    """Up to 10,000 subjects at once; each answer carries its reasons, grade, stars, lists."""
+    """Up to 10,000 subjects at once; each answer carries its reasons, grade, stars, lists
+    (and with ``signed=true`` a signed, stored decision: see the parameter)."""
     read = await reads.run(
         lambda session: eligibility(
             session, ctx, vault, program_code=data.program, as_of=data.as_of, asked=data.subjects
         )
     )
-    return _eligibility_out(read.value)
+    result = read.value
+    return _eligibility_out(result, await _signed(state, ctx, result) if signed else None)
 
 
 @get(
@@ -109,17 +147,61 @@ async def one_eligibility(
     reads: NamedDependency[Reads],
     ctx: NamedDependency[CommandContext],
     vault: NamedDependency[IdNumberVault],
+    state: State,
     as_of: AsOf = None,
+    signed: Signed = False,
 ) -> AnswerOut:
     """One subject's answer for one programme: an institution by USCC, a practitioner by
-    ID number (shown masked in the answer, never in full)."""
+    ID number (shown masked in the answer, never in full); ``signed=true`` as in the
+    bulk request."""
     asked = [Named.by_code(code)]
     read = await reads.run(
         lambda session: eligibility(
             session, ctx, vault, program_code=program, as_of=as_of, asked=asked
         )
     )
-    return _eligibility_out(read.value).answers[0]
+    result = read.value
+    return _eligibility_out(result, await _signed(state, ctx, result) if signed else None).answers[
+        0
+    ]
+
+
+@get(
+    "/api/v1/eligibility/decisions/{decision_id:str}",
+    tags=["eligibility"],
+    security=SECURITY,
+)
+async def read_decision(
+    decision_id: FromPath[str],
+    db_session: NamedDependency[AsyncSession],
+    ctx: NamedDependency[CommandContext],
+) -> DecisionOut:
+    """A stored signed decision (``signed=true``): what was decided, as of when, under which
+    policy version and key, and the SHA-256 of its JWS payload, so that a presented JWS can
+    be matched to it. An institution is named by its USCC; a practitioner only by the keyed
+    hash of the ID number and its masked form. Read from the primary."""
+    found = await stored_decision(db_session, ctx, decision_id)
+    practitioner = found.subject_kind == "practitioner"
+    return DecisionOut(
+        id=found.id,
+        issued_at=found.issued_at,
+        program=found.program,
+        as_of=found.as_of,
+        policy_version=found.policy_version,
+        subject=DecisionSubjectOut(
+            kind=found.subject_kind,
+            uscc=None if practitioner else found.subject_ref,
+            id_number_hash=found.subject_ref if practitioner else None,
+            id_number_masked=found.id_number_masked,
+        ),
+        eligible=found.eligible,
+        review=found.review,
+        reasons=list(found.reasons),
+        grade=found.grade,
+        effective_stars=found.effective_stars,
+        key_id=found.key_id,
+        payload_sha256=found.payload_sha256,
+    )
 
 
 @policy_upload(
@@ -156,4 +238,9 @@ async def simulate_policy(
     )
 
 
-ROUTES: list[ControllerRouterHandler] = [bulk_eligibility, one_eligibility, simulate_policy]
+ROUTES: list[ControllerRouterHandler] = [
+    bulk_eligibility,
+    one_eligibility,
+    read_decision,
+    simulate_policy,
+]

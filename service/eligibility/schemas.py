@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -28,7 +28,7 @@ class EligibilityIn(DatedBody, forbid_unknown_fields=True):
     as_of: date | None = None
 
 
-class AnswerOut(Struct):
+class AnswerOut(Struct, omit_defaults=True):
     index: int
     status: str  # ok, not_found, invalid
     uscc: str | None
@@ -44,6 +44,10 @@ class AnswerOut(Struct):
     lists: list[str]
     policy_version: str
     as_of: date
+    # With signed=true, on an ok answer: the stored decision's id and its compact JWS
+    # (EdDSA; keys at /.well-known/jwks.json). Left out otherwise.
+    decision_id: str | None = None  # a UUID
+    decision_jws: str | None = None
 
 
 class ReasonOut(Struct):
@@ -84,3 +88,29 @@ class SimulationOut(Struct):
     eligibility_changes: dict[str, int]
     changes_total: int
     changes: list[ChangeOut]
+
+
+class DecisionSubjectOut(Struct, omit_defaults=True):
+    kind: str  # institution, practitioner
+    uscc: str | None = None
+    id_number_hash: str | None = None  # keyed HMAC-SHA256 of the ID number, hex
+    id_number_masked: str | None = None
+
+
+class DecisionOut(Struct):
+    """A stored signed decision: what was decided, under which policy, signed by which
+    key, and the SHA-256 (hex) of its JWS payload's bytes. No ID number."""
+
+    id: uuid.UUID
+    issued_at: datetime
+    program: str
+    as_of: date
+    policy_version: str
+    subject: DecisionSubjectOut
+    eligible: bool
+    review: bool
+    reasons: list[str]
+    grade: str
+    effective_stars: int | None
+    key_id: str
+    payload_sha256: str

@@ -79,6 +79,8 @@ class Answer:
     asked: Asked
     status: str  # ok, not_found, invalid
     message: str | None = None
+    # The code the subject is registered by: its USCC, or its ID number's keyed hash.
+    code: str | None = None
     subject_kind: str | None = None
     subject_id: uuid.UUID | None = None
     id_number_masked: str | None = None
@@ -253,6 +255,7 @@ async def _find(
             keep(kind, subject_id, detail if is_institution else None, row)
             for answer in by_code[code]:
                 answer.status, answer.subject_kind, answer.subject_id = "ok", kind, subject_id
+                answer.code = code
                 if not is_institution:
                     answer.id_number_masked = detail
     for answer in answers:

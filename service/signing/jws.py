@@ -31,8 +31,12 @@ class Signer:
         self._header = b64url(json.dumps(header, separators=(",", ":")).encode())
 
     def sign(self, payload: Any) -> str:
-        body = b64url(msgspec.json.encode(payload))
-        signing_input = f"{self._header}.{body}"
+        return self.sign_encoded(msgspec.json.encode(payload))
+
+    def sign_encoded(self, payload: bytes) -> str:
+        """The JWS of a payload already encoded as JSON (its bytes are what is signed, so
+        a caller can keep their digest without encoding the payload twice)."""
+        signing_input = f"{self._header}.{b64url(payload)}"
         signature = self._private.sign(signing_input.encode())
         return f"{signing_input}.{b64url(signature)}"
 

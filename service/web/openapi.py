@@ -42,7 +42,7 @@ from service.web.problems import PROBLEM_MEDIA_TYPE, Problem
 COMPONENTS = "#/components/schemas/{name}"
 RAW_BODY = "raw_body"  # a handler's opt key: the RequestBody it reads itself
 WRITES = frozenset({"post", "put", "patch", "delete"})
-WITHOUT_DATABASE = frozenset({"/health", "/hello"})
+WITHOUT_DATABASE = frozenset({"/health", "/hello", "/.well-known/jwks.json"})
 PUBLIC_PREFIX = "/api/v1/public/"
 
 DESCRIPTIONS = {
