@@ -25,6 +25,7 @@ from service.logs import configure_logging, redact
 if TYPE_CHECKING:
     from service.integrations.platforms import Platform, Platforms
     from service.integrations.sync import Connections
+    from service.signing.keys import VerifyingKeys
 
 T = TypeVar("T")
 
@@ -517,6 +518,140 @@ def audit_checkpoint() -> None:
         raise click.ClickException("the audit chain is empty: nothing to checkpoint yet")
     click.echo(made.jws)
     click.echo(f"checkpoint of row {made.sequence} signed with key {made.key_id}", err=True)
+
+
+def _settings_without_secret() -> Settings:
+    """The settings of a command that needs no secret key (so makes none under DATA_DIR)."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from error
+    configure_logging(settings.log_format, "WARNING")
+    return settings
+
+
+@main.group()
+def keys() -> None:
+    """The Ed25519 key that signs decisions and checkpoints (SIGNING_KEY_FILE, or under
+    DATA_DIR/signing/)."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Make a new signing key; the old one's public half is kept, so what it signed still
+    verifies (it stays in /.well-known/jwks.json). Restart the running processes: they
+    sign with the key they read at start until then."""
+    from service.signing.keys import SigningKeyError, rotate
+
+    settings = _settings_without_secret()
+    try:
+        old, new = rotate(settings.signing_key_path)
+    except (SigningKeyError, OSError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"old kid {old}")
+    click.echo(f"new kid {new}")
+    click.echo(
+        "restart every running `credit-service serve` and worker: they sign with the old key "
+        "until they do",
+        err=True,
+    )
+
+
+@keys.command("show")
+def keys_show() -> None:
+    """Print the public key set (JWKS), as /.well-known/jwks.json serves it; makes no key."""
+    import json
+
+    from service.signing.keys import SigningKeyError, load_verifying, public_jwk
+
+    settings = _settings_without_secret()
+    try:
+        verifying = load_verifying(settings.signing_key_path)
+    except (SigningKeyError, OSError) as error:
+        raise click.ClickException(str(error)) from error
+    jwks = {"keys": [public_jwk(key) for key in verifying.by_kid.values()]}
+    click.echo(json.dumps(jwks, indent=2))
+
+
+@main.group()
+def decisions() -> None:
+    """Signed eligibility decisions (signed=true)."""
+
+
+@decisions.command("verify")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option(
+    "--jwks", "jwks_source", default=None, metavar="FILE_OR_URL",
+    help="the public key set to verify against: a JWKS file, or an http(s):// URL such as "
+    "https://credit.example/.well-known/jwks.json (default: the local key ring's public "
+    "keys, current and retired; no key is ever made)",
+)  # fmt: skip
+def decisions_verify(file: Any, jwks_source: str | None) -> None:
+    """Verify signed eligibility decisions offline and print what each decided.
+
+    FILE (or - for stdin) holds either one compact JWS (the `decision_jws` of an answer),
+    or a JSON answer of the eligibility API saved as received: one answer, or the bulk
+    answer, whose every `decision_jws` is verified. Prints each decision's payload and
+    "signature valid (kid ...)"; exits 1 with a one-line error at the first that does not
+    verify."""
+    import json
+
+    from service.eligibility.signed import verify_decision
+    from service.signing.jws import InvalidJWS
+
+    keys = _decision_keys(jwks_source)
+    text = file.read().strip()
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise click.ClickException(f"{file.name}: not JSON ({error})") from None
+        answers = document.get("answers", [document]) if isinstance(document, dict) else []
+        found = [a.get("decision_jws") for a in answers if isinstance(a, dict)]
+        compacts = [jws for jws in found if isinstance(jws, str)]
+        if not compacts:
+            raise click.ClickException(f"{file.name}: no decision_jws in this answer")
+    else:
+        compacts = [text]
+    for number, compact in enumerate(compacts, start=1):
+        which = f"decision {number} of {len(compacts)}" if len(compacts) > 1 else "the decision"
+        try:
+            header, payload = verify_decision(compact, keys)
+        except InvalidJWS as error:
+            raise click.ClickException(f"{which}: {error}") from None
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        click.echo(f"signature valid (kid {header['kid']})")
+
+
+def _decision_keys(source: str | None) -> VerifyingKeys:
+    """VerifyingKeys from a JWKS file or URL, or from the local key ring, which (unlike
+    ``_verifying_keys``) is never made here: verifying offline must not create a key."""
+    import json
+
+    import httpx
+
+    from service.signing.keys import SigningKeyError, VerifyingKeys, load_verifying
+
+    try:
+        if source is None:
+            return load_verifying(_settings_without_secret().signing_key_path)
+        if source.startswith(("http://", "https://")):
+            try:
+                response = httpx.get(source, timeout=10, follow_redirects=True)
+                response.raise_for_status()
+            except httpx.HTTPError as error:
+                raise click.ClickException(
+                    f"cannot fetch the key set from {source} ({type(error).__name__}: {error})"
+                ) from None
+            text = response.text
+        else:
+            text = Path(source).read_text(encoding="utf-8")
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise SigningKeyError("a JWKS is a JSON object with a list of keys")
+        return VerifyingKeys.from_jwks(document)
+    except (SigningKeyError, OSError, ValueError, TypeError, AttributeError) as error:
+        raise click.ClickException(f"no keys to verify with: {error}") from None
 
 
 @main.command()

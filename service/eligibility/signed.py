@@ -33,8 +33,8 @@ from service.context import CommandContext
 from service.eligibility.models import EligibilityDecision
 from service.eligibility.service import CALLERS, Eligibility
 from service.errors import Invalid, NotFound
-from service.signing.jws import Signer
-from service.signing.keys import KeyRing
+from service.signing.jws import InvalidJWS, Signer, verify
+from service.signing.keys import KeyRing, VerifyingKeys
 
 DECISION_TYPE = "eligibility-decision"  # the payload's "type"
 JWS_TYPE = "eligibility-decision+jws"  # the JWS header's "typ"
@@ -237,3 +237,12 @@ async def stored_decision(
         found.review, tuple(found.reasons), found.grade, found.effective_stars,
         found.key_id, found.payload_sha256,
     )  # fmt: skip
+
+
+def verify_decision(compact: str, keys: VerifyingKeys) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (header, payload) of a signed eligibility decision one of ``keys`` signed;
+    ``InvalidJWS`` for anything else (another kind of JWS included)."""
+    header, payload = verify(compact, keys)
+    if payload.get("type") != DECISION_TYPE:
+        raise InvalidJWS(f"not an eligibility decision (type {payload.get('type')!r})")
+    return header, payload

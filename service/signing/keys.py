@@ -146,6 +146,21 @@ def load_or_create(path: Path) -> KeyRing:
     return KeyRing(private, public_jwk(private.public_key())["kid"], _retired(path))
 
 
+def load_verifying(path: Path) -> VerifyingKeys:
+    """The public keys of the key ring at ``path`` (current and retired), for verifying
+    offline; unlike ``load_or_create`` it never makes a key."""
+    if not path.exists():
+        raise SigningKeyError(
+            f"no signing key at {path}: the service makes it when it first starts "
+            "(SIGNING_KEY_FILE or DATA_DIR/signing/); or verify against a published JWKS"
+        )
+    try:
+        private = _read_private(path)
+    except PermissionError as error:
+        raise SigningKeyError(f"{path} cannot be read ({error.strerror})") from None
+    return KeyRing(private, public_jwk(private.public_key())["kid"], _retired(path)).verifying()
+
+
 def rotate(path: Path) -> tuple[str, str]:
     """Retire the current key (its public half kept for verification) and make a new one;
     return (old kid, new kid). Running processes sign with the old key until restarted."""
