@@ -7,8 +7,11 @@ the nightly job leaves them), then posts 10,000 USCCs to POST /api/v1/eligibilit
 and times each answer at the client, for today and for a date 30 days back (computed
 from the records as known then: the contributions of decision 0033). Reports median and
 p95; the goals are medians of at most 150 ms for today and 300 ms for 30 days back.
-In the same run, as a floor: one raw asyncpg read of the 10,000 codes with `= ANY`,
-joined to their stored scores. The three alternate, run after run.
+Each run also posts today's 10,000 subjects with `signed=true` (a JWS per decision,
+every decision stored: issue 15 §3) and reports its median beside the unsigned one's,
+with their ratio; the goal is at most 1.5 (signing adds at most 50%). In the same run,
+as a floor: one raw asyncpg read of the 10,000 codes with `= ANY`, joined to their
+stored scores. All of them alternate, run after run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from service.wiring import system_context
 
 CLI = str(Path(sys.executable).parent / "credit-service")
 SUBJECTS = 10_000
+SIGNED = "today, signed"
 
 
 RAW_READ = """
@@ -80,7 +84,11 @@ def main(url: str, runs: int) -> None:
         rng = random.Random(7)
         usccs = [institution_uscc(i) for i in rng.sample(range(counts["institutions"]), SUBJECTS)]
         headers = {"Authorization": f"Bearer {token}"}
-        asks = {"today": None, "30 days back": date.today() - timedelta(days=30)}
+        asks = {
+            "today": None,
+            SIGNED: None,  # today's request again, with ?signed=true
+            "30 days back": date.today() - timedelta(days=30),
+        }
         contents = {}
         for label, as_of in asks.items():
             body: dict[str, object] = {
@@ -103,6 +111,7 @@ def main(url: str, runs: int) -> None:
                     response = client.post(
                         "/api/v1/eligibility",
                         content=contents[label],
+                        params={"signed": "true"} if label == SIGNED else None,
                         headers={"content-type": "application/json"},
                     )
                     elapsed = time.perf_counter() - started
@@ -110,6 +119,8 @@ def main(url: str, runs: int) -> None:
                     answers = response.json()["answers"]
                     assert len(answers) == SUBJECTS
                     assert all(answer["status"] == "ok" for answer in answers)
+                    signed = sum(1 for answer in answers if answer.get("decision_jws"))
+                    assert signed == (SUBJECTS if label == SIGNED else 0)
                     eligible[label] = sum(1 for a in answers if a["eligible"])
                     if run >= 2:  # two warm-up requests
                         times[label].append(elapsed * 1000)
@@ -126,6 +137,11 @@ def main(url: str, runs: int) -> None:
                 f"ms, p95 {percentile(times[label], 0.95):6.1f} ms ({runs} runs; "
                 f"{eligible[label]} eligible)"
             )
+        ratio = statistics.median(times[SIGNED]) / statistics.median(times["today"])
+        print(
+            f"signed against unsigned, today: median {ratio:.2f}x "
+            f"(+{(ratio - 1) * 100:.0f}%; goal at most 1.50x)"
+        )
 
 
 if __name__ == "__main__":
