@@ -14,7 +14,6 @@ import hashlib
 import json
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -284,25 +283,25 @@ async def test_a_decision_signed_before_a_rotation_still_verifies(
     await registered(client, admin)
     settings = replace(test_settings, signing_key_file=tmp_path / "keys" / "ed25519.pem")
 
-    async def signed_once() -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    async def signed_once() -> tuple[dict[str, Any], dict[str, Any]]:
+        """A decision signed by a freshly started app, and the key set it publishes."""
+        got: list[tuple[dict[str, Any], dict[str, Any]]] = []
         async for url in serve(create_app(settings)):
             async with httpx.AsyncClient(base_url=url, timeout=30) as http:
                 answer = (await ask(http, subsidy, BODY, signed="true"))["answers"][0]
-                jwks = (await http.get("/.well-known/jwks.json")).json()
-                yield answer, jwks
+                got.append((answer, (await http.get("/.well-known/jwks.json")).json()))
+        return got[0]
 
-    async for before, jwks_before in signed_once():
-        pass
+    before, jwks_before = await signed_once()
     env = {**cli_env, "SIGNING_KEY_FILE": str(settings.signing_key_path)}
     rotated = await run_cli(env, "keys", "rotate")
     assert rotated.returncode == 0, rotated.stderr
     old_kid, new_kid = (line.split()[-1] for line in rotated.stdout.splitlines())
     assert old_kid == jwks_before["keys"][0]["kid"] != new_kid
     assert "restart" in rotated.stderr
-    async for after, jwks_after in signed_once():  # a new app: it reads the new key
-        pass
+    after, jwks_after = await signed_once()  # a new app: it reads the new key
     assert [key["kid"] for key in jwks_after["keys"]] == [new_kid, old_kid]
-    keys = KeySet.import_key_set(jwks_after)
+    keys = KeySet.import_key_set({"keys": jwks_after["keys"]})
     header, payload = joserfc_payload(before["decision_jws"], keys)
     assert (header["kid"], payload["decision_id"]) == (old_kid, before["decision_id"])
     assert joserfc_payload(after["decision_jws"], keys)[0]["kid"] == new_kid
