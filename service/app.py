@@ -45,8 +45,7 @@ from service.records.routes import ROUTES as RECORD_ROUTES
 from service.registry.routes import ROUTES as REGISTRY_ROUTES
 from service.signing import keys as signing_keys
 from service.standing.routes import ROUTES as STANDING_ROUTES
-from service.transparency.published import ROUTES as TRANSPARENCY_ROUTES
-from service.transparency.routes import JWKS_ROUTES
+from service.transparency.routes import JWKS_ROUTES, PUBLISHED_ROUTES
 from service.web.api_docs import API_DOCS_ASSETS, swagger_page
 from service.web.dependencies import DEPENDENCIES
 from service.web.guards import refuse_hostile_input
@@ -144,7 +143,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock)
             MetricsController,
             Router(
                 path="/",
-                route_handlers=[*PUBLIC_API_ROUTES, *PAGE_ROUTES, *TRANSPARENCY_ROUTES],
+                route_handlers=[*PUBLIC_API_ROUTES, *PAGE_ROUTES, *PUBLISHED_ROUTES],
                 middleware=_public_rate_limit(rate_limiter),
             ),
             PUBLIC_ASSETS,
