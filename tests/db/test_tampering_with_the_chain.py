@@ -195,7 +195,7 @@ async def test_checkpoints_are_standard_jws_a_third_party_library_verifies(
     await make_token("admin")
     copy = await saved_checkpoints(client, cli_env, tmp_path / "checkpoints.json")
     item = json.loads(copy.read_text())["checkpoints"][0]
-    keys = KeySet.import_key_set(session_ring().jwks())  # type: ignore[arg-type]
+    keys = KeySet.import_key_set((await client.get("/.well-known/jwks.json")).json())
     verified = jws.deserialize_compact(item["jws"], keys, algorithms=["EdDSA"])
     payload = json.loads(verified.payload)
     assert payload["type"] == "audit-checkpoint"
