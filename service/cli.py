@@ -23,6 +23,7 @@ from service.errors import causes
 from service.logs import configure_logging, redact
 
 if TYPE_CHECKING:
+    from service.audit.content import ContentReport
     from service.integrations.platforms import Platform, Platforms
     from service.integrations.sync import Connections
 
@@ -372,24 +373,84 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
+@click.option(
+    "--content",
+    is_flag=True,
+    help="also recompute the content hash of every protected row (records, deficiencies, "
+    "list entries and transitions, subjects, users) and name each one whose content is not "
+    "what its last audited write left: an edit made with the audit triggers switched off",
+)
+def audit_verify(content: bool) -> None:
     """Exit 0 if the audit chain is intact; otherwise name the first broken row and exit 1.
-    The outcome is appended to the chain, where the admins' page shows the last one."""
+    The outcome is appended to the chain, where the admins' page shows the last one.
+    With --content, also exit 1 if any protected row's content does not match the chain."""
     from service.audit.chain import ChainReport
+    from service.audit.content import content_check
     from service.audit.verification import verify_and_record
     from service.wiring import system_context
 
     settings = _quiet_settings()
 
-    async def work(session: AsyncSession) -> ChainReport:
-        return await verify_and_record(session, system_context())
+    async def work(session: AsyncSession) -> tuple[ChainReport, ContentReport | None]:
+        report = await verify_and_record(session, system_context())  # seals first
+        if not content:
+            return report, None
+        return report, await content_check(await session.connection())
 
-    report = _run(settings, _in_transaction(work))
+    report, checked = _run(settings, _in_transaction(work))
     if report.intact:
         click.echo(f"audit chain intact: {report.rows_checked} rows")
-        return
-    click.echo(f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True)
-    sys.exit(1)
+    else:
+        click.echo(
+            f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True
+        )
+    if checked is not None:
+        _echo_content_report(checked)
+    if not report.intact or (checked is not None and not checked.clean):
+        sys.exit(1)
+
+
+def _echo_content_report(report: ContentReport) -> None:
+    for mismatch in report.mismatches:
+        where = mismatch.table + (f" {mismatch.target_id}" if mismatch.target_id else "")
+        click.echo(f"{where}: {mismatch.problem}", err=True)
+    if report.clean:
+        click.echo(f"content matches the chain: {report.rows_checked} protected rows")
+    else:
+        click.echo(
+            f"content does not match the chain: {len(report.mismatches)} problems found in "
+            f"{report.rows_checked} protected rows",
+            err=True,
+        )
+    click.echo(f"{report.outside_service_count} writes made outside the service in the chain")
+    for write in report.latest_outside_service:
+        click.echo(
+            f"  audit row {write.audit_id} at {write.occurred_at.isoformat()}: {write.action} "
+            f"of {write.target_type} {write.target_id} by database role {write.actor_role}"
+        )
+
+
+@audit.command("baseline")
+def audit_baseline() -> None:
+    """Vouch for the present content of the protected tables: record in the audit chain
+    the content hash of every protected row that no audited write accounts for (and the
+    absence of every audited row that is gone), so `audit verify --content` accepts them
+    from now on. For use after a bulk load made outside the service, once you have
+    checked the data: whoever runs it vouches that what is in the tables now is right."""
+    from service.actor import SYSTEM_ROLE
+    from service.audit.chain import seal
+    from service.audit.content import Vouching, record_baseline
+
+    async def work(session: AsyncSession) -> dict[str, int]:
+        connection = await session.connection()
+        counts = await record_baseline(connection, Vouching(actor_role=SYSTEM_ROLE))
+        await seal(connection)  # the baseline is in the chain when this commits
+        return counts
+
+    counts = _run(_quiet_settings(), _in_transaction(work))
+    for table, count in counts.items():
+        click.echo(f"{table}: {count} baseline rows")
+    click.echo(f"{sum(counts.values())} baseline rows sealed into the audit chain")
 
 
 @audit.command("seal")
