@@ -91,8 +91,10 @@ TRIGGER = "audit_content"  # the trigger's name on every protected table
 INDEX = "ix_audit_log_content"
 
 
-def _text_array(names: tuple[str, ...]) -> str:
-    return "ARRAY[" + ", ".join(f"'{name}'" for name in names) + "]::text[]"
+def row_hash_sql(table: str, alias: str = "t") -> str:
+    """The SQL expression of the content hash of the row ``alias`` of a protected table."""
+    names = ", ".join(f"'{name}'" for name in PROTECTED[table].columns)
+    return f"audit_content_hash_of(ARRAY[{names}]::text[], {alias})"
 
 
 # -- DDL, run by migration 0013 ---------------------------------------------------------
@@ -188,7 +190,6 @@ def _comparison(table: str) -> str:
     (writes of one row are serialised by its lock, and sealed in queue order), and one
     statement sees the queue and the chain as of one moment, so a seal running meanwhile
     neither hides a row nor shows it twice."""
-    columns = _text_array(PROTECTED[table].columns)
     return f"""
         WITH sealed AS ({_audited(table, "audit_log")}),
         waiting AS ({_audited(table, "audit_queue")}),
@@ -199,7 +200,7 @@ def _comparison(table: str) -> str:
             FROM sealed s FULL JOIN waiting w USING (target_id)
         ),
         present AS (
-            SELECT t.id::text AS target_id, audit_content_hash_of({columns}, t) AS digest
+            SELECT t.id::text AS target_id, {row_hash_sql(table)} AS digest
             FROM {table} t
         )
         SELECT target_id, p.digest AS present, a.digest AS audited

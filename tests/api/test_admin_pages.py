@@ -352,9 +352,8 @@ async def test_the_audit_chain_is_verified_on_request_and_the_result_kept(
     verified = await post_form(admin_client, "/staff/admin/audit", "/staff/admin/audit/verify", {})
     assert verified.status_code == 303
     shown = await admin_client.get(verified.headers["location"])
-    rows = (
-        len(await audit_actions(session_factory, every=True)) - 1
-    )  # all but the verification's own
+    # Every row in the chain (content rows too) but the verification's own.
+    rows = len(await audit_actions(session_factory, every=True)) - 1
     assert f"链完整，共检查 {rows} 条记录" in shown.text
     # The command line's verification (a nightly cron) is the last one shown too.
     code, out = await cli_output(cli_env, "audit", "verify")
