@@ -52,6 +52,7 @@ from service.records import service
 from service.records.schemas import RecordIn, RecordRevocationIn
 from service.registry.schemas import InstitutionCreate
 from service.registry.service import create_institution
+from service.tables import metadata
 from service.wiring import system_context
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -120,6 +121,14 @@ async def present_hash(engine: AsyncEngine, table: str, row_id: object) -> str:
 
 async def verify_content(env: dict[str, str]) -> tuple[int, str, str]:
     return await run_cli(env, "audit", "verify", "--content")
+
+
+def test_every_protected_column_is_a_column_of_its_table() -> None:
+    for table, protected in PROTECTED.items():
+        columns = set(metadata.tables[table].columns.keys())
+        assert "id" in columns, table  # the audit rows' target
+        assert set(protected.columns) <= columns, table
+        assert len(set(protected.columns)) == len(protected.columns), table
 
 
 async def test_an_edit_in_replication_mode_is_in_the_chain_with_its_database_role(
