@@ -391,13 +391,17 @@ def audit_verify(content: bool) -> None:
 
     settings = _quiet_settings()
 
-    async def work(session: AsyncSession) -> tuple[ChainReport, ContentReport | None]:
-        report = await verify_and_record(session, system_context())  # seals first
+    async def work(engine: AsyncEngine) -> tuple[ChainReport, ContentReport | None]:
+        async with make_session_factory(engine)() as session, session.begin():
+            report = await verify_and_record(session, system_context())  # seals first
         if not content:
             return report, None
-        return report, await content_check(await session.connection())
+        # In a transaction of its own, after the verification's has let go of the chain
+        # lock (it reads the queue too): the sealers go on while every row is hashed.
+        async with engine.connect() as connection:
+            return report, await content_check(connection)
 
-    report, checked = _run(settings, _in_transaction(work))
+    report, checked = _run(settings, work)
     if report.intact:
         click.echo(f"audit chain intact: {report.rows_checked} rows")
     else:
