@@ -41,7 +41,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
-from common import dsn, prepare
+from common import content_audit_off, dsn, prepare
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -98,12 +98,15 @@ async def dataset(url: str) -> None:
             return
         started = time.perf_counter()
         await connection.execute("TRUNCATE institutions, public_institutions CASCADE")
-        await connection.copy_records_to_table(
-            "institutions",
-            records=_institutions(),
-            columns=["id", "name", "uscc", "region_code", "kind", "beds", "address", "status",
-                     "version", "created_at", "updated_at"],
-        )  # fmt: skip
+        # Below the service, without content-audit rows (decision 0035): a search benchmark's
+        # database, not vouched for.
+        async with content_audit_off(connection, "institutions"):
+            await connection.copy_records_to_table(
+                "institutions",
+                records=_institutions(),
+                columns=["id", "name", "uscc", "region_code", "kind", "beds", "address",
+                         "status", "version", "created_at", "updated_at"],
+            )  # fmt: skip
         grades = "ARRAY[" + ",".join(f"'{g}'" if g else "NULL" for g in GRADES) + "]"
         await connection.execute(
             "INSERT INTO public_institutions (institution_id, uscc, name, region_code, document,"

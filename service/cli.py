@@ -23,6 +23,7 @@ from service.errors import causes
 from service.logs import configure_logging, redact
 
 if TYPE_CHECKING:
+    from service.audit.content import ContentReport
     from service.integrations.platforms import Platform, Platforms
     from service.integrations.sync import Connections
     from service.signing.keys import VerifyingKeys
@@ -418,6 +419,13 @@ def _verifying_keys(settings: Settings, jwks: str | None) -> Any:
 
 @audit.command("verify")
 @click.option(
+    "--content",
+    is_flag=True,
+    help="also recompute the content hash of every protected row (records, deficiencies, "
+    "list entries and transitions, subjects, users) and name each one whose content is not "
+    "what its last audited write left: an edit made with the audit triggers switched off",
+)
+@click.option(
     "--checkpoints",
     "checkpoint_source",
     default=None,
@@ -431,16 +439,18 @@ def _verifying_keys(settings: Settings, jwks: str | None) -> Any:
     metavar="FILE_OR_URL",
     help="public keys for the checkpoints' signatures (default: this service's key ring)",
 )
-def audit_verify(checkpoint_source: str | None, jwks: str | None) -> None:
+def audit_verify(content: bool, checkpoint_source: str | None, jwks: str | None) -> None:
     """Exit 0 if the audit chain is intact; otherwise name the first broken row and exit 1.
 
     Intact means: every row links to the one before, the head carries a seal signature
     that verifies (so no row was appended below the sealer), and, with --checkpoints,
     every checkpointed head is still in the chain with its hash (so nothing before it was
-    truncated or rewritten). The outcome is appended to the chain, where the admins' page
-    shows the last one."""
+    truncated or rewritten). With --content, also exit 1 if any protected row's content
+    does not match the chain. The outcome is appended to the chain, where the admins'
+    page shows the last one."""
     from service.audit import checkpoints as audit_checkpoints
     from service.audit.chain import ChainReport, SealSigner
+    from service.audit.content import content_check
     from service.audit.verification import verify_and_record
     from service.wiring import system_context
 
@@ -458,12 +468,20 @@ def audit_verify(checkpoint_source: str | None, jwks: str | None) -> None:
             raise click.ClickException(f"{checkpoint_source}: {error}") from None
 
     async def work(
-        session: AsyncSession,
-    ) -> tuple[ChainReport, list[audit_checkpoints.Disagreement]]:
-        report = await verify_and_record(session, system_context(), signer)
-        return report, await audit_checkpoints.check_chain(await session.connection(), outside)
+        engine: AsyncEngine,
+    ) -> tuple[ChainReport, list[audit_checkpoints.Disagreement], ContentReport | None]:
+        async with make_session_factory(engine)() as session, session.begin():
+            report = await verify_and_record(session, system_context(), signer)  # seals first
+            connection = await session.connection()
+            disagreements = await audit_checkpoints.check_chain(connection, outside)
+        if not content:
+            return report, disagreements, None
+        # In a transaction of its own, after the verification's has let go of the chain
+        # lock (it reads the queue too): the sealers go on while every row is hashed.
+        async with engine.connect() as connection:
+            return report, disagreements, await content_check(connection)
 
-    report, disagreements = _run(settings, _in_transaction(work))
+    report, disagreements, checked = _run(settings, work)
     for disagreement in disagreements:
         checkpoint = disagreement.checkpoint
         click.echo(
@@ -471,15 +489,65 @@ def audit_verify(checkpoint_source: str | None, jwks: str | None) -> None:
             f"{disagreement.problem}",
             err=True,
         )
-    if not report.intact:
+    if report.intact:
+        sealed = f", head sealed by key {report.sealed_by}" if report.sealed_by else ""
+        held = f"; all {len(outside)} outside checkpoints held" if outside else ""
+        if not disagreements:
+            click.echo(f"audit chain intact: {report.rows_checked} rows{sealed}{held}")
+    else:
         click.echo(
             f"audit chain broken at row {report.first_broken_id}: {report.problem}", err=True
         )
-    if disagreements or not report.intact:
+    if checked is not None:
+        _echo_content_report(checked)
+    if not report.intact or disagreements or (checked is not None and not checked.clean):
         sys.exit(1)
-    sealed = f", head sealed by key {report.sealed_by}" if report.sealed_by else ""
-    held = f"; all {len(outside)} outside checkpoints held" if checkpoint_source else ""
-    click.echo(f"audit chain intact: {report.rows_checked} rows{sealed}{held}")
+
+
+def _echo_content_report(report: ContentReport) -> None:
+    for mismatch in report.mismatches:
+        where = mismatch.table + (f" {mismatch.target_id}" if mismatch.target_id else "")
+        click.echo(f"{where}: {mismatch.problem}", err=True)
+    if report.clean:
+        click.echo(f"content matches the chain: {report.rows_checked} protected rows")
+    else:
+        click.echo(
+            f"content does not match the chain: {len(report.mismatches)} problems found in "
+            f"{report.rows_checked} protected rows",
+            err=True,
+        )
+    click.echo(f"{report.outside_service_count} writes made outside the service in the chain")
+    for write in report.latest_outside_service:
+        click.echo(
+            f"  audit row {write.audit_id} at {write.occurred_at.isoformat()}: {write.action} "
+            f"of {write.target_type} {write.target_id} by database role {write.actor_role}"
+        )
+
+
+@audit.command("baseline")
+def audit_baseline() -> None:
+    """Vouch for the present content of the protected tables: record in the audit chain
+    the content hash of every protected row that no audited write accounts for (and the
+    absence of every audited row that is gone), so `audit verify --content` accepts them
+    from now on. For use after a bulk load made outside the service, once you have
+    checked the data: whoever runs it vouches that what is in the tables now is right."""
+    from service.actor import SYSTEM_ROLE
+    from service.audit.chain import SealSigner, seal
+    from service.audit.content import Vouching, record_baseline
+
+    settings = _quiet_settings()
+    signer = SealSigner(_signing_ring(settings))
+
+    async def work(session: AsyncSession) -> dict[str, int]:
+        connection = await session.connection()
+        counts = await record_baseline(connection, Vouching(actor_role=SYSTEM_ROLE))
+        await seal(connection, signer)  # the baseline is in the chain when this commits
+        return counts
+
+    counts = _run(settings, _in_transaction(work))
+    for table, count in counts.items():
+        click.echo(f"{table}: {count} baseline rows")
+    click.echo(f"{sum(counts.values())} baseline rows sealed into the audit chain")
 
 
 @audit.command("seal")

@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from service.audit.content import CONTENT_ROWS, INDEX
 from service.db.columns import optional_timestamp_field, timestamp_field
 
 
@@ -42,6 +43,10 @@ class AuditQueued(AuditFields, table=True):
 
 class AuditEntry(AuditFields, table=True):
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # A target's latest content row (decision 0035), read backwards from its last id.
+        sa.Index(INDEX, "target_type", "target_id", "id", postgresql_where=sa.text(CONTENT_ROWS)),
+    )
 
     id: int | None = Field(
         default=None, sa_column=sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)

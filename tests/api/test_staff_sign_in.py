@@ -22,7 +22,7 @@ import httpx
 import pyotp
 import pytest
 import sqlalchemy as sa
-from audit_log import seal_now
+from audit_log import COMMAND_ROWS, seal_now
 from conftest import CLI, MovableClock
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -63,7 +63,9 @@ async def browser_like(live_server: str, clean_db: None) -> AsyncIterator[httpx.
 async def audit_actions(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
     await seal_now(sessions)
     async with sessions() as session:
-        rows = await session.scalars(sa.text("SELECT action FROM audit_log ORDER BY id"))
+        rows = await session.scalars(
+            sa.text(f"SELECT action FROM audit_log WHERE {COMMAND_ROWS} ORDER BY id")
+        )
         return list(rows)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 import sqlalchemy as sa
+from audit_log import NOT_CONTENT
 from factories import (
     complaint_body,
     inspection_body,
@@ -216,7 +217,9 @@ async def test_the_audit_chain_holds_every_step(
         await seal(connection, session_sealer())
         report = await verify(connection, session_sealer().keys)
         actions = (
-            await connection.execute(sa.select(col(AuditEntry.action)).order_by(col(AuditEntry.id)))
+            await connection.execute(
+                sa.select(col(AuditEntry.action)).where(NOT_CONTENT).order_by(col(AuditEntry.id))
+            )
         ).scalars()
         assert list(actions) == [
             "institution.create",
