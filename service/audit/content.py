@@ -270,6 +270,20 @@ async def content_check(connection: AsyncConnection, *, latest: int = 5) -> Cont
         mismatches += [
             Mismatch(table, row.target_id, _problem(row.present, row.audited)) for row in result
         ]
+    count, writes = await outside_writes(connection, latest)
+    return ContentReport(
+        rows_checked=checked,
+        mismatches=mismatches,
+        outside_service_count=count,
+        latest_outside_service=writes,
+    )
+
+
+async def outside_writes(
+    connection: AsyncConnection, latest: int = 5
+) -> tuple[int, list[OutsideWrite]]:
+    """How many writes made outside the service the chain holds, and the latest of them:
+    what the admins' audit page shows without anyone running a verification."""
     outside = f"FROM audit_log WHERE action LIKE '{OUTSIDE_SERVICE}%'"
     count = int(await connection.scalar(sa.text(f"SELECT count(*) {outside}")) or 0)
     rows = await connection.execute(
@@ -279,12 +293,7 @@ async def content_check(connection: AsyncConnection, *, latest: int = 5) -> Cont
         ),
         {"latest": latest},
     )
-    return ContentReport(
-        rows_checked=checked,
-        mismatches=mismatches,
-        outside_service_count=count,
-        latest_outside_service=[OutsideWrite(*row) for row in rows],
-    )
+    return count, [OutsideWrite(*row) for row in rows]
 
 
 async def _trigger_problems(connection: AsyncConnection) -> list[Mismatch]:

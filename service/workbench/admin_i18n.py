@@ -141,6 +141,12 @@ ADMIN_MESSAGES: dict[str, dict[str, str]] = {
         "admin_audit_last_broken": "最近一次校验（{at}，北京时间）：链已断裂，第一条异常记录编号 {id}。",
         "admin_audit_broken_advice": "请立即报告安全负责人；运行 credit-service audit verify 可查看原因。",
         "admin_audit_run": "立即校验",
+        "admin_audit_outside_title": "绕过本系统的数据库写入",
+        "admin_audit_outside_none": "审计链中没有绕过本系统的写入。",
+        "admin_audit_outside_count": "审计链中有 {n} 次绕过本系统、直接在数据库中进行的写入（由数据库触发器记录）。最近的几次：",
+        "admin_audit_outside_when": "时间（北京时间）",
+        "admin_audit_outside_what": "写入",
+        "admin_audit_outside_role": "数据库角色",
     },
     "en": {
         "admin_title": "Administration",
@@ -277,6 +283,12 @@ ADMIN_MESSAGES: dict[str, dict[str, str]] = {
         "admin_audit_last_broken": "Last verified {at} (China time): broken; the first row that does not fit is {id}.",
         "admin_audit_broken_advice": "Report this to the security officer now; credit-service audit verify says why.",
         "admin_audit_run": "Verify now",
+        "admin_audit_outside_title": "Writes made outside the service",
+        "admin_audit_outside_none": "The chain holds no write made outside the service.",
+        "admin_audit_outside_count": "The chain holds {n} writes made directly in the database, outside the service (recorded by the database's triggers). The latest:",
+        "admin_audit_outside_when": "When (China time)",
+        "admin_audit_outside_what": "Write",
+        "admin_audit_outside_role": "Database role",
     },
 }
 

@@ -22,6 +22,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.actor import Role
+from service.audit.content import outside_writes
 from service.audit.verification import last_verification, verify_and_record
 from service.auth.admin import change_role_and_region, staff_account, staff_accounts
 from service.auth.staff import (
@@ -440,9 +441,17 @@ async def retry_dead_submit(desk: NamedDependency[Desk], platform: FromPath[str]
 async def audit_page(desk: NamedDependency[Desk]) -> Response[bytes]:
     _admin_only(desk)
     last = await last_verification(desk.session, desk.ctx)
+    count, writes = await outside_writes(await desk.session.connection())
     return desk.page(
         "admin/audit.html", last=last,
         verified_at=china_time(last.verified_at) if last else "", notice=_notice(desk),
+        outside_count=count,
+        outside_writes=[
+            {"when": china_time(write.occurred_at), "action": write.action,
+             "target_type": write.target_type, "target_id": write.target_id,
+             "actor_role": write.actor_role}
+            for write in writes
+        ],
     )  # fmt: skip
 
 

@@ -10,11 +10,12 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
 from audit_log import COMMAND_ROWS, seal_now
-from conftest import MovableClock
+from conftest import MovableClock, libpq_dsn
 from processes import cli_output
 from simulated import PLATFORM, platform_of, registered, stage_blacklist
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -372,3 +373,30 @@ async def test_the_audit_chain_is_verified_on_request_and_the_result_kept(
     await post_form(admin_client, "/staff/admin/audit", "/staff/admin/audit/verify", {})
     shown = await admin_client.get("/staff/admin/audit?lang=en")
     assert "broken; the first row that does not fit is 2" in shown.text
+
+
+async def test_a_rename_made_in_the_database_shows_on_the_audit_page_without_a_verification(
+    admin_client: httpx.AsyncClient, session_factory: Sessions, database_url: str
+) -> None:
+    shown = await admin_client.get("/staff/admin/audit?lang=en")
+    assert "The chain holds no write made outside the service." in shown.text
+    # As psql would: a plain connection, without the service's marker.
+    outsider = await asyncpg.connect(libpq_dsn(database_url))
+    try:
+        await outsider.execute(
+            "INSERT INTO institutions (id, name, uscc, region_code, kind, beds, address, status,"
+            " version, created_at, updated_at) VALUES (gen_random_uuid(), '暗改养老院',"
+            " '52330100MJ0000001X', '330102', 'residential', 0, '', 'operating', 1, now(), now())"
+        )
+        await outsider.execute(
+            "UPDATE institutions SET name = '改名养老院' WHERE uscc = '52330100MJ0000001X'"
+        )
+    finally:
+        await outsider.close()
+    await seal_now(session_factory)
+
+    shown = await admin_client.get("/staff/admin/audit?lang=en")
+    outside = shown.text.split('id="outside-writes"', 1)[1]
+    assert "The chain holds 2 writes made directly in the database" in outside
+    assert outside.index("outside_service.update") < outside.index("outside_service.insert")
+    assert "postgres" in outside  # the database role that made them
