@@ -220,6 +220,28 @@ def clock() -> Iterator[MovableClock]:
     SERVER_CLOCK.pinned = None
 
 
+def endpoint(answer: Callable[[bytes], int]) -> Any:
+    """A real HTTP endpoint as an ASGI app: each request's whole body goes to ``answer``,
+    whose status code is sent back with an empty body (webhooks, witnesses)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": answer(body), "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
 async def serve(app: Any) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on a free loopback port; yield its base URL."""
     config = uvicorn.Config(

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import SERVER_CLOCK, MakeToken, MovableClock, bearer, serve
+from conftest import SERVER_CLOCK, MakeToken, MovableClock, bearer, endpoint, serve
 from factories import (
     abuse_body,
     complaint_body,
@@ -50,25 +50,13 @@ class Webhook:
 async def webhook() -> AsyncIterator[Webhook]:
     hook = Webhook()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": message["type"] + ".complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+    def answer(body: bytes) -> int:
         status = hook.answers.pop(0) if hook.answers else 200
         if status == 200:
             hook.received.append(json.loads(body))
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+        return status
 
-    async for url in serve(app):
+    async for url in serve(endpoint(answer)):
         hook.url = url + "/notices"
         yield hook
 

@@ -7,12 +7,11 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import SERVER_CLOCK, MakeToken, serve
+from conftest import SERVER_CLOCK, MakeToken, endpoint, serve
 from joserfc import jws
 from joserfc.jwk import KeySet
 from processes import free_port
@@ -41,23 +40,11 @@ class Witness:
 async def witness() -> AsyncIterator[Witness]:
     kept = Witness()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": message["type"] + ".complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+    def answer(body: bytes) -> int:
         kept.received.append(json.loads(body)["checkpoint"])
-        await send({"type": "http.response.start", "status": 201, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+        return 201
 
-    async for url in serve(app):
+    async for url in serve(endpoint(answer)):
         kept.url = url + "/checkpoints"
         yield kept
 

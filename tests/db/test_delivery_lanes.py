@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from conftest import SERVER_CLOCK, TEST_SECRET_KEY, MovableClock, serve
+from conftest import SERVER_CLOCK, TEST_SECRET_KEY, MovableClock, endpoint, serve
 from factories import institution_body
 from processes import free_port
 from simulated import platform_of, registered, stage_blacklist
@@ -42,20 +41,11 @@ class Webhook:
 async def webhook() -> AsyncIterator[Webhook]:
     hook = Webhook()
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while (message := await receive())["type"] != "lifespan.shutdown":
-                await send({"type": message["type"] + ".complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
-        while (await receive()).get("more_body"):
-            pass
+    def answer(body: bytes) -> int:
         hook.requests += 1
-        status = hook.statuses.pop(0) if hook.statuses else 200
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+        return hook.statuses.pop(0) if hook.statuses else 200
 
-    async for url in serve(app):
+    async for url in serve(endpoint(answer)):
         hook.url = url + "/notices"
         yield hook
 
