@@ -379,18 +379,46 @@ def audit() -> None:
     """The hash-chained audit log."""
 
 
+MAX_FETCHED_BYTES = 64 * 1024 * 1024  # a checkpoint list or a key set is far smaller
+
+
 def _fetched(source: str) -> str:
     """The text of a file, or of an http(s) URL's answer (a copy kept elsewhere)."""
     if source.startswith(("http://", "https://")):
         import httpx
 
-        response = httpx.get(source, timeout=30, follow_redirects=True)
-        response.raise_for_status()
-        return response.text
+        origin = _origin_of(source)  # never the whole URL: it may carry a token
+        try:
+            response = httpx.get(source, timeout=30, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise click.ClickException(
+                f"cannot fetch from {origin}: {type(error).__name__}"
+            ) from None
+        content = response.content
+    else:
+        try:
+            with Path(source).open("rb") as handle:
+                content = handle.read(MAX_FETCHED_BYTES + 1)
+        except OSError as error:
+            raise click.ClickException(f"cannot read {source}: {error.strerror}") from None
+        origin = source
+    if len(content) > MAX_FETCHED_BYTES:
+        raise click.ClickException(f"{origin}: larger than {MAX_FETCHED_BYTES} bytes")
     try:
-        return Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"cannot read {source}: {error}") from None
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{origin}: not UTF-8 text") from None
+
+
+def _origin_of(url: str) -> str:
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "an invalid URL"
+    return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
 
 
 def _signing_ring(settings: Settings) -> Any:

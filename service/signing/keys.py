@@ -54,7 +54,9 @@ def public_jwk(public: Ed25519PublicKey) -> dict[str, str]:
     return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"}
 
 
-def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:
+def public_key_from_jwk(jwk: Any) -> Ed25519PublicKey:
+    if not isinstance(jwk, dict):
+        raise SigningKeyError("each key of a JWKS is a JSON object")
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not isinstance(jwk.get("x"), str):
         raise SigningKeyError("not an Ed25519 public key (kty OKP, crv Ed25519, x)")
     return Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))

@@ -24,7 +24,7 @@ from audit_log import seal_now
 from conftest import MakeToken
 from joserfc import jws
 from joserfc.jwk import KeySet
-from processes import cli_output
+from processes import cli_output, free_port
 from signing import session_ring, session_sealer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -204,3 +204,65 @@ async def test_checkpoints_are_standard_jws_a_third_party_library_verifies(
     code, output = await cli_output(cli_env, "audit", "verify", "--checkpoints", str(copy))
     assert code == 0, output
     assert "all 1 outside checkpoints held" in output
+
+
+def _forged_jws() -> str:
+    """A checkpoint signed by a key that is not the service's."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from service.signing.jws import Signer
+    from service.signing.keys import KeyRing
+
+    other = Ed25519PrivateKey.generate()
+    ring = KeyRing(other, "not-ours")
+    return Signer(ring, "audit-checkpoint+jws").sign(
+        {"type": "audit-checkpoint", "sequence": 1, "row_hash": "0" * 64, "kid": "not-ours"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"not a checkpoint at all", "a compact JWS has three dot-separated parts"),
+        (b'{"checkpoints": 7}', "expected a list of checkpoints"),
+        (b"[1, 2]", "each checkpoint is a JWS string"),
+        (b"\xff\xfe\x00binary", "not UTF-8 text"),
+        (b"a.b\x00.c", "not base64url JSON"),
+        (_forged_jws().encode(), "no public key with kid 'not-ours'"),
+    ],
+)
+async def test_hostile_checkpoint_files_get_one_line_and_exit_1(
+    content: bytes,
+    expected: str,
+    client: httpx.AsyncClient,
+    make_token: MakeToken,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    await make_token("admin")
+    hostile = tmp_path / "checkpoints.json"
+    hostile.write_bytes(content)
+    code, output = await cli_output(cli_env, "audit", "verify", "--checkpoints", str(hostile))
+    assert code == 1
+    assert expected in output
+    assert "Traceback" not in output
+
+
+async def test_an_unreachable_copy_or_key_set_is_named_by_its_origin_only(
+    client: httpx.AsyncClient, make_token: MakeToken, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    await make_token("admin")
+    url = (
+        f"http://127.0.0.1:{free_port()}/api/v1/public/transparency/checkpoints?token=s3cr3t-t0ken"
+    )
+    code, output = await cli_output(cli_env, "audit", "verify", "--checkpoints", url)
+    assert code == 1
+    assert f"cannot fetch from http://127.0.0.1:{url.split(':')[2].split('/')[0]}" in output
+    assert "s3cr3t" not in output
+    missing = tmp_path / "nowhere.json"
+    code, output = await cli_output(
+        cli_env, "audit", "verify", "--checkpoints", str(missing), "--jwks", str(missing)
+    )
+    assert code == 1
+    assert "cannot read" in output
+    assert "Traceback" not in output
