@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -249,12 +250,20 @@ def _xlsx_lines(content: bytes) -> Iterator[tuple[int, list[str]]]:
         workbook.close()
 
 
+YIELD_EVERY_ROWS = 100
+
+
 def read_table(content: bytes, max_rows: int) -> tuple[list[str], list[TableRow]]:
     """The header (first non-empty row, lower-cased) and the non-empty rows under it."""
     lines = _xlsx_lines(content) if content.startswith(_ZIP_SIGNATURE) else _csv_lines(content)
     header: list[str] | None = None
     rows: list[TableRow] = []
     for number, cells in lines:
+        if number % YIELD_EVERY_ROWS == 0:
+            # Read on a worker thread, a sheet kept the GIL for 0.2-0.6 s at a time here:
+            # the event loop waiting for it was not handed it back at the 5 ms switch
+            # interval. Sleeping 0 hands it over; measured, the longest wait fell to 11 ms.
+            time.sleep(0)
         if not any(cells):
             continue
         for index, cell in enumerate(cells):
