@@ -432,17 +432,17 @@ def _signing_ring(settings: Settings) -> Any:
 
 def _verifying_keys(settings: Settings, jwks: str | None) -> Any:
     """The public keys to check signatures with: a JWKS given (file or URL), else the
-    local key ring's (current and retired)."""
+    local key ring's (current and retired), which is never created here."""
     import json
 
-    from service.signing.keys import SigningKeyError, VerifyingKeys
+    from service.signing.keys import SigningKeyError, VerifyingKeys, load_verifying
 
-    if jwks is None:
-        return _signing_ring(settings).verifying()
     try:
+        if jwks is None:
+            return load_verifying(settings.signing_key_path)
         return VerifyingKeys.from_jwks(json.loads(_fetched(jwks)))
-    except (ValueError, SigningKeyError) as error:
-        raise click.ClickException(f"{jwks} is not a usable JWKS: {error}") from None
+    except (ValueError, OSError, SigningKeyError) as error:
+        raise click.ClickException(f"no keys to verify with: {error}") from None
 
 
 @audit.command("verify")
@@ -720,34 +720,9 @@ def decisions_verify(file: Any, jwks_source: str | None) -> None:
 
 
 def _decision_keys(source: str | None) -> VerifyingKeys:
-    """VerifyingKeys from a JWKS file or URL, or from the local key ring, which (unlike
-    ``_verifying_keys``) is never made here: verifying offline must not create a key."""
-    import json
-
-    import httpx
-
-    from service.signing.keys import SigningKeyError, VerifyingKeys, load_verifying
-
-    try:
-        if source is None:
-            return load_verifying(_settings_without_secret().signing_key_path)
-        if source.startswith(("http://", "https://")):
-            try:
-                response = httpx.get(source, timeout=10, follow_redirects=True)
-                response.raise_for_status()
-            except httpx.HTTPError as error:
-                raise click.ClickException(
-                    f"cannot fetch the key set from {source} ({type(error).__name__}: {error})"
-                ) from None
-            text = response.text
-        else:
-            text = Path(source).read_text(encoding="utf-8")
-        document = json.loads(text)
-        if not isinstance(document, dict):
-            raise SigningKeyError("a JWKS is a JSON object with a list of keys")
-        return VerifyingKeys.from_jwks(document)
-    except (SigningKeyError, OSError, ValueError, TypeError, AttributeError) as error:
-        raise click.ClickException(f"no keys to verify with: {error}") from None
+    """VerifyingKeys from a JWKS file or URL, or from the local key ring, never made here:
+    verifying offline must not create a key."""
+    return _verifying_keys(_settings_without_secret(), source)  # type: ignore[no-any-return]
 
 
 @main.command()

@@ -69,8 +69,8 @@ class VerifyingKeys:
     by_kid: dict[str, Ed25519PublicKey]
 
     @classmethod
-    def from_jwks(cls, jwks: dict[str, Any]) -> VerifyingKeys:
-        keys = jwks.get("keys")
+    def from_jwks(cls, jwks: Any) -> VerifyingKeys:
+        keys = jwks.get("keys") if isinstance(jwks, dict) else None
         if not isinstance(keys, list):
             raise SigningKeyError("a JWKS is an object with a list of keys")
         by_kid = {}
